@@ -1,0 +1,395 @@
+"""What the catalog means in one stack: each model's effective settings, GPU and node pool.
+
+Per-stack overrides are merged, the critical rule is applied, GPU requests are matched to the
+stack's node pools, and every team's floor of replicas is checked against its quota. The result
+is what the renderer draws from; nothing here knows about Kubernetes object shapes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from components.catalog.hardware import GPU_MODELS, INSTANCE_TYPES
+from components.catalog.loader import Catalog, CatalogModel, CatalogTeam
+from components.catalog.model_spec import GpuRequest, ModelSpec, scaling_problem
+from components.catalog.problems import InputError, Problem
+from components.catalog.quantities import cpu_cores, format_cpu, format_memory, memory_bytes
+from components.catalog.rules import catalog_problems, route_path
+from components.catalog.stack_settings import NodePool
+from components.catalog.stacks import Stack
+
+# Every model pod runs two sidecars beside the model server: Istio's proxy and Knative's
+# queue-proxy. The platform pins their requests (see the renderer and the Knative settings), and
+# they count against the team's quota like the model's own requests.
+ISTIO_PROXY_CPU = "100m"
+ISTIO_PROXY_MEMORY = "128Mi"
+QUEUE_PROXY_CPU = "25m"
+QUEUE_PROXY_MEMORY = "64Mi"
+SIDECAR_CPU = cpu_cores(ISTIO_PROXY_CPU) + cpu_cores(QUEUE_PROXY_CPU)
+SIDECAR_MEMORY = memory_bytes(ISTIO_PROXY_MEMORY) + memory_bytes(QUEUE_PROXY_MEMORY)
+
+WHOLE_GPU_RESOURCE = "nvidia.com/gpu"
+
+
+def mig_resource_name(profile: str) -> str:
+    """The extended resource of a MIG slice under the mixed strategy (``+me`` becomes ``.me``)."""
+    return "nvidia.com/mig-" + profile.replace("+me", ".me")
+
+
+@dataclass(frozen=True)
+class GpuClaim:
+    """The extended resource and count one replica asks for."""
+
+    resource: str
+    count: int
+
+
+@dataclass(frozen=True)
+class DeployedModel:
+    """One model as it runs in one stack."""
+
+    team: CatalogTeam
+    model: CatalogModel
+    min_replicas: int
+    max_replicas: int
+    metric: str
+    target: int | None
+    cpu: str
+    memory: str
+    gpu: GpuClaim | None
+    node_pool: str | None
+    route_path: str | None
+    host: str
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.model.spec
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def namespace(self) -> str:
+        return self.team.namespace
+
+    @property
+    def revisions_at_floor(self) -> int:
+        """Revisions that keep ``min_replicas`` each: two while a canary runs beside the stable one."""
+        return 2 if self.spec.canary is not None else 1
+
+
+@dataclass(frozen=True)
+class StackDeployment:
+    """The whole catalog resolved for one stack."""
+
+    stack: Stack
+    teams: tuple[CatalogTeam, ...]
+    models: tuple[DeployedModel, ...]
+
+    def models_of(self, team: CatalogTeam) -> tuple[DeployedModel, ...]:
+        return tuple(model for model in self.models if model.team.name == team.name)
+
+
+def resolve_deployment(catalog: Catalog, stack: Stack, all_stack_names: list[str]) -> StackDeployment:
+    """Resolve ``catalog`` for ``stack``; raise :class:`InputError` with every problem found."""
+    problems = list(catalog_problems(catalog))
+    deployed = []
+    for team, model in catalog.models():
+        result = _resolve_model(team, model, stack, all_stack_names, problems)
+        if result is not None:
+            deployed.append(result)
+    by_team: dict[str, list[DeployedModel]] = defaultdict(list)
+    for model in deployed:
+        by_team[model.team.name].append(model)
+    for team in catalog.teams:
+        problems.extend(_quota_problems(team, by_team[team.name], stack))
+    if problems:
+        raise InputError(problems)
+    return StackDeployment(stack=stack, teams=catalog.teams, models=tuple(deployed))
+
+
+def _resolve_model(
+    team: CatalogTeam,
+    model: CatalogModel,
+    stack: Stack,
+    all_stack_names: list[str],
+    problems: list[Problem],
+) -> DeployedModel | None:
+    spec = model.spec
+    for name in spec.environments:
+        if name not in all_stack_names:
+            problems.append(Problem(
+                model.source, f"environments.{name}",
+                f"there is no stack {name!r} (stacks: {', '.join(all_stack_names)}); "
+                "use a stack name",
+            ))
+    override = spec.environments.get(stack.name)
+    override_field = f"environments.{stack.name}"
+    enabled = override.enabled if override is not None and override.enabled is not None else True
+    if not enabled:
+        if spec.critical and stack.is_prod:
+            problems.append(Problem(
+                model.source, f"{override_field}.enabled",
+                f"the model is critical, so it must run in prod stack {stack.name}; remove "
+                "enabled: false or set critical: false",
+            ))
+        return None
+
+    scaling = spec.scaling
+    scaling_override = override.scaling if override is not None else None
+    min_replicas, max_replicas, metric, target = (
+        scaling.min_replicas, scaling.max_replicas, scaling.metric, scaling.target
+    )
+    if scaling_override is not None:
+        min_replicas = _pick(scaling_override.min_replicas, min_replicas)
+        max_replicas = _pick(scaling_override.max_replicas, max_replicas)
+        metric = _pick(scaling_override.metric, metric)
+        target = _pick(scaling_override.target, target)
+        problem = scaling_problem(min_replicas, max_replicas, metric)
+        if problem:
+            problems.append(Problem(model.source, f"{override_field}.scaling", problem))
+        if spec.critical and stack.is_prod and scaling_override.min_replicas == 0:
+            problems.append(Problem(
+                model.source, f"{override_field}.scaling.min_replicas",
+                f"the model is critical, so it keeps at least 1 replica in prod stack "
+                f"{stack.name}; remove this override or set it to 1 or more",
+            ))
+    if spec.critical and stack.is_prod:
+        min_replicas = max(min_replicas, 1)
+        max_replicas = max(max_replicas, min_replicas)
+
+    resources_override = override.resources if override is not None else None
+    cpu = spec.resources.cpu
+    memory = spec.resources.memory
+    if resources_override is not None:
+        cpu = _pick(resources_override.cpu, cpu)
+        memory = _pick(resources_override.memory, memory)
+
+    gpu_claim, pool_name = _place(model, stack, problems)
+    if pool_name is not None or spec.gpu is None:
+        _fit_problems(model, stack, pool_name, cpu, memory, override_field if resources_override else "resources", problems)
+
+    domain = stack.settings.domain
+    host = f"{spec.name}-{team.name}.{domain}" if spec.is_grpc else domain
+    if spec.is_grpc and len(f"{spec.name}-{team.name}") > 63:
+        problems.append(Problem(
+            model.source, "name",
+            f"gRPC models are reached at <model>-<team>.{domain}, and "
+            f"{spec.name}-{team.name} is longer than a 63-character DNS label; shorten the name",
+        ))
+    return DeployedModel(
+        team=team,
+        model=model,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        metric=metric,
+        target=target,
+        cpu=cpu,
+        memory=memory,
+        gpu=gpu_claim,
+        node_pool=pool_name,
+        route_path=route_path(team, model),
+        host=host,
+    )
+
+
+def _pick(override, default):
+    return default if override is None else override
+
+
+def gpu_offer(pool: NodePool, mig_strategy: str) -> dict[str, int]:
+    """Extended resource -> how many one node of ``pool`` offers."""
+    if pool.gpu is None:
+        return {}
+    if pool.gpu.mig is None:
+        return {WHOLE_GPU_RESOURCE: pool.gpu.per_node}
+    if mig_strategy == "single":
+        return {WHOLE_GPU_RESOURCE: sum(pool.mig_slices_per_node().values())}
+    return {mig_resource_name(name): count for name, count in pool.mig_slices_per_node().items()}
+
+
+def _claim_on(request: GpuRequest, pool: NodePool, mig_strategy: str) -> GpuClaim | None:
+    """What one replica asks of ``pool`` for ``request``, or ``None`` when the pool cannot serve it."""
+    if pool.gpu is None:
+        return None
+    if request.count is not None:
+        if pool.gpu.mig is None and pool.gpu.per_node >= request.count:
+            return GpuClaim(WHOLE_GPU_RESOURCE, request.count)
+        return None
+    if pool.gpu.mig is None or request.mig not in pool.gpu.mig.layout:
+        return None
+    resource = WHOLE_GPU_RESOURCE if mig_strategy == "single" else mig_resource_name(request.mig)
+    return GpuClaim(resource, 1)
+
+
+def _describe_pool(name: str, pool: NodePool) -> str:
+    if pool.gpu is None:
+        return f"{name} (no GPUs)"
+    if pool.gpu.mig is None:
+        return f"{name} ({pool.gpu.per_node} x {pool.gpu.model} per node)"
+    layout = ", ".join(f"{profile} x{count}" for profile, count in sorted(pool.gpu.mig.layout.items()))
+    return f"{name} ({pool.gpu.model} cut into {layout})"
+
+
+def _place(model: CatalogModel, stack: Stack, problems: list[Problem]) -> tuple[GpuClaim | None, str | None]:
+    """Choose the node pool (and GPU claim) of a model; record why when none fits."""
+    spec = model.spec
+    pools = stack.settings.node_pools
+    strategy = stack.settings.mig_strategy
+    where = f"stack {stack.name} ({stack.source})"
+    if spec.node_pool is not None:
+        pool = pools.get(spec.node_pool)
+        if pool is None:
+            problems.append(Problem(
+                model.source, "node_pool",
+                f"{where} has no node pool {spec.node_pool!r} (pools: {', '.join(sorted(pools))}); "
+                f"name one of them or set environments.{stack.name}.enabled: false",
+            ))
+            return None, None
+        if spec.gpu is None:
+            if pool.gpu is not None:
+                problems.append(Problem(
+                    model.source, "node_pool",
+                    f"{spec.node_pool} is a GPU pool and the model asks for no GPU; GPU nodes are "
+                    "tainted for GPU work, so name a CPU pool or leave node_pool out",
+                ))
+                return None, None
+            return None, spec.node_pool
+        claim = _claim_on(spec.gpu, pool, strategy)
+        if claim is None:
+            problems.append(Problem(
+                model.source, "node_pool",
+                f"{_describe_pool(spec.node_pool, pool)} in {where} cannot serve "
+                f"{_describe_request(spec.gpu)}; name another pool or leave node_pool out",
+            ))
+            return None, None
+        return claim, spec.node_pool
+    if spec.gpu is None:
+        return None, None
+    for name in sorted(pools):
+        claim = _claim_on(spec.gpu, pools[name], strategy)
+        if claim is not None:
+            return claim, name
+    problems.append(Problem(model.source, *_no_pool_problem(spec.gpu, stack)))
+    return None, None
+
+
+def _describe_request(request: GpuRequest) -> str:
+    if request.count is not None:
+        return f"{request.count} whole GPU{'s' if request.count > 1 else ''}"
+    return f"a {request.mig} MIG slice"
+
+
+def _no_pool_problem(request: GpuRequest, stack: Stack) -> tuple[str, str]:
+    pools = stack.settings.node_pools
+    gpu_pools = [_describe_pool(name, pool) for name, pool in sorted(pools.items()) if pool.gpu]
+    listed = "; ".join(gpu_pools) if gpu_pools else "none"
+    fix = (
+        f"add such a pool to {stack.source} or set environments.{stack.name}.enabled: false"
+    )
+    if request.count is not None:
+        return "gpu.count", (
+            f"{_describe_request(request)} per replica, but no GPU pool of stack {stack.name} "
+            f"without MIG has that many per node (GPU pools: {listed}); {fix}"
+        )
+    models = sorted(name for name, gpu in GPU_MODELS.items() if request.mig in gpu.mig_profiles)
+    return "gpu.mig", (
+        f"no pool of stack {stack.name} is cut into {request.mig} slices "
+        f"({request.mig} is a profile of {', '.join(models)}; GPU pools: {listed}); {fix}"
+    )
+
+
+def _fit_problems(
+    model: CatalogModel, stack: Stack, pool_name: str | None, cpu: str, memory: str,
+    field: str, problems: list[Problem],
+) -> None:
+    """A replica that asks for more than any candidate node has can never be scheduled."""
+    pools = stack.settings.node_pools
+    if pool_name is not None:
+        candidates = {pool_name: pools[pool_name]}
+    else:
+        candidates = {name: pool for name, pool in pools.items() if pool.gpu is None}
+    need_cpu = cpu_cores(cpu) + SIDECAR_CPU
+    need_memory = memory_bytes(memory) + SIDECAR_MEMORY
+    for name, pool in candidates.items():
+        for instance_name in pool.instance_types:
+            instance = INSTANCE_TYPES[instance_name]
+            if need_cpu <= instance.vcpu and need_memory <= Decimal(instance.memory_gib) * 2**30:
+                return
+    sizes = ", ".join(
+        f"{name}: {INSTANCE_TYPES[t].vcpu} vCPU / {INSTANCE_TYPES[t].memory_gib}Gi"
+        for name, pool in sorted(candidates.items())
+        for t in pool.instance_types
+    )
+    problems.append(Problem(
+        model.source, field,
+        f"one replica needs {format_cpu(need_cpu)} CPU and {format_memory(need_memory)} memory "
+        f"with its sidecars, more than any node it may run on in stack {stack.name} has "
+        f"({sizes}); lower the request or add a larger instance type",
+    ))
+
+
+def _quota_problems(team: CatalogTeam, models: list[DeployedModel], stack: Stack) -> list[Problem]:
+    """Each replica must fit the quota, and all minimum replicas together must too."""
+    quota = team.spec.quota
+    limits = {
+        "quota.cpu": cpu_cores(quota.cpu),
+        "quota.memory": memory_bytes(quota.memory),
+        "quota.gpu": Decimal(quota.gpu),
+    }
+    for profile, count in quota.mig.items():
+        limits[f"quota.mig.{profile}"] = Decimal(count)
+    floor: dict[str, Decimal] = defaultdict(Decimal)
+    problems = []
+    for model in models:
+        replica = _replica_demand(model)
+        for field, amount in replica.items():
+            if amount > limits.get(field, Decimal(0)):
+                problems.append(Problem(
+                    model.model.source, "gpu" if field.startswith(("quota.gpu", "quota.mig")) else "resources",
+                    f"one replica needs {_show(field, amount)} ({_resource_of(field, model)}), "
+                    f"but team {team.name}'s {field} is {_show(field, limits.get(field, Decimal(0)))}; "
+                    f"raise {field} in {team.source}",
+                ))
+        for field, amount in replica.items():
+            floor[field] += amount * model.min_replicas * model.revisions_at_floor
+    for field, amount in sorted(floor.items()):
+        limit = limits.get(field, Decimal(0))
+        if amount > limit:
+            problems.append(Problem(
+                team.source, field,
+                f"the minimum replicas of the team's models in stack {stack.name} request "
+                f"{_show(field, amount)} (sidecars and canaries included), more than the quota of "
+                f"{_show(field, limit)}; raise {field} or lower min_replicas",
+            ))
+    return problems
+
+
+def _replica_demand(model: DeployedModel) -> dict[str, Decimal]:
+    demand = {
+        "quota.cpu": cpu_cores(model.cpu) + SIDECAR_CPU,
+        "quota.memory": memory_bytes(model.memory) + SIDECAR_MEMORY,
+    }
+    if model.gpu is not None:
+        if model.gpu.resource == WHOLE_GPU_RESOURCE:
+            demand["quota.gpu"] = Decimal(model.gpu.count)
+        else:
+            demand[f"quota.mig.{model.spec.gpu.mig}"] = Decimal(model.gpu.count)
+    return demand
+
+
+def _resource_of(field: str, model: DeployedModel) -> str:
+    if field == "quota.gpu" and model.spec.gpu is not None and model.spec.gpu.mig is not None:
+        return f"a {model.spec.gpu.mig} slice counts as nvidia.com/gpu under MIG strategy single"
+    return "sidecars included" if field in ("quota.cpu", "quota.memory") else model.gpu.resource
+
+
+def _show(field: str, amount: Decimal) -> str:
+    if field == "quota.cpu":
+        return format_cpu(amount)
+    if field == "quota.memory":
+        return format_memory(amount)
+    return str(int(amount))

@@ -1,0 +1,264 @@
+"""``models/<team>/<model>.yaml``: one model served by KServe, as its team describes it."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from components.catalog.fields import DnsLabel, LabelValue, StrictModel
+from components.catalog.quantities import CpuQuantity, MemoryQuantity
+from components.catalog.runtimes import (
+    DEFAULT_RUNTIME_FOR_FORMAT,
+    MODEL_FORMATS,
+    PROTOCOLS,
+    SERVING_RUNTIMES,
+    ServingRuntime,
+)
+from components.catalog.team_spec import MigProfileName
+
+# Knative names the first revision `<model>-predictor-00001`, and a revision name must fit in a
+# 63-character label value.
+MAX_MODEL_NAME_LENGTH = 63 - len("-predictor-00001")
+
+ScaleMetric = Literal["concurrency", "rps", "cpu", "memory"]
+# Metrics that Knative hands to the Kubernetes HPA, which cannot scale to zero.
+HPA_METRICS = ("cpu", "memory")
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Set by Knative, KServe or the IRSA webhook; a model that overrides them breaks in odd ways, and
+# the AWS keys would put a credential into git.
+RESERVED_ENV_NAMES = frozenset({
+    "PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION", "STORAGE_URI",
+    "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+})
+
+_STORAGE_URI = re.compile(r"^(?P<scheme>[a-z0-9+.-]+)://(?P<rest>.+)$")
+_STORAGE_PATTERNS = {
+    "s3": re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+$"),
+    "pvc": re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(/\S*)?$"),
+    "oci": re.compile(r"^[A-Za-z0-9.-]+(:[0-9]+)?/\S+$"),
+    "hf": re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*(:[A-Za-z0-9._-]+)?$"),
+}
+_STORAGE_EXAMPLES = {
+    "s3": "s3://<bucket>/<path>",
+    "pvc": "pvc://<claim-in-the-team-namespace>/<path>",
+    "oci": "oci://<registry>/<repository>:<tag>",
+    "hf": "hf://<organisation>/<model>[:<revision>]",
+}
+_ROUTE_PATH = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+
+
+def check_storage_uri(value: str) -> str:
+    match = _STORAGE_URI.match(value)
+    scheme = match["scheme"] if match else None
+    if scheme not in _STORAGE_PATTERNS:
+        supported = ", ".join(f"{name}://" for name in _STORAGE_PATTERNS)
+        raise ValueError(
+            f"{value!r} is not a supported storage URI; models read from {supported} "
+            "(on EKS the platform grants S3 access only, through the team's IAM role)"
+        )
+    if not _STORAGE_PATTERNS[scheme].match(match["rest"]):
+        raise ValueError(f"{value!r} is not a valid {scheme} URI; write {_STORAGE_EXAMPLES[scheme]}")
+    return value
+
+
+def check_env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"{value!r} is not an environment variable name; use letters, digits and _")
+    if value in RESERVED_ENV_NAMES:
+        raise ValueError(
+            f"{value} is set by the platform (Knative, KServe or the IAM role of the team); "
+            "remove it"
+        )
+    return value
+
+
+def check_model_name(value: str) -> str:
+    if len(value) > MAX_MODEL_NAME_LENGTH:
+        raise ValueError(
+            f"{value!r} has {len(value)} characters; at most {MAX_MODEL_NAME_LENGTH} fit, because "
+            "Knative names revisions <name>-predictor-00001 within 63 characters"
+        )
+    return value
+
+
+def check_route_path(value: str) -> str:
+    if not _ROUTE_PATH.match(value):
+        raise ValueError(
+            f"{value!r} is not a route path; write /segment/segment with letters, digits and "
+            "- . _ ~, no trailing '/'"
+        )
+    return value
+
+
+StorageUri = Annotated[str, AfterValidator(check_storage_uri)]
+EnvName = Annotated[str, AfterValidator(check_env_name)]
+ModelName = Annotated[DnsLabel, AfterValidator(check_model_name)]
+RoutePath = Annotated[str, AfterValidator(check_route_path)]
+
+
+class ModelResources(StrictModel):
+    cpu: CpuQuantity = Field(description="CPU requested by one replica of the model server.")
+    memory: MemoryQuantity = Field(description="Memory requested (and its limit) per replica.")
+
+
+class ResourcesOverride(StrictModel):
+    cpu: CpuQuantity | None = None
+    memory: MemoryQuantity | None = None
+
+
+class GpuRequest(StrictModel):
+    """Either whole GPUs (``count``) or one MIG slice (``mig``)."""
+
+    count: int | None = Field(default=None, ge=1, description="Whole GPUs per replica.")
+    mig: MigProfileName | None = Field(
+        default=None, description="One MIG slice of this profile per replica, e.g. 1g.10gb."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "GpuRequest":
+        if (self.count is None) == (self.mig is None):
+            raise ValueError(
+                "set exactly one of count (whole GPUs, e.g. {count: 1}) or mig "
+                "(one MIG slice, e.g. {mig: 1g.10gb})"
+            )
+        return self
+
+
+def scaling_problem(min_replicas: int, max_replicas: int, metric: str) -> str | None:
+    """Why these scaling settings cannot work together, or ``None``."""
+    if min_replicas > max_replicas:
+        return (
+            f"min_replicas ({min_replicas}) is more than max_replicas ({max_replicas}); "
+            "raise max_replicas or lower min_replicas"
+        )
+    if metric in HPA_METRICS and min_replicas == 0:
+        return (
+            f"metric {metric} scales with the Kubernetes HPA, which cannot scale to zero; "
+            "set min_replicas to 1 or more, or use metric concurrency or rps"
+        )
+    return None
+
+
+class Scaling(StrictModel):
+    min_replicas: int = Field(
+        default=0, ge=0, description="Replicas always running; 0 scales to zero when idle."
+    )
+    max_replicas: int = Field(default=1, ge=1, description="Most replicas the model scales to.")
+    metric: ScaleMetric = Field(
+        default="concurrency", description="What the autoscaler watches."
+    )
+    target: int | None = Field(
+        default=None,
+        ge=1,
+        description="Target per replica: requests in flight (concurrency), requests per second "
+        "(rps), percent of requested CPU (cpu) or MiB (memory).",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Scaling":
+        problem = scaling_problem(self.min_replicas, self.max_replicas, self.metric)
+        if problem:
+            raise ValueError(problem)
+        if self.metric == "cpu" and self.target is not None and self.target > 100:
+            raise ValueError("target for metric cpu is a percentage of the CPU request; use 1 to 100")
+        return self
+
+
+class ScalingOverride(StrictModel):
+    min_replicas: int | None = Field(default=None, ge=0)
+    max_replicas: int | None = Field(default=None, ge=1)
+    metric: ScaleMetric | None = None
+    target: int | None = Field(default=None, ge=1)
+
+
+class Canary(StrictModel):
+    """A new version receiving part of the traffic; the rest goes to the last ready revision."""
+
+    storage_uri: StorageUri = Field(description="Where the canary version's artifacts live.")
+    traffic_percent: int = Field(ge=1, le=99, description="Share of requests sent to the canary.")
+
+
+class Route(StrictModel):
+    path: RoutePath = Field(description="Path prefix on the shared gateway; default /<team>/<model>.")
+
+
+class EnvironmentOverride(StrictModel):
+    """Settings that differ in one stack."""
+
+    enabled: bool | None = Field(default=None, description="false leaves the model out of the stack.")
+    scaling: ScalingOverride | None = None
+    resources: ResourcesOverride | None = None
+
+
+class ModelSpec(StrictModel):
+    """One model, served as one KServe InferenceService in its team's namespace."""
+
+    name: ModelName = Field(description="The model's name; equals the file name without .yaml.")
+    description: str | None = Field(default=None, description="What the model does.")
+    format: Literal[MODEL_FORMATS] = Field(description="The model's format (KServe modelFormat).")
+    runtime: Literal[tuple(sorted(SERVING_RUNTIMES))] | None = Field(  # type: ignore[valid-type]
+        default=None, description="KServe serving runtime; chosen from the format when left out."
+    )
+    storage_uri: StorageUri = Field(description="Where the model's artifacts live.")
+    version: LabelValue | None = Field(default=None, description="The model's own version label.")
+    protocol: Literal[PROTOCOLS] | None = Field(
+        default=None, description="Inference protocol; the runtime's first protocol when left out."
+    )
+    resources: ModelResources
+    gpu: GpuRequest | None = None
+    scaling: Scaling = Field(default_factory=Scaling)
+    critical: bool = Field(
+        default=False,
+        description="A critical model runs at least one replica in every prod stack.",
+    )
+    canary: Canary | None = None
+    route: Route | None = None
+    timeout_seconds: int | None = Field(
+        default=None, ge=1, le=3600, description="Request timeout in seconds."
+    )
+    env: dict[EnvName, str] = Field(
+        default_factory=dict, description="Environment variables of the model server."
+    )
+    node_pool: DnsLabel | None = Field(
+        default=None,
+        description="Node pool to run on; for GPU models the first pool that fits when left out.",
+    )
+    environments: dict[str, EnvironmentOverride] = Field(
+        default_factory=dict, description="Per-stack overrides, keyed by stack name."
+    )
+
+    @model_validator(mode="after")
+    def _runtime_serves_model(self) -> "ModelSpec":
+        runtime = self.serving_runtime
+        if self.format not in runtime.formats:
+            raise ValueError(
+                f"runtime {runtime.name} does not serve format {self.format} "
+                f"(it serves {', '.join(runtime.formats)}); pick another runtime or "
+                "leave runtime out"
+            )
+        if self.protocol is not None and self.protocol not in runtime.protocols:
+            raise ValueError(
+                f"runtime {runtime.name} does not speak protocol {self.protocol} "
+                f"(it speaks {', '.join(runtime.protocols)}); change protocol or runtime"
+            )
+        if self.is_grpc and self.route is not None:
+            raise ValueError(
+                f"protocol {self.protocol} is routed by host name, not by path; remove route"
+            )
+        return self
+
+    @property
+    def serving_runtime(self) -> ServingRuntime:
+        return SERVING_RUNTIMES[self.runtime or DEFAULT_RUNTIME_FOR_FORMAT[self.format]]
+
+    @property
+    def protocol_version(self) -> str:
+        return self.protocol or self.serving_runtime.protocols[0]
+
+    @property
+    def is_grpc(self) -> bool:
+        return self.protocol_version.startswith("grpc-")

@@ -1,0 +1,36 @@
+"""Problems found in user input, collected with their file and field path and reported together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+# The field slot used when a problem concerns the whole file rather than one field.
+WHOLE_FILE = "(file)"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with one file, phrased so the reader knows what to do about it."""
+
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.message}"
+
+
+class InputError(Exception):
+    """Raised once with every problem found; the CLI prints one line each and exits 1."""
+
+    def __init__(self, problems: Iterable[Problem]):
+        self.problems: tuple[Problem, ...] = tuple(sorted(set(problems)))
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+def raise_if_any(problems: Iterable[Problem]) -> None:
+    """Raise :class:`InputError` when ``problems`` is not empty."""
+    collected = list(problems)
+    if collected:
+        raise InputError(collected)

@@ -1,0 +1,98 @@
+"""Kubernetes resource quantities (``500m``, ``2``, ``4Gi``) as users write them in YAML."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Union
+
+from pydantic import AfterValidator, BeforeValidator
+
+_QUANTITY = re.compile(r"^(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<suffix>[a-zA-Z]*)$")
+
+_DECIMAL_SUFFIXES = {"m": Decimal("0.001"), "": Decimal(1), "k": Decimal(10) ** 3,
+                     "M": Decimal(10) ** 6, "G": Decimal(10) ** 9, "T": Decimal(10) ** 12,
+                     "P": Decimal(10) ** 15, "E": Decimal(10) ** 18}
+_BINARY_SUFFIXES = {"Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30,
+                    "Ti": Decimal(2) ** 40, "Pi": Decimal(2) ** 50, "Ei": Decimal(2) ** 60}
+_SUFFIXES = {**_DECIMAL_SUFFIXES, **_BINARY_SUFFIXES}
+
+_MEBIBYTE = Decimal(2) ** 20
+
+
+def parse_quantity(text: str) -> Decimal:
+    """The value of a quantity: ``"500m"`` -> 0.5, ``"2Gi"`` -> 2147483648."""
+    match = _QUANTITY.match(text)
+    if not match or match["suffix"] not in _SUFFIXES:
+        raise ValueError(f"{text!r} is not a Kubernetes quantity")
+    return Decimal(match["number"]) * _SUFFIXES[match["suffix"]]
+
+
+def cpu_cores(text: str) -> Decimal:
+    return parse_quantity(text)
+
+
+def memory_bytes(text: str) -> Decimal:
+    return parse_quantity(text)
+
+
+def format_cpu(cores: Decimal) -> str:
+    """Canonical CPU text: whole cores as ``"2"``, fractions in millicores (``"1500m"``)."""
+    millicores = (cores * 1000).to_integral_value()
+    if millicores % 1000 == 0:
+        return str(int(millicores // 1000))
+    return f"{int(millicores)}m"
+
+
+def format_memory(size: Decimal) -> str:
+    """Canonical memory text in the largest binary unit that divides it exactly."""
+    for suffix in ("Ti", "Gi", "Mi", "Ki"):
+        unit = _BINARY_SUFFIXES[suffix]
+        if size % unit == 0:
+            return f"{int(size // unit)}{suffix}"
+    return str(int(size))
+
+
+def _number_to_text(value: object) -> object:
+    # YAML reads `cpu: 2` as an int and `cpu: 0.5` as a float; both are fine quantities.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format(Decimal(str(value)).normalize(), "f")
+    return value
+
+
+def _check_cpu(text: str) -> str:
+    match = _QUANTITY.match(text)
+    if not match or match["suffix"] not in ("", "m"):
+        raise ValueError(f"{text!r} is not a CPU amount; write cores (2, 0.5) or millicores (500m)")
+    if parse_quantity(text) <= 0:
+        raise ValueError("CPU must be more than 0")
+    return text
+
+
+def _check_memory(text: str) -> str:
+    match = _QUANTITY.match(text)
+    if not match or match["suffix"] not in _SUFFIXES or match["suffix"] == "m":
+        raise ValueError(f"{text!r} is not a memory amount; write it with a unit, such as 512Mi or 4Gi")
+    if parse_quantity(text) < _MEBIBYTE:
+        raise ValueError(
+            f"{text!r} is less than 1Mi (a number without a unit means bytes); "
+            "write it with a unit, such as 512Mi or 4Gi"
+        )
+    return text
+
+
+# Editors see what the YAML may hold: a number or a quantity string.
+CpuQuantity = Annotated[
+    str,
+    BeforeValidator(_number_to_text, json_schema_input_type=Union[str, int, float]),
+    AfterValidator(_check_cpu),
+]
+MemoryQuantity = Annotated[
+    str,
+    BeforeValidator(_number_to_text, json_schema_input_type=Union[str, int]),
+    AfterValidator(_check_memory),
+]

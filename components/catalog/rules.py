@@ -1,0 +1,117 @@
+"""Catalog-wide rules: what no single file can get wrong on its own, but two files together can."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from components.catalog.loader import Catalog, CatalogModel, CatalogTeam
+from components.catalog.problems import Problem
+from components.platform_names import RESERVED_NAMESPACES
+
+
+def route_path(team: CatalogTeam, model: CatalogModel) -> str | None:
+    """The model's path on the shared gateway; ``None`` for gRPC models, which route by host."""
+    if model.spec.is_grpc:
+        return None
+    if model.spec.route is not None:
+        return model.spec.route.path
+    return f"/{team.name}/{model.name}"
+
+
+def catalog_problems(catalog: Catalog) -> list[Problem]:
+    """Every catalog-wide problem, independent of the stack."""
+    return [
+        *_namespace_problems(catalog),
+        *_storage_overlap_problems(catalog),
+        *_storage_location_problems(catalog),
+        *_route_problems(catalog),
+    ]
+
+
+def _namespace_problems(catalog: Catalog) -> list[Problem]:
+    problems = []
+    owners: dict[str, list[CatalogTeam]] = defaultdict(list)
+    for team in catalog.teams:
+        owners[team.namespace].append(team)
+        if team.namespace in RESERVED_NAMESPACES:
+            problems.append(Problem(
+                team.source, "namespace",
+                f"{team.namespace!r} belongs to the platform; choose another namespace",
+            ))
+    for namespace, teams in owners.items():
+        if len(teams) > 1:
+            for team in teams:
+                others = ", ".join(other.source for other in teams if other is not team)
+                problems.append(Problem(
+                    team.source, "namespace",
+                    f"{namespace!r} is also the namespace of {others}; every team needs its own",
+                ))
+    return problems
+
+
+def _storage_overlap_problems(catalog: Catalog) -> list[Problem]:
+    problems = []
+    prefixes = [
+        (team, index, prefix)
+        for team in catalog.teams
+        for index, prefix in enumerate(team.spec.storage.s3_prefixes)
+    ]
+    for team, index, prefix in prefixes:
+        for other, _, other_prefix in prefixes:
+            if other is team:
+                continue
+            if prefix.startswith(other_prefix) or other_prefix.startswith(prefix):
+                problems.append(Problem(
+                    team.source, f"storage.s3_prefixes[{index}]",
+                    f"{prefix} overlaps {other_prefix} of team {other.name}; teams may not read "
+                    "each other's artifacts, so give each team its own prefix",
+                ))
+    return problems
+
+
+def _storage_location_problems(catalog: Catalog) -> list[Problem]:
+    problems = []
+    for team, model in catalog.models():
+        uris = [("storage_uri", model.spec.storage_uri)]
+        if model.spec.canary is not None:
+            uris.append(("canary.storage_uri", model.spec.canary.storage_uri))
+        for field, uri in uris:
+            if not uri.startswith("s3://"):
+                continue
+            if not any(uri.startswith(prefix) for prefix in team.spec.storage.s3_prefixes):
+                allowed = ", ".join(team.spec.storage.s3_prefixes)
+                problems.append(Problem(
+                    model.source, field,
+                    f"{uri} is outside team {team.name}'s storage ({allowed}); move the "
+                    f"artifacts there or add the prefix to {team.source}",
+                ))
+    return problems
+
+
+def _route_problems(catalog: Catalog) -> list[Problem]:
+    # Indexed by path so a catalog of thousands of models is checked in linear time.
+    by_path: dict[str, list[CatalogModel]] = defaultdict(list)
+    for team, model in catalog.models():
+        path = route_path(team, model)
+        if path is not None:
+            by_path[path].append(model)
+    problems = []
+    for path, models in by_path.items():
+        for model in models:
+            for other in models:
+                if other is not model:
+                    problems.append(Problem(
+                        model.source, "route.path",
+                        f"route {path} is also the route of {other.source}; give one of them "
+                        "another route.path",
+                    ))
+            segments = path.split("/")
+            for end in range(2, len(segments)):
+                ancestor = "/".join(segments[:end])
+                for other in by_path.get(ancestor, ()):
+                    problems.append(Problem(
+                        model.source, "route.path",
+                        f"route {path} is nested under {ancestor}, the route of {other.source}; "
+                        "the gateway could send its requests to either, so choose a path outside it",
+                    ))
+    return problems

@@ -1,0 +1,58 @@
+"""KServe's default ClusterServingRuntimes: which model formats and protocols each one serves.
+
+A model names its ``format``; its ``runtime`` is chosen here when the file leaves it out, so the
+rendered InferenceService says explicitly what will serve it and the platform installs exactly the
+runtimes the catalog needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServingRuntime:
+    name: str
+    formats: tuple[str, ...]
+    # In order of preference: the first one is the default when a model names no protocol.
+    protocols: tuple[str, ...]
+
+
+SERVING_RUNTIMES: dict[str, ServingRuntime] = {
+    runtime.name: runtime
+    for runtime in (
+        ServingRuntime("kserve-sklearnserver", ("sklearn",), ("v1", "v2")),
+        ServingRuntime("kserve-xgbserver", ("xgboost",), ("v1", "v2")),
+        ServingRuntime("kserve-lgbserver", ("lightgbm",), ("v1", "v2")),
+        ServingRuntime("kserve-mlserver", ("sklearn", "xgboost", "lightgbm", "mlflow"), ("v2",)),
+        ServingRuntime("kserve-tensorflow-serving", ("tensorflow",), ("v1", "grpc-v1")),
+        ServingRuntime("kserve-torchserve", ("pytorch",), ("v1", "v2", "grpc-v2")),
+        ServingRuntime(
+            "kserve-tritonserver",
+            ("tensorrt", "tensorflow", "onnx", "pytorch", "triton"),
+            ("v2", "grpc-v2"),
+        ),
+        ServingRuntime("kserve-pmmlserver", ("pmml",), ("v1", "v2")),
+        ServingRuntime("kserve-paddleserver", ("paddle",), ("v1", "v2")),
+        ServingRuntime("kserve-huggingfaceserver", ("huggingface",), ("v1", "v2")),
+    )
+}
+
+# The runtime KServe itself prefers for a format (its runtimes' priority 1 entries).
+DEFAULT_RUNTIME_FOR_FORMAT: dict[str, str] = {
+    "sklearn": "kserve-sklearnserver",
+    "xgboost": "kserve-xgbserver",
+    "lightgbm": "kserve-lgbserver",
+    "mlflow": "kserve-mlserver",
+    "tensorflow": "kserve-tensorflow-serving",
+    "pytorch": "kserve-torchserve",
+    "tensorrt": "kserve-tritonserver",
+    "onnx": "kserve-tritonserver",
+    "triton": "kserve-tritonserver",
+    "pmml": "kserve-pmmlserver",
+    "paddle": "kserve-paddleserver",
+    "huggingface": "kserve-huggingfaceserver",
+}
+
+MODEL_FORMATS: tuple[str, ...] = tuple(sorted(DEFAULT_RUNTIME_FOR_FORMAT))
+PROTOCOLS: tuple[str, ...] = ("v1", "v2", "grpc-v1", "grpc-v2")

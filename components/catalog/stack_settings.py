@@ -1,0 +1,211 @@
+"""Stack settings: the ``modelplane:`` keys of ``stacks/Pulumi.<stack>.yaml``.
+
+The same model validates the file when the CLI reads it offline and the configuration the Pulumi
+engine hands to ``infra/__main__.py``, so both see exactly the same settings.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from components.catalog.fields import DnsLabel, StrictModel
+from components.catalog.hardware import GPU_MODELS, INSTANCE_TYPES, mig_layout_problem
+from components.catalog.team_spec import MigProfileName
+
+# The pool that runs the platform's own add-ons; every stack has one.
+SYSTEM_POOL = "system"
+
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$")
+_ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+
+
+def check_hostname(value: str) -> str:
+    if not _HOSTNAME.match(value):
+        raise ValueError(f"{value!r} is not a DNS name; write one like models.example.com")
+    return value
+
+
+def check_account_id(value: str) -> str:
+    if not _ACCOUNT_ID.match(value):
+        raise ValueError(f"{value!r} is not an AWS account id; write its 12 digits in quotes")
+    return value
+
+
+def check_region(value: str) -> str:
+    if not _REGION.match(value):
+        raise ValueError(f"{value!r} is not an AWS region; write one like us-west-2")
+    return value
+
+
+def check_instance_type(value: str) -> str:
+    if value not in INSTANCE_TYPES:
+        raise ValueError(
+            f"{value!r} is not an instance type modelplane knows (it needs its CPUs, memory and "
+            f"GPUs); known: {', '.join(INSTANCE_TYPES)}"
+        )
+    return value
+
+
+Hostname = Annotated[str, AfterValidator(check_hostname)]
+InstanceTypeName = Annotated[str, AfterValidator(check_instance_type)]
+
+AmiType = Literal[
+    "AL2023_x86_64_STANDARD",
+    "AL2023_x86_64_NVIDIA",
+    "BOTTLEROCKET_x86_64",
+    "BOTTLEROCKET_x86_64_NVIDIA",
+]
+MigStrategy = Literal["single", "mixed"]
+
+
+class MigSettings(StrictModel):
+    """How every GPU of the pool is cut into MIG slices."""
+
+    strategy: MigStrategy = Field(
+        description="single: slices appear as nvidia.com/gpu, one profile per pool; "
+        "mixed: slices appear as nvidia.com/mig-<profile>."
+    )
+    layout: dict[MigProfileName, Annotated[int, Field(ge=1)]] = Field(
+        min_length=1, description="Slices per GPU by profile, e.g. {1g.10gb: 7}."
+    )
+
+
+class GpuPoolSettings(StrictModel):
+    model: Literal[tuple(GPU_MODELS)] = Field(  # type: ignore[valid-type]
+        description="GPU model of the pool's instance types."
+    )
+    per_node: int = Field(ge=1, description="GPUs per node.")
+    mig: MigSettings | None = Field(default=None, description="MIG partitioning; none when absent.")
+
+
+class NodePool(StrictModel):
+    instance_types: list[InstanceTypeName] = Field(min_length=1)
+    capacity_type: Literal["on_demand", "spot"] = "on_demand"
+    min_size: int = Field(ge=0)
+    max_size: int = Field(ge=1)
+    desired_size: int | None = Field(default=None, ge=0)
+    disk_size_gib: int = Field(default=100, ge=20, le=16384)
+    ami_type: AmiType | None = Field(
+        default=None,
+        description="EKS AMI type; AL2023_x86_64_NVIDIA for GPU pools, AL2023_x86_64_STANDARD "
+        "otherwise.",
+    )
+    labels: dict[str, str] = Field(default_factory=dict)
+    gpu: GpuPoolSettings | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "NodePool":
+        desired = self.desired_size if self.desired_size is not None else self.min_size
+        if not self.min_size <= desired <= self.max_size:
+            raise ValueError(
+                f"sizes must satisfy min_size <= desired_size <= max_size, got "
+                f"{self.min_size} <= {desired} <= {self.max_size}"
+            )
+        instances = [INSTANCE_TYPES[name] for name in self.instance_types]
+        gpu_instances = sorted(i.name for i in instances if i.gpu_model)
+        if self.gpu is None:
+            if gpu_instances:
+                raise ValueError(
+                    f"{', '.join(gpu_instances)} have GPUs but the pool has no gpu settings; "
+                    "add gpu: {model, per_node} or use CPU instance types"
+                )
+            if self.ami_type and "NVIDIA" in self.ami_type:
+                raise ValueError(f"ami_type {self.ami_type} is for GPU pools; this pool has no gpu")
+            return self
+        for instance in instances:
+            if instance.gpu_model != self.gpu.model or instance.gpu_count != self.gpu.per_node:
+                offers = (
+                    f"{instance.gpu_count} x {instance.gpu_model}" if instance.gpu_model else "no GPU"
+                )
+                raise ValueError(
+                    f"{instance.name} has {offers}, but gpu says {self.gpu.per_node} x "
+                    f"{self.gpu.model}; every instance type of a pool must match its gpu settings"
+                )
+        if self.ami_type and "NVIDIA" not in self.ami_type:
+            raise ValueError(f"ami_type {self.ami_type} has no NVIDIA driver; use AL2023_x86_64_NVIDIA")
+        mig = self.gpu.mig
+        if mig is not None:
+            model = GPU_MODELS[self.gpu.model]
+            if not model.supports_mig:
+                raise ValueError(f"{model.name} GPUs do not support MIG; remove gpu.mig")
+            if self.ami_type and self.ami_type.startswith("BOTTLEROCKET"):
+                raise ValueError(
+                    "MIG layouts are applied by NVIDIA's mig-manager, which needs "
+                    "ami_type AL2023_x86_64_NVIDIA"
+                )
+            if mig.strategy == "single" and len(mig.layout) != 1:
+                raise ValueError(
+                    "MIG strategy single cuts every GPU the same way; use one profile in the "
+                    "layout or strategy mixed"
+                )
+            problem = mig_layout_problem(model, mig.layout)
+            if problem:
+                raise ValueError(f"gpu.mig.layout: {problem}")
+        return self
+
+    @property
+    def effective_ami_type(self) -> str:
+        if self.ami_type:
+            return self.ami_type
+        return "AL2023_x86_64_NVIDIA" if self.gpu else "AL2023_x86_64_STANDARD"
+
+    def mig_slices_per_node(self) -> dict[str, int]:
+        """MIG profile -> slices one node offers (empty when MIG is off)."""
+        if self.gpu is None or self.gpu.mig is None:
+            return {}
+        return {name: count * self.gpu.per_node for name, count in self.gpu.mig.layout.items()}
+
+
+class StackSettings(StrictModel):
+    """Everything a stack file configures for modelplane."""
+
+    environment: Literal["dev", "staging", "prod"] = Field(
+        description="What the stack is for; prod enforces critical models' replicas."
+    )
+    region: Annotated[str, AfterValidator(check_region)] = Field(
+        description="AWS region (the aws:region key)."
+    )
+    aws_account_id: Annotated[str, AfterValidator(check_account_id)] = Field(
+        description="AWS account the stack deploys into; IAM role ARNs are derived from it."
+    )
+    domain: Hostname = Field(description="Host name of the shared inference gateway.")
+    cluster_name: DnsLabel | None = Field(
+        default=None, description="EKS cluster name; default modelplane-<stack>."
+    )
+    node_pools: dict[DnsLabel, NodePool] = Field(
+        description="Node pools by name; 'system' runs the add-ons."
+    )
+
+    @field_validator("node_pools")
+    @classmethod
+    def _pools(cls, node_pools: dict[str, NodePool]) -> dict[str, NodePool]:
+        system = node_pools.get(SYSTEM_POOL)
+        if system is None or system.gpu is not None or system.min_size < 1:
+            raise ValueError(
+                f"needs a '{SYSTEM_POOL}' pool of CPU instances with min_size >= 1 to run the "
+                "platform's add-ons"
+            )
+        strategies = {
+            name: pool.gpu.mig.strategy
+            for name, pool in node_pools.items()
+            if pool.gpu is not None and pool.gpu.mig is not None
+        }
+        if len(set(strategies.values())) > 1:
+            listed = ", ".join(f"{name}: {strategy}" for name, strategy in sorted(strategies.items()))
+            raise ValueError(
+                f"MIG pools use different strategies ({listed}); the NVIDIA device plugin reads "
+                "one strategy per cluster, so use the same one in every pool"
+            )
+        return node_pools
+
+    @property
+    def mig_strategy(self) -> str:
+        """The cluster's MIG strategy: ``none`` when no pool uses MIG."""
+        for pool in self.node_pools.values():
+            if pool.gpu is not None and pool.gpu.mig is not None:
+                return pool.gpu.mig.strategy
+        return "none"

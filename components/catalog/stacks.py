@@ -1,0 +1,165 @@
+"""Reading stack settings, offline from ``stacks/Pulumi.<stack>.yaml`` or from the Pulumi engine."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from pydantic import ValidationError
+
+from components.catalog.problems import WHOLE_FILE, InputError, Problem
+from components.catalog.stack_settings import StackSettings
+from components.catalog.validation_messages import problems_from_validation_error
+from components.catalog.yaml_files import read_yaml_file
+
+NAMESPACE = "modelplane"
+# Settings that come from another provider's configuration namespace.
+FOREIGN_KEYS = {"region": "aws:region"}
+_STACK_FILE = re.compile(r"^Pulumi\.(?P<name>[A-Za-z0-9_.-]+)\.yaml$")
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A named stack and its validated settings."""
+
+    name: str
+    source: str
+    settings: StackSettings
+
+    @property
+    def cluster_name(self) -> str:
+        return self.settings.cluster_name or f"modelplane-{self.name}"
+
+    @property
+    def is_prod(self) -> bool:
+        return self.settings.environment == "prod"
+
+
+def stack_file(stacks_dir: Path, name: str) -> Path:
+    return stacks_dir / f"Pulumi.{name}.yaml"
+
+
+def stack_names(stacks_dir: Path) -> list[str]:
+    """Names of the stacks that have a settings file in ``stacks_dir``, sorted."""
+    if not stacks_dir.is_dir():
+        return []
+    names = []
+    for path in stacks_dir.iterdir():
+        match = _STACK_FILE.match(path.name)
+        if match and path.is_file():
+            names.append(match["name"])
+    return sorted(names)
+
+
+def config_key(field: str) -> str:
+    """The stack-file key of a settings field: ``node_pools`` -> ``modelplane:node_pools``."""
+    return FOREIGN_KEYS.get(field, f"{NAMESPACE}:{field}")
+
+
+def settings_from_config(config: Mapping[str, Any], source: str) -> StackSettings:
+    """Validate a stack's configuration (full keys such as ``modelplane:domain``, typed values).
+
+    Keys of other namespaces (``aws:``, ``kubernetes:``...) are left to their providers, except
+    the few modelplane reads itself (``aws:region``).
+    """
+    fields: dict[str, Any] = {}
+    for key, value in config.items():
+        if key.startswith(f"{NAMESPACE}:"):
+            fields[key[len(NAMESPACE) + 1 :]] = value
+    for field, key in FOREIGN_KEYS.items():
+        if key in config:
+            fields[field] = config[key]
+    try:
+        return StackSettings.model_validate(fields)
+    except ValidationError as error:
+        problems = problems_from_validation_error(error, StackSettings, source)
+        raise InputError(_with_config_keys(problems)) from None
+
+
+def settings_from_engine_config(config: Mapping[str, str], source: str) -> StackSettings:
+    """Like :func:`settings_from_config` for the engine's view, where every value is a string.
+
+    The engine passes structured values as JSON text; plain strings stay strings (an account id
+    such as "012345678901" must not become a number).
+    """
+    typed: dict[str, Any] = {}
+    for key, text in config.items():
+        field = key.split(":", 1)[-1]
+        annotation = StackSettings.model_fields.get(field)
+        wants_text = annotation is not None and _is_text_field(field)
+        if wants_text:
+            typed[key] = text
+        else:
+            try:
+                typed[key] = json.loads(text)
+            except (TypeError, ValueError):
+                typed[key] = text
+    return settings_from_config(typed, source)
+
+
+def _is_text_field(field: str) -> bool:
+    schema = StackSettings.model_json_schema()["properties"].get(field, {})
+    types = {schema.get("type")} | {option.get("type") for option in schema.get("anyOf", [])}
+    return "string" in types or "enum" in schema
+
+
+def _with_config_keys(problems: list[Problem]) -> list[Problem]:
+    """Rewrite field paths (``node_pools.gpu``) into stack-file keys (``modelplane:node_pools.gpu``)."""
+    rewritten = []
+    for problem in problems:
+        if problem.field == WHOLE_FILE:
+            rewritten.append(problem)
+            continue
+        head, _, rest = problem.field.partition(".")
+        base, bracket, index = head.partition("[")
+        key = config_key(base) + (bracket + index if bracket else "")
+        rewritten.append(Problem(problem.file, key + ("." + rest if rest else ""), problem.message))
+    return rewritten
+
+
+def load_stack(stacks_dir: Path, name: str, shown_dir: str | None = None) -> Stack:
+    """Read and validate ``Pulumi.<name>.yaml`` in ``stacks_dir``; raise :class:`InputError`."""
+    shown_dir = shown_dir if shown_dir is not None else str(stacks_dir)
+    path = stack_file(stacks_dir, name)
+    shown = f"{shown_dir}/{path.name}"
+    if not path.is_file():
+        known = ", ".join(stack_names(stacks_dir)) or "none"
+        raise InputError([
+            Problem(shown, WHOLE_FILE, f"no such stack file; stacks in {shown_dir}/: {known}")
+        ])
+    data, problems = read_yaml_file(path, shown)
+    if problems:
+        raise InputError(problems)
+    if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+        raise InputError([
+            Problem(shown, "config", "a stack file holds a 'config:' mapping of modelplane: keys")
+        ])
+    return Stack(name=name, source=shown, settings=settings_from_config(data["config"], shown))
+
+
+def load_stacks(stacks_dir: Path, names: list[str] | None = None, shown_dir: str | None = None) -> list[Stack]:
+    """Load several stacks, collecting the problems of all of them before raising."""
+    stacks, problems = [], []
+    for name in names if names is not None else stack_names(stacks_dir):
+        try:
+            stacks.append(load_stack(stacks_dir, name, shown_dir))
+        except InputError as error:
+            problems.extend(error.problems)
+    if problems:
+        raise InputError(problems)
+    return stacks
+
+
+__all__ = [
+    "Stack",
+    "config_key",
+    "load_stack",
+    "load_stacks",
+    "settings_from_config",
+    "settings_from_engine_config",
+    "stack_file",
+    "stack_names",
+]

@@ -1,0 +1,96 @@
+"""``models/<team>/team.yaml``: who owns a team's models, where they live and what they may use."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
+
+from components.catalog.fields import DnsLabel, LabelValue, StrictModel, check_unique_items
+from components.catalog.hardware import ALL_MIG_PROFILES
+from components.catalog.quantities import CpuQuantity, MemoryQuantity
+
+_S3_PREFIX = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>[^*?]*)$")
+_GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:/-]*$")
+
+
+def check_s3_prefix(value: str) -> str:
+    match = _S3_PREFIX.match(value)
+    if not match:
+        raise ValueError(
+            f"{value!r} is not an S3 prefix; write s3://<bucket>/<prefix>/ (no wildcards)"
+        )
+    if not value.endswith("/"):
+        raise ValueError(
+            f"{value!r} must end with '/', otherwise it also matches {value}-other/; "
+            f"write {value}/"
+        )
+    if not match["key"]:
+        raise ValueError(
+            f"{value!r} is a whole bucket; name the team's folder in it, such as "
+            f"{value}models/"
+        )
+    return value
+
+
+def check_owner_group(value: str) -> str:
+    if value.startswith("system:"):
+        raise ValueError(
+            f"{value!r} is a Kubernetes built-in group (system:authenticated would give every "
+            "user access); name the team's own group"
+        )
+    if not _GROUP_NAME.match(value) or len(value) > 253:
+        raise ValueError(f"{value!r} is not a group name; use letters, digits and . _ @ : / -")
+    return value
+
+
+def check_mig_profile_name(value: str) -> str:
+    if value not in ALL_MIG_PROFILES:
+        known = ", ".join(sorted(ALL_MIG_PROFILES))
+        raise ValueError(f"{value!r} is not a MIG profile; known profiles: {known}")
+    return value
+
+
+S3Prefix = Annotated[str, AfterValidator(check_s3_prefix)]
+OwnerGroup = Annotated[str, AfterValidator(check_owner_group)]
+MigProfileName = Annotated[str, AfterValidator(check_mig_profile_name)]
+
+
+class TeamStorage(StrictModel):
+    s3_prefixes: Annotated[list[S3Prefix], AfterValidator(check_unique_items)] = Field(
+        min_length=1,
+        description="S3 prefixes (s3://bucket/prefix/) the team's model artifacts live under; "
+        "the team's models may read these and nothing else.",
+    )
+
+
+class TeamQuota(StrictModel):
+    cpu: CpuQuantity = Field(description="CPU the team's pods may request in total.")
+    memory: MemoryQuantity = Field(description="Memory the team's pods may request in total.")
+    gpu: int = Field(default=0, ge=0, description="Whole GPUs the team may request.")
+    mig: dict[MigProfileName, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict, description="MIG slices the team may request, by profile."
+    )
+
+
+class TeamSpec(StrictModel):
+    """A team: one namespace, its owners, its storage and its quota."""
+
+    team: DnsLabel = Field(description="The team's name; equals its folder under models/.")
+    namespace: DnsLabel | None = Field(
+        default=None, description="Kubernetes namespace of the team; default team-<team>."
+    )
+    description: str | None = Field(default=None, description="What the team does.")
+    owners: Annotated[list[OwnerGroup], AfterValidator(check_unique_items)] = Field(
+        min_length=1,
+        description="Kubernetes groups that may manage the team's InferenceServices and read "
+        "their pods and logs.",
+    )
+    cost_center: LabelValue = Field(description="Cost center charged for the team's models.")
+    storage: TeamStorage
+    quota: TeamQuota
+
+    @property
+    def namespace_name(self) -> str:
+        return self.namespace or f"team-{self.team}"

@@ -1,0 +1,134 @@
+"""Strict reading of user-written YAML files.
+
+PyYAML's safe loader quietly accepts things that hide mistakes in a reviewed catalog: a repeated
+key (the last one wins), anchors and aliases (a small file can expand to gigabytes), tabs (a
+confusing scanner error). This reader turns each into one clear :class:`Problem`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from components.catalog.problems import WHOLE_FILE, Problem
+
+# Model and team files are a screenful of YAML; anything this large is a mistake (a data file or
+# a model artifact committed in the wrong place).
+MAX_FILE_BYTES = 256 * 1024
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A safe loader that rejects duplicate keys and aliases."""
+
+    def compose_node(self, parent, index):  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _StrictYamlError(
+                event.start_mark.line + 1,
+                "YAML anchors and aliases are not supported; write the value out in full",
+            )
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise _StrictYamlError(
+                event.start_mark.line + 1,
+                f"YAML anchor &{anchor} is not supported; write the value out in full",
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[override]
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                hash(key)
+            except TypeError:
+                raise _StrictYamlError(
+                    key_node.start_mark.line + 1, "a mapping key must be plain text"
+                ) from None
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise _StrictYamlError(
+                    line, f'duplicate key "{key}" (first on line {seen[key]}); keep only one'
+                )
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+class _StrictYamlError(Exception):
+    def __init__(self, line: int, message: str):
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+def read_yaml_file(path: Path, shown_as: str) -> tuple[Any, list[Problem]]:
+    """Read one YAML document from ``path``.
+
+    Returns ``(data, problems)``; when ``problems`` is not empty ``data`` is ``None``. ``shown_as``
+    is the path printed in problems (relative, as the user would type it).
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return None, [
+                Problem(
+                    shown_as,
+                    WHOLE_FILE,
+                    f"file is {size} bytes, over the {MAX_FILE_BYTES} byte limit for catalog "
+                    "files; keep only the settings here and model artifacts in storage",
+                )
+            ]
+        raw = path.read_bytes()
+    except OSError as error:
+        return None, [Problem(shown_as, WHOLE_FILE, f"cannot read file: {error.strerror}")]
+    return parse_yaml_text(raw, shown_as)
+
+
+def parse_yaml_text(raw: bytes, shown_as: str) -> tuple[Any, list[Problem]]:
+    """Parse ``raw`` bytes as one strict YAML document; see :func:`read_yaml_file`."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return None, [
+            Problem(
+                shown_as,
+                WHOLE_FILE,
+                f"file is not UTF-8 text (invalid byte at offset {error.start}); "
+                "save it as UTF-8",
+            )
+        ]
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent:
+            return None, [
+                Problem(shown_as, f"line {number}", "tab used for indentation; indent with spaces")
+            ]
+    if not text.strip() or all(
+        not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()
+    ):
+        return None, [Problem(shown_as, WHOLE_FILE, "file is empty; expected a YAML mapping")]
+    try:
+        documents = list(yaml.load_all(text, Loader=_StrictLoader))  # noqa: S506 - strict safe loader
+    except _StrictYamlError as error:
+        return None, [Problem(shown_as, f"line {error.line}", error.message)]
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"line {mark.line + 1}" if mark is not None else WHOLE_FILE
+        what = error.problem or error.context or "invalid YAML"
+        return None, [Problem(shown_as, where, f"invalid YAML: {what}")]
+    except yaml.YAMLError as error:
+        return None, [Problem(shown_as, WHOLE_FILE, f"invalid YAML: {error}")]
+    if len(documents) != 1:
+        return None, [
+            Problem(
+                shown_as,
+                WHOLE_FILE,
+                f"file holds {len(documents)} YAML documents; put exactly one in each file",
+            )
+        ]
+    return documents[0], []

@@ -1,0 +1,281 @@
+"""Catalog-wide and per-stack rules: what two files, or a file and a stack, get wrong together."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.catalog import InputError, load_catalog, load_stack, resolve_deployment, stack_names
+from tests.conftest import STACK_CONFIG, Workspace
+
+MODEL_FILE = "models/fraud/scorer.yaml"
+TEAM_FILE = "models/fraud/team.yaml"
+
+
+def resolve(workspace: Workspace, stack: str = "dev"):
+    catalog = load_catalog(workspace.models, "models")
+    loaded = load_stack(workspace.stacks, stack, "stacks")
+    return resolve_deployment(catalog, loaded, stack_names(workspace.stacks))
+
+
+def problems_of(workspace: Workspace, stack: str = "dev") -> list[str]:
+    with pytest.raises(InputError) as caught:
+        resolve(workspace, stack)
+    return [str(problem) for problem in caught.value.problems]
+
+
+# Catalog-wide rules.
+
+def test_two_teams_with_one_namespace(basic_workspace):
+    basic_workspace.team("risk", namespace="team-fraud", storage={"s3_prefixes": ["s3://models-bucket/risk/"]})
+    assert problems_of(basic_workspace) == [
+        "models/fraud/team.yaml: namespace: 'team-fraud' is also the namespace of "
+        "models/risk/team.yaml; every team needs its own",
+        "models/risk/team.yaml: namespace: 'team-fraud' is also the namespace of "
+        "models/fraud/team.yaml; every team needs its own",
+    ]
+
+
+def test_platform_namespaces_are_reserved(basic_workspace):
+    basic_workspace.team(namespace="kube-system")
+    assert problems_of(basic_workspace) == [
+        "models/fraud/team.yaml: namespace: 'kube-system' belongs to the platform; choose another "
+        "namespace"
+    ]
+
+
+def test_teams_may_not_share_storage(basic_workspace):
+    basic_workspace.team("risk", storage={"s3_prefixes": ["s3://models-bucket/fraud/shared/"]})
+    assert problems_of(basic_workspace) == [
+        "models/fraud/team.yaml: storage.s3_prefixes[0]: s3://models-bucket/fraud/ overlaps "
+        "s3://models-bucket/fraud/shared/ of team risk; teams may not read each other's "
+        "artifacts, so give each team its own prefix",
+        "models/risk/team.yaml: storage.s3_prefixes[0]: s3://models-bucket/fraud/shared/ overlaps "
+        "s3://models-bucket/fraud/ of team fraud; teams may not read each other's artifacts, so "
+        "give each team its own prefix",
+    ]
+
+
+def test_storage_outside_the_team_prefixes(basic_workspace):
+    basic_workspace.model(
+        storage_uri="s3://models-bucket/risk/scorer/",
+        canary={"storage_uri": "s3://other-bucket/x/", "traffic_percent": 5},
+    )
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: canary.storage_uri: s3://other-bucket/x/ is outside team "
+        "fraud's storage (s3://models-bucket/fraud/); move the artifacts there or add the prefix "
+        "to models/fraud/team.yaml",
+        "models/fraud/scorer.yaml: storage_uri: s3://models-bucket/risk/scorer/ is outside team "
+        "fraud's storage (s3://models-bucket/fraud/); move the artifacts there or add the prefix "
+        "to models/fraud/team.yaml",
+    ]
+
+
+def test_non_s3_storage_is_not_prefix_checked(basic_workspace):
+    basic_workspace.model(storage_uri="pvc://fraud-models/scorer")
+    assert resolve(basic_workspace).models[0].spec.storage_uri == "pvc://fraud-models/scorer"
+
+
+def test_duplicate_routes(basic_workspace):
+    basic_workspace.model(name="other", route={"path": "/fraud/scorer"})
+    assert problems_of(basic_workspace) == [
+        "models/fraud/other.yaml: route.path: route /fraud/scorer is also the route of "
+        "models/fraud/scorer.yaml; give one of them another route.path",
+        "models/fraud/scorer.yaml: route.path: route /fraud/scorer is also the route of "
+        "models/fraud/other.yaml; give one of them another route.path",
+    ]
+
+
+def test_nested_routes(basic_workspace):
+    basic_workspace.model(name="other", route={"path": "/fraud"})
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: route.path: route /fraud/scorer is nested under /fraud, the "
+        "route of models/fraud/other.yaml; the gateway could send its requests to either, so "
+        "choose a path outside it",
+    ]
+
+
+def test_routes_that_only_share_a_prefix_are_fine(basic_workspace):
+    basic_workspace.model(name="scorer-v2")
+    assert {m.route_path for m in resolve(basic_workspace).models} == {"/fraud/scorer", "/fraud/scorer-v2"}
+
+
+# Per-stack rules.
+
+def test_environment_key_must_be_a_stack(basic_workspace):
+    basic_workspace.model(environments={"production": {"enabled": False}})
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: environments.production: there is no stack 'production' "
+        "(stacks: dev); use a stack name"
+    ]
+
+
+def test_overrides_merge_over_the_base(basic_workspace):
+    basic_workspace.model(
+        scaling={"min_replicas": 0, "max_replicas": 3, "target": 5},
+        environments={"dev": {"scaling": {"max_replicas": 1}, "resources": {"memory": "1Gi"}}},
+    )
+    [model] = resolve(basic_workspace).models
+    assert (model.min_replicas, model.max_replicas, model.target) == (0, 1, 5)
+    assert (model.cpu, model.memory) == ("1", "1Gi")
+
+
+def test_merged_override_is_checked(basic_workspace):
+    basic_workspace.model(
+        scaling={"min_replicas": 2, "max_replicas": 3},
+        environments={"dev": {"scaling": {"max_replicas": 1}}},
+    )
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: environments.dev.scaling: min_replicas (2) is more than "
+        "max_replicas (1); raise max_replicas or lower min_replicas"
+    ]
+
+
+def test_disabled_model_is_left_out(basic_workspace):
+    basic_workspace.model(environments={"dev": {"enabled": False}})
+    deployment = resolve(basic_workspace)
+    assert deployment.models == ()
+    assert [team.name for team in deployment.teams] == ["fraud"]
+
+
+def test_critical_model_runs_one_replica_in_prod(basic_workspace):
+    basic_workspace.model(critical=True)
+    basic_workspace.stack("prod", environment="prod")
+    assert resolve(basic_workspace, "prod").models[0].min_replicas == 1
+    assert resolve(basic_workspace, "dev").models[0].min_replicas == 0
+
+
+def test_critical_model_cannot_be_set_to_zero_in_prod(basic_workspace):
+    basic_workspace.model(
+        critical=True,
+        scaling={"min_replicas": 1, "max_replicas": 2},
+        environments={"prod": {"scaling": {"min_replicas": 0}}},
+    )
+    basic_workspace.stack("prod", environment="prod")
+    assert problems_of(basic_workspace, "prod") == [
+        "models/fraud/scorer.yaml: environments.prod.scaling.min_replicas: the model is critical, "
+        "so it keeps at least 1 replica in prod stack prod; remove this override or set it to 1 "
+        "or more"
+    ]
+    # Zero in a stack that is not prod is allowed.
+    basic_workspace.stack("prod", environment="staging")
+    assert resolve(basic_workspace, "prod").models[0].min_replicas == 0
+
+
+def test_critical_model_cannot_be_disabled_in_prod(basic_workspace):
+    basic_workspace.model(critical=True, environments={"prod": {"enabled": False}})
+    basic_workspace.stack("prod", environment="prod")
+    assert problems_of(basic_workspace, "prod") == [
+        "models/fraud/scorer.yaml: environments.prod.enabled: the model is critical, so it must "
+        "run in prod stack prod; remove enabled: false or set critical: false"
+    ]
+
+
+def test_whole_gpu_model_goes_to_a_pool_without_mig(basic_workspace):
+    basic_workspace.model(gpu={"count": 1})
+    [model] = resolve(basic_workspace).models
+    assert (model.node_pool, model.gpu.resource, model.gpu.count) == ("gpu", "nvidia.com/gpu", 1)
+
+
+def test_mig_model_goes_to_the_pool_with_its_profile(basic_workspace):
+    basic_workspace.model(gpu={"mig": "1g.10gb"})
+    [model] = resolve(basic_workspace).models
+    assert (model.node_pool, model.gpu.resource) == ("mig", "nvidia.com/mig-1g.10gb")
+
+
+def test_mig_slice_is_a_gpu_under_the_single_strategy(basic_workspace):
+    pools = {**STACK_CONFIG["modelplane:node_pools"]}
+    pools["mig"] = {**pools["mig"], "gpu": {**pools["mig"]["gpu"], "mig": {"strategy": "single", "layout": {"1g.10gb": 7}}}}
+    basic_workspace.stack(node_pools=pools)
+    basic_workspace.model(gpu={"mig": "1g.10gb"})
+    [model] = resolve(basic_workspace).models
+    assert model.gpu.resource == "nvidia.com/gpu"
+
+
+def test_more_gpus_than_a_node_has(basic_workspace):
+    basic_workspace.model(gpu={"count": 2})
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: gpu.count: 2 whole GPUs per replica, but no GPU pool of stack "
+        "dev without MIG has that many per node (GPU pools: gpu (1 x A10G per node); mig "
+        "(H100-80GB cut into 1g.10gb x7)); add such a pool to stacks/Pulumi.dev.yaml or set "
+        "environments.dev.enabled: false"
+    ]
+
+
+def test_mig_profile_of_another_gpu_model(basic_workspace):
+    basic_workspace.model(gpu={"mig": "1g.5gb"})
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: gpu.mig: no pool of stack dev is cut into 1g.5gb slices "
+        "(1g.5gb is a profile of A100-40GB; GPU pools: gpu (1 x A10G per node); mig (H100-80GB "
+        "cut into 1g.10gb x7)); add such a pool to stacks/Pulumi.dev.yaml or set "
+        "environments.dev.enabled: false"
+    ]
+
+
+def test_explicit_pool_must_exist(basic_workspace):
+    basic_workspace.model(node_pool="cpu-large")
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: node_pool: stack dev (stacks/Pulumi.dev.yaml) has no node pool "
+        "'cpu-large' (pools: gpu, mig, system); name one of them or set "
+        "environments.dev.enabled: false"
+    ]
+
+
+def test_cpu_model_may_not_pin_a_gpu_pool(basic_workspace):
+    basic_workspace.model(node_pool="gpu")
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: node_pool: gpu is a GPU pool and the model asks for no GPU; "
+        "GPU nodes are tainted for GPU work, so name a CPU pool or leave node_pool out"
+    ]
+
+
+def test_explicit_pool_must_serve_the_request(basic_workspace):
+    basic_workspace.model(node_pool="gpu", gpu={"mig": "1g.10gb"})
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: node_pool: gpu (1 x A10G per node) in stack dev "
+        "(stacks/Pulumi.dev.yaml) cannot serve a 1g.10gb MIG slice; name another pool or leave "
+        "node_pool out"
+    ]
+
+
+def test_replica_larger_than_any_node(basic_workspace):
+    basic_workspace.model(resources={"cpu": "8", "memory": "4Gi"})
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: resources: one replica needs 8125m CPU and 4288Mi memory with "
+        "its sidecars, more than any node it may run on in stack dev has (system: 2 vCPU / 8Gi); "
+        "lower the request or add a larger instance type"
+    ]
+
+
+def test_floor_of_replicas_over_quota(basic_workspace):
+    basic_workspace.team(quota={"cpu": "4", "memory": "64Gi"})
+    basic_workspace.model(resources={"cpu": "1", "memory": "1Gi"}, scaling={"min_replicas": 2, "max_replicas": 2},
+                          canary={"storage_uri": "s3://models-bucket/fraud/scorer/v2/", "traffic_percent": 10})
+    assert problems_of(basic_workspace) == [
+        "models/fraud/team.yaml: quota.cpu: the minimum replicas of the team's models in stack dev "
+        "request 4500m (sidecars and canaries included), more than the quota of 4; raise "
+        "quota.cpu or lower min_replicas"
+    ]
+
+
+def test_one_gpu_replica_needs_gpu_quota(basic_workspace):
+    basic_workspace.team(quota={"cpu": "16", "memory": "64Gi", "gpu": 0})
+    basic_workspace.model(gpu={"count": 1})
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: gpu: one replica needs 1 (nvidia.com/gpu), but team fraud's "
+        "quota.gpu is 0; raise quota.gpu in models/fraud/team.yaml"
+    ]
+
+
+def test_one_mig_replica_needs_mig_quota(basic_workspace):
+    basic_workspace.team(quota={"cpu": "16", "memory": "64Gi"})
+    basic_workspace.model(gpu={"mig": "1g.10gb"})
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: gpu: one replica needs 1 (nvidia.com/mig-1g.10gb), but team "
+        "fraud's quota.mig.1g.10gb is 0; raise quota.mig.1g.10gb in models/fraud/team.yaml"
+    ]
+
+
+def test_grpc_model_is_reached_by_host(basic_workspace):
+    basic_workspace.model(format="pytorch", protocol="grpc-v2")
+    [model] = resolve(basic_workspace).models
+    assert (model.route_path, model.host) == (None, "scorer-fraud.models.test.example.com")
