@@ -1,0 +1,32 @@
+# make plan: set everything up, then plan the bundled catalog on the dev stack, offline.
+# make test: set everything up, then run the tests.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: plan test validate render benchmark clean
+
+$(INSTALLED): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(INSTALLED)
+
+plan: $(INSTALLED)
+	$(BIN)/modelplane validate
+	$(BIN)/modelplane plan --stack dev
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest -q
+
+validate: $(INSTALLED)
+	$(BIN)/modelplane validate
+
+render: $(INSTALLED)
+	$(BIN)/modelplane render --stack $(or $(STACK),dev) --out -
+
+benchmark: $(INSTALLED)
+	$(BIN)/python benchmarks/catalog_scale.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

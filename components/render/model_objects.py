@@ -1,0 +1,123 @@
+"""Everything one model gets: its InferenceService and its route on the shared gateway."""
+
+from __future__ import annotations
+
+from components.catalog.deployment import ISTIO_PROXY_CPU, ISTIO_PROXY_MEMORY, DeployedModel
+from components.platform_names import (
+    GPU_TAINT_KEY,
+    LOCAL_GATEWAY_HOST,
+    MODEL_LABEL,
+    MODEL_SERVICE_ACCOUNT,
+    NODE_POOL_LABEL,
+    SHARED_GATEWAY_REF,
+)
+from components.render.objects import KubeObject, metadata
+from components.render.team_objects import team_labels
+
+# Knative mode: request-driven autoscaling with scale to zero, canaries by revision.
+DEPLOYMENT_MODE = "Knative"
+
+
+def model_labels(model: DeployedModel) -> dict[str, str]:
+    labels = {**team_labels(model.team), MODEL_LABEL: model.name, "app.kubernetes.io/name": model.name}
+    if model.spec.version:
+        labels["app.kubernetes.io/version"] = model.spec.version
+    return labels
+
+
+def predictor_service_host(model: DeployedModel) -> str:
+    """The cluster-local host Knative routes for the model's predictor (``<model>-predictor``)."""
+    return f"{model.name}-predictor.{model.namespace}.svc.cluster.local"
+
+
+def render_model_objects(model: DeployedModel) -> list[KubeObject]:
+    return [render_inference_service(model), render_model_route(model)]
+
+
+def render_inference_service(model: DeployedModel) -> KubeObject:
+    spec = model.spec
+    requests = {"cpu": model.cpu, "memory": model.memory}
+    # Memory is limited to what is requested so one model cannot starve its neighbours; CPU is
+    # not limited, so idle cores are shared instead of throttling.
+    limits = {"memory": model.memory}
+    if model.gpu is not None:
+        requests[model.gpu.resource] = str(model.gpu.count)
+        limits[model.gpu.resource] = str(model.gpu.count)
+    model_section = {
+        "modelFormat": {"name": spec.format},
+        "runtime": spec.serving_runtime.name,
+        "protocolVersion": spec.protocol_version,
+        "storageUri": spec.canary.storage_uri if spec.canary else spec.storage_uri,
+        "resources": {"requests": requests, "limits": limits},
+    }
+    if spec.env:
+        model_section["env"] = [{"name": name, "value": spec.env[name]} for name in sorted(spec.env)]
+    predictor = {
+        "minReplicas": model.min_replicas,
+        "maxReplicas": model.max_replicas,
+        "scaleMetric": model.metric,
+        "serviceAccountName": MODEL_SERVICE_ACCOUNT,
+        # Pod labels: every metric scraped from the pod carries team, model and cost center.
+        "labels": model_labels(model),
+        "annotations": {
+            # The sidecar's requests are pinned because the team's quota check counts them.
+            "sidecar.istio.io/proxyCPU": ISTIO_PROXY_CPU,
+            "sidecar.istio.io/proxyMemory": ISTIO_PROXY_MEMORY,
+        },
+        "model": model_section,
+    }
+    if model.target is not None:
+        predictor["scaleTarget"] = model.target
+    if spec.timeout_seconds is not None:
+        predictor["timeout"] = spec.timeout_seconds
+    if spec.canary is not None:
+        predictor["canaryTrafficPercent"] = spec.canary.traffic_percent
+    if model.node_pool is not None:
+        predictor["nodeSelector"] = {NODE_POOL_LABEL: model.node_pool}
+    if model.gpu is not None:
+        predictor["tolerations"] = [
+            {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
+        ]
+    annotations = {
+        "serving.kserve.io/deploymentMode": DEPLOYMENT_MODE,
+        "serving.kserve.io/enable-prometheus-scraping": "true",
+    }
+    return {
+        "apiVersion": "serving.kserve.io/v1beta1",
+        "kind": "InferenceService",
+        "metadata": metadata(model.name, model.namespace, model_labels(model), annotations),
+        "spec": {"predictor": predictor},
+    }
+
+
+def render_model_route(model: DeployedModel) -> KubeObject:
+    """A VirtualService on the shared gateway: by path for HTTP models, by host for gRPC ones.
+
+    Requests go through Knative's local gateway with the predictor's host, so Knative's routing
+    (canary split, activator while scaled to zero) applies exactly as for in-cluster callers.
+    """
+    http_route: dict = {
+        "name": model.name,
+        "route": [{"destination": {"host": LOCAL_GATEWAY_HOST, "port": {"number": 80}}}],
+    }
+    if model.route_path is not None:
+        http_route["match"] = [
+            {"uri": {"exact": model.route_path}},
+            {"uri": {"prefix": model.route_path + "/"}},
+        ]
+        http_route["rewrite"] = {"uri": "/", "authority": predictor_service_host(model)}
+    else:
+        http_route["rewrite"] = {"authority": predictor_service_host(model)}
+    if model.spec.timeout_seconds is not None:
+        http_route["timeout"] = f"{model.spec.timeout_seconds}s"
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "VirtualService",
+        # KServe itself owns a VirtualService named after the model; ours must not collide.
+        "metadata": metadata(f"{model.name}-route", model.namespace, model_labels(model)),
+        "spec": {
+            "hosts": [model.host],
+            "gateways": [SHARED_GATEWAY_REF],
+            "http": [http_route],
+        },
+    }

@@ -1,0 +1,195 @@
+"""Everything a team gets once, whatever its models: namespace, limits, access and isolation."""
+
+from __future__ import annotations
+
+from components.catalog.deployment import (
+    ISTIO_PROXY_CPU,
+    ISTIO_PROXY_MEMORY,
+    StackDeployment,
+    WHOLE_GPU_RESOURCE,
+    gpu_offer,
+    mig_resource_name,
+)
+from components.catalog.loader import CatalogTeam
+from components.platform_names import (
+    COST_CENTER_LABEL,
+    INGRESS_GATEWAY_SERVICE_ACCOUNT,
+    INGRESS_NAMESPACE,
+    KNATIVE_SERVING_NAMESPACE,
+    MODEL_SERVICE_ACCOUNT,
+    MONITORING_NAMESPACE,
+    TEAM_LABEL,
+)
+from components.render.objects import KubeObject, metadata
+from components.render.team_iam import team_role_arn
+
+OWNERS_ROLE = "model-owners"
+# Namespaces whose pods may reach a team's models: the shared gateway, Knative's activator (it
+# holds requests while a model scales from zero) and Prometheus.
+ADMITTED_NAMESPACES = (INGRESS_NAMESPACE, KNATIVE_SERVING_NAMESPACE, MONITORING_NAMESPACE)
+
+
+def team_labels(team: CatalogTeam) -> dict[str, str]:
+    return {TEAM_LABEL: team.name, COST_CENTER_LABEL: team.spec.cost_center}
+
+
+def render_team_objects(team: CatalogTeam, deployment: StackDeployment) -> list[KubeObject]:
+    """The namespace of ``team`` and the objects that fence it in."""
+    return [
+        render_namespace(team),
+        render_resource_quota(team, deployment),
+        render_limit_range(team),
+        render_model_service_account(team, deployment),
+        render_owners_role(team),
+        render_owners_role_binding(team),
+        render_network_policy(team),
+        render_peer_authentication(team),
+        render_authorization_policy(team),
+    ]
+
+
+def render_namespace(team: CatalogTeam) -> KubeObject:
+    labels = {
+        **team_labels(team),
+        "istio-injection": "enabled",
+        # Baseline is enforced: KServe's runtimes do not all meet "restricted" (seccomp, non-root),
+        # but violations of it are reported so teams can tighten their images.
+        "pod-security.kubernetes.io/enforce": "baseline",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+    }
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(team.namespace, labels=labels)}
+
+
+def render_resource_quota(team: CatalogTeam, deployment: StackDeployment) -> KubeObject:
+    quota = team.spec.quota
+    hard = {
+        "requests.cpu": quota.cpu,
+        "requests.memory": quota.memory,
+        f"requests.{WHOLE_GPU_RESOURCE}": str(quota.gpu),
+    }
+    # A resource missing from a quota is unlimited, so every MIG resource the stack offers is
+    # listed, at zero unless the team was given some.
+    offered: set[str] = set()
+    for pool in deployment.stack.settings.node_pools.values():
+        offered.update(gpu_offer(pool, deployment.stack.settings.mig_strategy))
+    for profile, count in quota.mig.items():
+        hard[f"requests.{mig_resource_name(profile)}"] = str(count)
+    for resource in sorted(offered - {WHOLE_GPU_RESOURCE}):
+        hard.setdefault(f"requests.{resource}", "0")
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": metadata("team-quota", team.namespace, team_labels(team)),
+        "spec": {"hard": hard},
+    }
+
+
+def render_limit_range(team: CatalogTeam) -> KubeObject:
+    # Containers that state no requests (init containers, sidecars added by webhooks) get these,
+    # so the quota on requests admits them and they are still accounted for.
+    return {
+        "apiVersion": "v1",
+        "kind": "LimitRange",
+        "metadata": metadata("container-defaults", team.namespace, team_labels(team)),
+        "spec": {"limits": [{
+            "type": "Container",
+            "defaultRequest": {"cpu": ISTIO_PROXY_CPU, "memory": ISTIO_PROXY_MEMORY},
+            "default": {"memory": "512Mi"},
+        }]},
+    }
+
+
+def render_model_service_account(team: CatalogTeam, deployment: StackDeployment) -> KubeObject:
+    region = deployment.stack.settings.region
+    annotations = {
+        "eks.amazonaws.com/role-arn": team_role_arn(deployment.stack, team),
+        "eks.amazonaws.com/sts-regional-endpoints": "true",
+        # KServe's storage initializer reads S3 settings from the ServiceAccount.
+        "serving.kserve.io/s3-endpoint": f"s3.{region}.amazonaws.com",
+        "serving.kserve.io/s3-region": region,
+        "serving.kserve.io/s3-usehttps": "1",
+        "serving.kserve.io/s3-useanoncredential": "false",
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": metadata(MODEL_SERVICE_ACCOUNT, team.namespace, team_labels(team), annotations),
+        # Model servers never call the Kubernetes API; the IRSA token is mounted separately.
+        "automountServiceAccountToken": False,
+    }
+
+
+def render_owners_role(team: CatalogTeam) -> KubeObject:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": metadata(OWNERS_ROLE, team.namespace, team_labels(team)),
+        "rules": [
+            {
+                "apiGroups": ["serving.kserve.io"],
+                "resources": ["inferenceservices"],
+                "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+            },
+            {
+                "apiGroups": [""],
+                "resources": ["pods", "pods/log"],
+                "verbs": ["get", "list", "watch"],
+            },
+        ],
+    }
+
+
+def render_owners_role_binding(team: CatalogTeam) -> KubeObject:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": metadata(OWNERS_ROLE, team.namespace, team_labels(team)),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": OWNERS_ROLE},
+        "subjects": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}
+            for group in team.spec.owners
+        ],
+    }
+
+
+def render_network_policy(team: CatalogTeam) -> KubeObject:
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata("allow-platform-ingress", team.namespace, team_labels(team)),
+        "spec": {
+            "podSelector": {},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"namespaceSelector": {"matchExpressions": [{
+                "key": "kubernetes.io/metadata.name",
+                "operator": "In",
+                "values": list(ADMITTED_NAMESPACES),
+            }]}}]}],
+        },
+    }
+
+
+def render_peer_authentication(team: CatalogTeam) -> KubeObject:
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": metadata("default", team.namespace, team_labels(team)),
+        "spec": {"mtls": {"mode": "STRICT"}},
+    }
+
+
+def render_authorization_policy(team: CatalogTeam) -> KubeObject:
+    gateway = f"cluster.local/ns/{INGRESS_NAMESPACE}/sa/{INGRESS_GATEWAY_SERVICE_ACCOUNT}"
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "AuthorizationPolicy",
+        "metadata": metadata("allow-platform", team.namespace, team_labels(team)),
+        "spec": {
+            "action": "ALLOW",
+            "rules": [{"from": [
+                {"source": {"principals": [gateway]}},
+                {"source": {"namespaces": [KNATIVE_SERVING_NAMESPACE, MONITORING_NAMESPACE]}},
+            ]}],
+        },
+    }

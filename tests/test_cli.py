@@ -1,0 +1,127 @@
+"""The modelplane command: exit codes, output, and nothing written when the input is wrong."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components.cli import RENDER_MARKER, main
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def in_workspace(basic_workspace, monkeypatch):
+    monkeypatch.chdir(basic_workspace.root)
+    return basic_workspace
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_validate_ok(in_workspace, capsys):
+    assert run(capsys, "validate") == (0, "ok: 1 teams, 1 models, valid for 1 stack (dev)\n", "")
+
+
+def test_validate_reports_every_problem_and_exits_1(in_workspace, capsys):
+    in_workspace.model(name="b", format="sklaern")
+    in_workspace.write("models/fraud/c.yaml", "- x\n")
+    code, out, err = run(capsys, "validate")
+    assert code == 1 and out == ""
+    assert err.splitlines() == [
+        "models/fraud/b.yaml: format: the text 'sklaern' is not allowed (did you mean sklearn?); "
+        "use one of: huggingface, lightgbm, mlflow, onnx, paddle, pmml, pytorch, sklearn, "
+        "tensorflow, tensorrt, triton, xgboost",
+        "models/fraud/c.yaml: (file): expected a mapping of fields (name: value lines), got a list",
+        "2 problems found; nothing was written",
+    ]
+
+
+def test_validate_checks_every_stack_unless_told(in_workspace, capsys):
+    in_workspace.stack("prod", environment="prod", node_pools={"system": {"instance_types": ["m6i.large"], "min_size": 1, "max_size": 1}})
+    in_workspace.model(gpu={"count": 1})
+    code, _, err = run(capsys, "validate")
+    assert code == 1
+    assert "models/fraud/scorer.yaml: gpu.count: 1 whole GPU per replica, but no GPU pool of stack prod" in err
+    assert run(capsys, "validate", "--stack", "dev")[0] == 0
+
+
+def test_render_to_stdout_is_deterministic(in_workspace, capsys):
+    first = run(capsys, "render", "--stack", "dev")
+    second = run(capsys, "render", "--stack", "dev")
+    assert first == second and first[0] == 0
+    assert first[1].startswith("---\napiVersion: v1\nkind: Namespace\n")
+
+
+def test_render_to_a_directory(in_workspace, capsys):
+    code, _, err = run(capsys, "render", "--stack", "dev", "--out", "out")
+    assert code == 0 and err == "wrote 11 objects to out\n"
+    out = in_workspace.root / "out"
+    assert (out / RENDER_MARKER).is_file()
+    assert (out / "_cluster" / "namespace-team-fraud.yaml").is_file()
+    assert (out / "team-fraud" / "inferenceservice-scorer.yaml").read_text().startswith("---\n")
+    # A second render replaces the tree: a model removed from the catalog leaves no stale file.
+    in_workspace.model(environments={"dev": {"enabled": False}})
+    assert run(capsys, "render", "--stack", "dev", "--out", "out")[0] == 0
+    assert not (out / "team-fraud" / "inferenceservice-scorer.yaml").exists()
+    assert not [p for p in in_workspace.root.iterdir() if p.name.startswith(".out")]
+
+
+def test_render_refuses_a_directory_it_did_not_write(in_workspace, capsys):
+    in_workspace.write("mine/notes.txt", "keep me\n")
+    code, _, err = run(capsys, "render", "--stack", "dev", "--out", "mine")
+    assert code == 1
+    assert err.splitlines()[0] == (
+        "mine: (file): exists and was not written by modelplane render; name a new or empty directory"
+    )
+    assert (in_workspace.root / "mine" / "notes.txt").read_text() == "keep me\n"
+
+
+def test_bad_input_writes_nothing(in_workspace, capsys):
+    in_workspace.model(scaling={"min_replicas": 5, "max_replicas": 1})
+    code, out, _ = run(capsys, "render", "--stack", "dev", "--out", "out")
+    assert (code, out) == (1, "")
+    assert not (in_workspace.root / "out").exists()
+    code, out, _ = run(capsys, "render", "--stack", "dev")
+    assert (code, out) == (1, "")
+
+
+def test_unknown_stack(in_workspace, capsys):
+    code, _, err = run(capsys, "plan", "--stack", "qa")
+    assert code == 1
+    assert err.splitlines()[0] == "stacks/Pulumi.qa.yaml: (file): no such stack file; stacks in stacks/: dev"
+
+
+def test_plan_groups_objects_by_team_and_model(in_workspace, capsys):
+    code, out, _ = run(capsys, "plan", "--stack", "dev")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "stack dev (dev), cluster modelplane-dev, gateway host models.test.example.com"
+    assert "kubernetes objects: 11" in lines
+    assert "  fraud: 11 objects" in lines
+    assert "    model scorer:" in lines
+    assert "      + InferenceService team-fraud/scorer" in lines
+
+
+def test_console_script_prints_no_traceback(basic_workspace):
+    basic_workspace.write("models/fraud/scorer.yaml", b"\x00\xff")
+    result = subprocess.run(
+        [sys.executable, "-m", "components.cli", "validate"],
+        cwd=basic_workspace.root, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("models/fraud/scorer.yaml: (file): file is not UTF-8 text")
+
+
+def test_schema_command_writes_both_schemas(in_workspace, capsys):
+    assert run(capsys, "schema", "--out", "models")[0] == 0
+    assert (Path("models") / "model.schema.json").is_file()
+    assert (Path("models") / "team.schema.json").is_file()

@@ -1,0 +1,237 @@
+"""Every field the renderer writes for a team and for a model."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.catalog import load_catalog, load_stack, resolve_deployment, stack_names
+from components.render.objects import object_id
+from components.render.stack_objects import render_stack_objects
+from tests.conftest import Workspace
+
+
+def render(workspace: Workspace, stack: str = "dev") -> dict[str, dict]:
+    catalog = load_catalog(workspace.models, "models")
+    loaded = load_stack(workspace.stacks, stack, "stacks")
+    deployment = resolve_deployment(catalog, loaded, stack_names(workspace.stacks))
+    return {object_id(obj): obj for obj in render_stack_objects(deployment)}
+
+
+@pytest.fixture
+def objects(basic_workspace) -> dict[str, dict]:
+    return render(basic_workspace)
+
+
+TEAM_LABELS = {
+    "app.kubernetes.io/managed-by": "modelplane",
+    "app.kubernetes.io/part-of": "modelplane",
+    "modelplane.dev/team": "fraud",
+    "modelplane.dev/cost-center": "CC-1",
+}
+
+
+def test_team_gets_exactly_these_objects(objects):
+    assert sorted(objects) == sorted([
+        "Namespace/team-fraud",
+        "ResourceQuota/team-fraud/team-quota",
+        "LimitRange/team-fraud/container-defaults",
+        "ServiceAccount/team-fraud/model-server",
+        "Role/team-fraud/model-owners",
+        "RoleBinding/team-fraud/model-owners",
+        "NetworkPolicy/team-fraud/allow-platform-ingress",
+        "PeerAuthentication/team-fraud/default",
+        "AuthorizationPolicy/team-fraud/allow-platform",
+        "InferenceService/team-fraud/scorer",
+        "VirtualService/team-fraud/scorer-route",
+    ])
+
+
+def test_namespace(objects):
+    namespace = objects["Namespace/team-fraud"]
+    assert namespace["metadata"]["labels"] == {
+        **TEAM_LABELS,
+        "istio-injection": "enabled",
+        "pod-security.kubernetes.io/enforce": "baseline",
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/audit": "restricted",
+    }
+
+
+def test_resource_quota_lists_every_gpu_resource(objects):
+    quota = objects["ResourceQuota/team-fraud/team-quota"]
+    # The stack's MIG pool offers 1g.10gb slices; the team was given 2.
+    assert quota["spec"]["hard"] == {
+        "requests.cpu": "16",
+        "requests.memory": "64Gi",
+        "requests.nvidia.com/gpu": "2",
+        "requests.nvidia.com/mig-1g.10gb": "2",
+    }
+
+
+def test_resource_quota_closes_mig_resources_the_team_was_not_given(basic_workspace):
+    basic_workspace.team(quota={"cpu": "4", "memory": "8Gi"})
+    quota = render(basic_workspace)["ResourceQuota/team-fraud/team-quota"]
+    assert quota["spec"]["hard"]["requests.nvidia.com/mig-1g.10gb"] == "0"
+    assert quota["spec"]["hard"]["requests.nvidia.com/gpu"] == "0"
+
+
+def test_limit_range(objects):
+    assert objects["LimitRange/team-fraud/container-defaults"]["spec"] == {"limits": [{
+        "type": "Container",
+        "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+        "default": {"memory": "512Mi"},
+    }]}
+
+
+def test_model_service_account_assumes_the_team_role(objects):
+    account = objects["ServiceAccount/team-fraud/model-server"]
+    assert account["automountServiceAccountToken"] is False
+    assert account["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/modelplane-dev-fraud-models",
+        "eks.amazonaws.com/sts-regional-endpoints": "true",
+        "serving.kserve.io/s3-endpoint": "s3.us-west-2.amazonaws.com",
+        "serving.kserve.io/s3-region": "us-west-2",
+        "serving.kserve.io/s3-usehttps": "1",
+        "serving.kserve.io/s3-useanoncredential": "false",
+    }
+
+
+def test_owners_may_manage_models_and_read_pods_only(objects):
+    role = objects["Role/team-fraud/model-owners"]
+    assert role["rules"] == [
+        {"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"],
+         "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
+        {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list", "watch"]},
+    ]
+    binding = objects["RoleBinding/team-fraud/model-owners"]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "model-owners"}
+    assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "ml-fraud"}]
+    assert not any(obj["kind"].startswith("Cluster") for obj in objects.values())
+
+
+def test_network_policy_admits_platform_namespaces_only(objects):
+    policy = objects["NetworkPolicy/team-fraud/allow-platform-ingress"]["spec"]
+    assert policy == {
+        "podSelector": {},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"namespaceSelector": {"matchExpressions": [{
+            "key": "kubernetes.io/metadata.name",
+            "operator": "In",
+            "values": ["istio-ingress", "knative-serving", "monitoring"],
+        }]}}]}],
+    }
+
+
+def test_mesh_policies(objects):
+    assert objects["PeerAuthentication/team-fraud/default"]["spec"] == {"mtls": {"mode": "STRICT"}}
+    assert objects["AuthorizationPolicy/team-fraud/allow-platform"]["spec"] == {
+        "action": "ALLOW",
+        "rules": [{"from": [
+            {"source": {"principals": ["cluster.local/ns/istio-ingress/sa/istio-ingressgateway"]}},
+            {"source": {"namespaces": ["knative-serving", "monitoring"]}},
+        ]}],
+    }
+
+
+def test_minimal_inference_service(objects):
+    service = objects["InferenceService/team-fraud/scorer"]
+    assert service["metadata"]["annotations"] == {
+        "serving.kserve.io/deploymentMode": "Knative",
+        "serving.kserve.io/enable-prometheus-scraping": "true",
+    }
+    assert service["metadata"]["labels"] == {
+        **TEAM_LABELS, "modelplane.dev/model": "scorer", "app.kubernetes.io/name": "scorer",
+    }
+    assert service["spec"] == {"predictor": {
+        "minReplicas": 0,
+        "maxReplicas": 1,
+        "scaleMetric": "concurrency",
+        "serviceAccountName": "model-server",
+        "labels": {
+            "modelplane.dev/team": "fraud", "modelplane.dev/cost-center": "CC-1",
+            "modelplane.dev/model": "scorer", "app.kubernetes.io/name": "scorer",
+        },
+        "annotations": {"sidecar.istio.io/proxyCPU": "100m", "sidecar.istio.io/proxyMemory": "128Mi"},
+        "model": {
+            "modelFormat": {"name": "sklearn"},
+            "runtime": "kserve-sklearnserver",
+            "protocolVersion": "v1",
+            "storageUri": "s3://models-bucket/fraud/scorer/v1/",
+            "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "2Gi"}},
+        },
+    }}
+
+
+def test_full_inference_service(basic_workspace):
+    basic_workspace.model(
+        version="1.2.0",
+        format="xgboost",
+        protocol="v2",
+        gpu={"count": 1},
+        scaling={"min_replicas": 1, "max_replicas": 5, "metric": "rps", "target": 40},
+        canary={"storage_uri": "s3://models-bucket/fraud/scorer/v2/", "traffic_percent": 20},
+        timeout_seconds=15,
+        env={"B": "2", "A": "1"},
+        environments={"dev": {"scaling": {"max_replicas": 2}, "resources": {"cpu": "2"}}},
+    )
+    predictor = render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]
+    assert predictor["labels"]["app.kubernetes.io/version"] == "1.2.0"
+    assert (predictor["minReplicas"], predictor["maxReplicas"]) == (1, 2)
+    assert (predictor["scaleMetric"], predictor["scaleTarget"]) == ("rps", 40)
+    assert predictor["timeout"] == 15
+    assert predictor["canaryTrafficPercent"] == 20
+    assert predictor["nodeSelector"] == {"modelplane.dev/node-pool": "gpu"}
+    assert predictor["tolerations"] == [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    model = predictor["model"]
+    # The spec is the new revision: the canary's artifacts, the stable revision keeps the rest.
+    assert model["storageUri"] == "s3://models-bucket/fraud/scorer/v2/"
+    assert (model["runtime"], model["protocolVersion"]) == ("kserve-xgbserver", "v2")
+    assert model["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    assert model["resources"] == {
+        "requests": {"cpu": "2", "memory": "2Gi", "nvidia.com/gpu": "1"},
+        "limits": {"memory": "2Gi", "nvidia.com/gpu": "1"},
+    }
+
+
+def test_mig_model_asks_for_its_slice(basic_workspace):
+    basic_workspace.model(gpu={"mig": "1g.10gb"})
+    predictor = render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]
+    assert predictor["model"]["resources"]["limits"]["nvidia.com/mig-1g.10gb"] == "1"
+    assert predictor["nodeSelector"] == {"modelplane.dev/node-pool": "mig"}
+
+
+def test_route_on_the_shared_gateway(objects):
+    route = objects["VirtualService/team-fraud/scorer-route"]["spec"]
+    assert route == {
+        "hosts": ["models.test.example.com"],
+        "gateways": ["istio-ingress/modelplane-gateway"],
+        "http": [{
+            "name": "scorer",
+            "match": [{"uri": {"exact": "/fraud/scorer"}}, {"uri": {"prefix": "/fraud/scorer/"}}],
+            "rewrite": {"uri": "/", "authority": "scorer-predictor.team-fraud.svc.cluster.local"},
+            "route": [{"destination": {
+                "host": "knative-local-gateway.istio-ingress.svc.cluster.local",
+                "port": {"number": 80},
+            }}],
+        }],
+    }
+
+
+def test_custom_route_and_timeout(basic_workspace):
+    basic_workspace.model(route={"path": "/payments/score"}, timeout_seconds=5)
+    http = render(basic_workspace)["VirtualService/team-fraud/scorer-route"]["spec"]["http"][0]
+    assert http["match"] == [{"uri": {"exact": "/payments/score"}}, {"uri": {"prefix": "/payments/score/"}}]
+    assert http["timeout"] == "5s"
+
+
+def test_grpc_route_by_host(basic_workspace):
+    basic_workspace.model(format="pytorch", protocol="grpc-v2")
+    spec = render(basic_workspace)["VirtualService/team-fraud/scorer-route"]["spec"]
+    assert spec["hosts"] == ["scorer-fraud.models.test.example.com"]
+    assert "match" not in spec["http"][0]
+    assert spec["http"][0]["rewrite"] == {"authority": "scorer-predictor.team-fraud.svc.cluster.local"}
+
+
+def test_disabled_model_renders_nothing(basic_workspace):
+    basic_workspace.model(environments={"dev": {"enabled": False}})
+    assert not any(key.startswith(("InferenceService", "VirtualService")) for key in render(basic_workspace))
