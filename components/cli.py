@@ -30,8 +30,9 @@ from components.catalog import (
 from components.catalog.json_schema import catalog_json_schemas
 from components.catalog.problems import WHOLE_FILE
 from components.render.manifests import dump_objects, object_file_name
-from components.render.objects import KubeObject, owner_of
-from components.render.stack_objects import render_stack_objects
+from components.render.objects import KubeObject
+from components.render.stack_render import RenderedStack, render_stack
+from components.review.plan import format_plan
 
 EXIT_OK = 0
 EXIT_INPUT_ERROR = 1
@@ -71,6 +72,10 @@ def load_deployment(paths: Paths, stack_name: str) -> StackDeployment:
     return resolve_deployment(catalog, stack, stack_names(paths.stacks))
 
 
+def load_rendered_stack(paths: Paths, stack_name: str) -> RenderedStack:
+    return render_stack(load_deployment(paths, stack_name))
+
+
 def validate_all(paths: Paths, only_stack: str | None) -> tuple[Catalog, list[Stack]]:
     """Validate the catalog against one stack, or against every stack in the stacks folder."""
     problems: list[Problem] = []
@@ -90,7 +95,7 @@ def validate_all(paths: Paths, only_stack: str | None) -> tuple[Catalog, list[St
     if catalog is not None:
         for stack in stacks:
             try:
-                resolve_deployment(catalog, stack, stack_names(paths.stacks))
+                render_stack(resolve_deployment(catalog, stack, stack_names(paths.stacks)))
             except InputError as error:
                 problems.extend(error.problems)
     if problems:
@@ -109,8 +114,7 @@ def command_validate(args: argparse.Namespace) -> int:
 
 
 def command_render(args: argparse.Namespace) -> int:
-    deployment = load_deployment(Paths.from_args(args), args.stack)
-    objects = render_stack_objects(deployment)
+    objects = list(load_rendered_stack(Paths.from_args(args), args.stack).objects)
     if args.out == "-":
         sys.stdout.write(dump_objects(objects))
         return EXIT_OK
@@ -120,9 +124,7 @@ def command_render(args: argparse.Namespace) -> int:
 
 
 def command_plan(args: argparse.Namespace) -> int:
-    deployment = load_deployment(Paths.from_args(args), args.stack)
-    objects = render_stack_objects(deployment)
-    sys.stdout.write(format_object_tree(deployment, objects))
+    sys.stdout.write(format_plan(load_rendered_stack(Paths.from_args(args), args.stack)))
     return EXIT_OK
 
 
@@ -134,34 +136,6 @@ def command_schema(args: argparse.Namespace) -> int:
         (out_dir / file_name).write_text(text, encoding="utf-8")
         print(f"wrote {_shown(out_dir / file_name)}", file=sys.stderr)
     return EXIT_OK
-
-
-def format_object_tree(deployment: StackDeployment, objects: list[KubeObject]) -> str:
-    """Kubernetes objects grouped by team and model, with counts."""
-    stack = deployment.stack
-    lines = [
-        f"stack {stack.name} ({stack.settings.environment}), cluster {stack.cluster_name}, "
-        f"gateway host {stack.settings.domain}",
-        f"kubernetes objects: {len(objects)}",
-    ]
-    groups: dict[tuple[str, str], list[KubeObject]] = {}
-    for obj in objects:
-        team, model = owner_of(obj)
-        groups.setdefault((team or "(platform)", model or ""), []).append(obj)
-    current_team = None
-    for (team, model), members in groups.items():
-        if team != current_team:
-            team_total = sum(len(m) for (t, _), m in groups.items() if t == team)
-            lines.append(f"  {team}: {team_total} objects")
-            current_team = team
-        indent = "      " if model else "    "
-        if model:
-            lines.append(f"    model {model}:")
-        for obj in members:
-            meta = obj["metadata"]
-            where = f"{meta['namespace']}/" if "namespace" in meta else ""
-            lines.append(f"{indent}+ {obj['kind']} {where}{meta['name']}")
-    return "\n".join(lines) + "\n"
 
 
 def write_object_tree(objects: list[KubeObject], out_dir: Path) -> None:

@@ -51,3 +51,23 @@ MANAGED_BY_LABELS = {"app.kubernetes.io/managed-by": "modelplane", "app.kubernet
 
 # The ServiceAccount a team's models run as (IRSA-annotated for the team's S3 prefixes).
 MODEL_SERVICE_ACCOUNT = "model-server"
+
+# The Helm add-ons, by release name (also the keys of a stack's modelplane:addons).
+CERT_MANAGER_RELEASE = "cert-manager"
+ISTIO_BASE_RELEASE = "istio-base"
+ISTIO_CNI_RELEASE = "istio-cni"
+ISTIOD_RELEASE = "istiod"
+KNATIVE_OPERATOR_RELEASE = "knative-operator"
+KSERVE_CRD_RELEASE = "kserve-crd"
+KSERVE_RELEASE = "kserve"
+KSERVE_RUNTIMES_RELEASE = "kserve-runtimes"
+PROMETHEUS_RELEASE = "kube-prometheus-stack"
+CLUSTER_AUTOSCALER_RELEASE = "cluster-autoscaler"
+NVIDIA_DEVICE_PLUGIN_RELEASE = "nvidia-device-plugin"
+GPU_OPERATOR_RELEASE = "gpu-operator"
+ADDON_RELEASES = (
+    CERT_MANAGER_RELEASE, ISTIO_BASE_RELEASE, ISTIO_CNI_RELEASE, ISTIOD_RELEASE,
+    INGRESS_GATEWAY_RELEASE, KNATIVE_OPERATOR_RELEASE, KSERVE_CRD_RELEASE, KSERVE_RELEASE,
+    KSERVE_RUNTIMES_RELEASE, PROMETHEUS_RELEASE, CLUSTER_AUTOSCALER_RELEASE,
+    NVIDIA_DEVICE_PLUGIN_RELEASE, GPU_OPERATOR_RELEASE,
+)

@@ -101,6 +101,7 @@ def _differences(original: Any, dumped: Any, path: str):
 
 
 def _cloudcoil_checkers() -> dict[tuple[str, str], Callable[[dict], list[str]]]:
+    from cloudcoil.models.cert_manager import v1 as cert_manager
     from cloudcoil.models.istio.networking import v1 as istio_networking
     from cloudcoil.models.istio.security import v1 as istio_security
     from cloudcoil.models.prometheus_operator import v1 as prometheus
@@ -113,6 +114,7 @@ def _cloudcoil_checkers() -> dict[tuple[str, str], Callable[[dict], list[str]]]:
         ("monitoring.coreos.com/v1", "PodMonitor"): prometheus.PodMonitor,
         ("monitoring.coreos.com/v1", "ServiceMonitor"): prometheus.ServiceMonitor,
         ("monitoring.coreos.com/v1", "PrometheusRule"): prometheus.PrometheusRule,
+        ("cert-manager.io/v1", "Certificate"): cert_manager.Certificate,
     }
     return {key: (lambda obj, cls=cls: check_round_trip(obj, cls)) for key, cls in classes.items()}
 

@@ -173,13 +173,24 @@ def test_critical_model_cannot_be_disabled_in_prod(basic_workspace):
 def test_whole_gpu_model_goes_to_a_pool_without_mig(basic_workspace):
     basic_workspace.model(gpu={"count": 1})
     [model] = resolve(basic_workspace).models
-    assert (model.node_pool, model.gpu.resource, model.gpu.count) == ("gpu", "nvidia.com/gpu", 1)
+    assert (model.node_pools, model.gpu.resource, model.gpu.count) == (("gpu",), "nvidia.com/gpu", 1)
 
 
 def test_mig_model_goes_to_the_pool_with_its_profile(basic_workspace):
     basic_workspace.model(gpu={"mig": "1g.10gb"})
     [model] = resolve(basic_workspace).models
-    assert (model.node_pool, model.gpu.resource) == ("mig", "nvidia.com/mig-1g.10gb")
+    assert (model.node_pools, model.gpu.resource) == (("mig",), "nvidia.com/mig-1g.10gb")
+
+
+def test_cpu_model_runs_on_the_cpu_pools_not_the_system_pool(basic_workspace):
+    assert resolve(basic_workspace).models[0].node_pools == ("system",)
+    pools = {**STACK_CONFIG["modelplane:node_pools"]}
+    pools["cpu-a"] = {"instance_types": ["m6i.xlarge"], "min_size": 0, "max_size": 2}
+    pools["cpu-b"] = {"instance_types": ["m6i.2xlarge"], "min_size": 0, "max_size": 2}
+    basic_workspace.stack(node_pools=pools)
+    assert resolve(basic_workspace).models[0].node_pools == ("cpu-a", "cpu-b")
+    basic_workspace.model(node_pool="system")
+    assert resolve(basic_workspace).models[0].node_pools == ("system",)
 
 
 def test_mig_slice_is_a_gpu_under_the_single_strategy(basic_workspace):

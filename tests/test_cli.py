@@ -61,7 +61,7 @@ def test_render_to_stdout_is_deterministic(in_workspace, capsys):
 
 def test_render_to_a_directory(in_workspace, capsys):
     code, _, err = run(capsys, "render", "--stack", "dev", "--out", "out")
-    assert code == 0 and err == "wrote 11 objects to out\n"
+    assert code == 0 and err == "wrote 24 objects to out\n"
     out = in_workspace.root / "out"
     assert (out / RENDER_MARKER).is_file()
     assert (out / "_cluster" / "namespace-team-fraud.yaml").is_file()
@@ -102,9 +102,14 @@ def test_plan_groups_objects_by_team_and_model(in_workspace, capsys):
     code, out, _ = run(capsys, "plan", "--stack", "dev")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "stack dev (dev), cluster modelplane-dev, gateway host models.test.example.com"
-    assert "kubernetes objects: 11" in lines
+    assert lines[0] == (
+        "stack dev (dev): cluster modelplane-dev, Kubernetes 1.35, us-west-2, gateway models.test.example.com"
+    )
+    assert "Kubernetes objects: 24" in lines
+    assert "  platform: 13 objects" in lines
     assert "  fraud: 11 objects" in lines
+    assert "Helm releases: 12" in lines
+    assert "  gpu-operator: chart gpu-operator v26.7.0 from https://helm.ngc.nvidia.com/nvidia, namespace nvidia-gpu" in lines
     assert "    model scorer:" in lines
     assert "      + InferenceService team-fraud/scorer" in lines
 

@@ -15,7 +15,7 @@ import pytest
 from components.catalog import load_catalog, load_stack, resolve_deployment, stack_names
 from components.catalog.json_schema import catalog_json_schemas
 from components.render.manifests import dump_objects
-from components.render.stack_objects import render_stack_objects
+from components.render.stack_render import render_stack_objects
 from tests.conftest import BUNDLED_STACKS, MODELS_DIR, STACKS_DIR
 
 GOLDEN = Path(__file__).parent / "golden"

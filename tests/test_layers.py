@@ -46,7 +46,7 @@ def test_pure_layers_import_with_pulumi_unavailable():
         "import sys\n"
         "for name in ('pulumi', 'pulumi_aws', 'pulumi_kubernetes'):\n"
         "    sys.modules[name] = None\n"
-        "import components.catalog, components.render.stack_objects, components.cli\n"
+        "import components.catalog, components.render.stack_render, components.review.plan, components.cli\n"
         "print('ok')\n"
     )
     result = subprocess.run(

@@ -6,8 +6,8 @@ import pytest
 
 from components.catalog import load_catalog, load_stack, resolve_deployment, stack_names
 from components.render.objects import object_id
-from components.render.stack_objects import render_stack_objects
-from tests.conftest import Workspace
+from components.render.stack_render import render_stack_objects
+from tests.conftest import STACK_CONFIG, Workspace
 
 
 def render(workspace: Workspace, stack: str = "dev") -> dict[str, dict]:
@@ -31,7 +31,8 @@ TEAM_LABELS = {
 
 
 def test_team_gets_exactly_these_objects(objects):
-    assert sorted(objects) == sorted([
+    team_objects = [key for key, obj in objects.items() if obj["metadata"]["labels"].get("modelplane.dev/team")]
+    assert sorted(team_objects) == sorted([
         "Namespace/team-fraud",
         "ResourceQuota/team-fraud/team-quota",
         "LimitRange/team-fraud/container-defaults",
@@ -141,12 +142,14 @@ def test_minimal_inference_service(objects):
     }
     assert service["metadata"]["labels"] == {
         **TEAM_LABELS, "modelplane.dev/model": "scorer", "app.kubernetes.io/name": "scorer",
+        "networking.knative.dev/visibility": "cluster-local",
     }
     assert service["spec"] == {"predictor": {
         "minReplicas": 0,
         "maxReplicas": 1,
         "scaleMetric": "concurrency",
         "serviceAccountName": "model-server",
+        "nodeSelector": {"modelplane.dev/node-pool": "system"},
         "labels": {
             "modelplane.dev/team": "fraud", "modelplane.dev/cost-center": "CC-1",
             "modelplane.dev/model": "scorer", "app.kubernetes.io/name": "scorer",
@@ -191,6 +194,20 @@ def test_full_inference_service(basic_workspace):
         "requests": {"cpu": "2", "memory": "2Gi", "nvidia.com/gpu": "1"},
         "limits": {"memory": "2Gi", "nvidia.com/gpu": "1"},
     }
+
+
+def test_cpu_model_with_several_pools_gets_an_affinity(basic_workspace):
+    pools = {**STACK_CONFIG["modelplane:node_pools"]}
+    pools["cpu-a"] = {"instance_types": ["m6i.xlarge"], "min_size": 0, "max_size": 2}
+    pools["cpu-b"] = {"instance_types": ["m6i.2xlarge"], "min_size": 0, "max_size": 2}
+    basic_workspace.stack(node_pools=pools)
+    predictor = render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]
+    assert "nodeSelector" not in predictor
+    assert predictor["affinity"] == {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "modelplane.dev/node-pool", "operator": "In", "values": ["cpu-a", "cpu-b"]},
+        ]}],
+    }}}
 
 
 def test_mig_model_asks_for_its_slice(basic_workspace):

@@ -17,7 +17,7 @@ from components.catalog.model_spec import GpuRequest, ModelSpec, scaling_problem
 from components.catalog.problems import InputError, Problem
 from components.catalog.quantities import cpu_cores, format_cpu, format_memory, memory_bytes
 from components.catalog.rules import catalog_problems, route_path
-from components.catalog.stack_settings import NodePool
+from components.catalog.stack_settings import SYSTEM_POOL, NodePool
 from components.catalog.stacks import Stack
 
 # Every model pod runs two sidecars beside the model server: Istio's proxy and Knative's
@@ -59,7 +59,8 @@ class DeployedModel:
     cpu: str
     memory: str
     gpu: GpuClaim | None
-    node_pool: str | None
+    # The node pools a replica may be scheduled on (one for GPU models and pinned models).
+    node_pools: tuple[str, ...]
     route_path: str | None
     host: str
 
@@ -168,9 +169,10 @@ def _resolve_model(
         cpu = _pick(resources_override.cpu, cpu)
         memory = _pick(resources_override.memory, memory)
 
-    gpu_claim, pool_name = _place(model, stack, problems)
-    if pool_name is not None or spec.gpu is None:
-        _fit_problems(model, stack, pool_name, cpu, memory, override_field if resources_override else "resources", problems)
+    gpu_claim, pool_names = _place(model, stack, problems)
+    if pool_names:
+        field = override_field if resources_override else "resources"
+        _fit_problems(model, stack, pool_names, cpu, memory, field, problems)
 
     domain = stack.settings.domain
     host = f"{spec.name}-{team.name}.{domain}" if spec.is_grpc else domain
@@ -190,7 +192,7 @@ def _resolve_model(
         cpu=cpu,
         memory=memory,
         gpu=gpu_claim,
-        node_pool=pool_name,
+        node_pools=pool_names,
         route_path=route_path(team, model),
         host=host,
     )
@@ -234,8 +236,15 @@ def _describe_pool(name: str, pool: NodePool) -> str:
     return f"{name} ({pool.gpu.model} cut into {layout})"
 
 
-def _place(model: CatalogModel, stack: Stack, problems: list[Problem]) -> tuple[GpuClaim | None, str | None]:
-    """Choose the node pool (and GPU claim) of a model; record why when none fits."""
+def cpu_model_pools(stack: Stack) -> tuple[str, ...]:
+    """Where CPU models run by default: the CPU pools other than ``system``, else ``system``."""
+    pools = stack.settings.node_pools
+    others = tuple(sorted(name for name, pool in pools.items() if pool.gpu is None and name != SYSTEM_POOL))
+    return others or (SYSTEM_POOL,)
+
+
+def _place(model: CatalogModel, stack: Stack, problems: list[Problem]) -> tuple[GpuClaim | None, tuple[str, ...]]:
+    """Choose the node pools (and GPU claim) of a model; record why when none fits."""
     spec = model.spec
     pools = stack.settings.node_pools
     strategy = stack.settings.mig_strategy
@@ -256,8 +265,8 @@ def _place(model: CatalogModel, stack: Stack, problems: list[Problem]) -> tuple[
                     f"{spec.node_pool} is a GPU pool and the model asks for no GPU; GPU nodes are "
                     "tainted for GPU work, so name a CPU pool or leave node_pool out",
                 ))
-                return None, None
-            return None, spec.node_pool
+                return None, ()
+            return None, (spec.node_pool,)
         claim = _claim_on(spec.gpu, pool, strategy)
         if claim is None:
             problems.append(Problem(
@@ -265,16 +274,16 @@ def _place(model: CatalogModel, stack: Stack, problems: list[Problem]) -> tuple[
                 f"{_describe_pool(spec.node_pool, pool)} in {where} cannot serve "
                 f"{_describe_request(spec.gpu)}; name another pool or leave node_pool out",
             ))
-            return None, None
-        return claim, spec.node_pool
+            return None, ()
+        return claim, (spec.node_pool,)
     if spec.gpu is None:
-        return None, None
+        return None, cpu_model_pools(stack)
     for name in sorted(pools):
         claim = _claim_on(spec.gpu, pools[name], strategy)
         if claim is not None:
-            return claim, name
+            return claim, (name,)
     problems.append(Problem(model.source, *_no_pool_problem(spec.gpu, stack)))
-    return None, None
+    return None, ()
 
 
 def _describe_request(request: GpuRequest) -> str:
@@ -303,15 +312,11 @@ def _no_pool_problem(request: GpuRequest, stack: Stack) -> tuple[str, str]:
 
 
 def _fit_problems(
-    model: CatalogModel, stack: Stack, pool_name: str | None, cpu: str, memory: str,
+    model: CatalogModel, stack: Stack, pool_names: tuple[str, ...], cpu: str, memory: str,
     field: str, problems: list[Problem],
 ) -> None:
     """A replica that asks for more than any candidate node has can never be scheduled."""
-    pools = stack.settings.node_pools
-    if pool_name is not None:
-        candidates = {pool_name: pools[pool_name]}
-    else:
-        candidates = {name: pool for name, pool in pools.items() if pool.gpu is None}
+    candidates = {name: stack.settings.node_pools[name] for name in pool_names}
     need_cpu = cpu_cores(cpu) + SIDECAR_CPU
     need_memory = memory_bytes(memory) + SIDECAR_MEMORY
     for name, pool in candidates.items():

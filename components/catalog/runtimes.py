@@ -16,25 +16,28 @@ class ServingRuntime:
     formats: tuple[str, ...]
     # In order of preference: the first one is the default when a model names no protocol.
     protocols: tuple[str, ...]
+    # The runtime's key in KServe's kserve-runtime-configs chart values.
+    chart_key: str
 
 
 SERVING_RUNTIMES: dict[str, ServingRuntime] = {
     runtime.name: runtime
     for runtime in (
-        ServingRuntime("kserve-sklearnserver", ("sklearn",), ("v1", "v2")),
-        ServingRuntime("kserve-xgbserver", ("xgboost",), ("v1", "v2")),
-        ServingRuntime("kserve-lgbserver", ("lightgbm",), ("v1", "v2")),
-        ServingRuntime("kserve-mlserver", ("sklearn", "xgboost", "lightgbm", "mlflow"), ("v2",)),
-        ServingRuntime("kserve-tensorflow-serving", ("tensorflow",), ("v1", "grpc-v1")),
-        ServingRuntime("kserve-torchserve", ("pytorch",), ("v1", "v2", "grpc-v2")),
+        ServingRuntime("kserve-sklearnserver", ("sklearn",), ("v1", "v2"), "sklearnserver"),
+        ServingRuntime("kserve-xgbserver", ("xgboost",), ("v1", "v2"), "xgbserver"),
+        ServingRuntime("kserve-lgbserver", ("lightgbm",), ("v1", "v2"), "lgbserver"),
+        ServingRuntime("kserve-mlserver", ("sklearn", "xgboost", "lightgbm", "mlflow"), ("v2",), "mlserver"),
+        ServingRuntime("kserve-tensorflow-serving", ("tensorflow",), ("v1", "grpc-v1"), "tensorflow"),
+        ServingRuntime("kserve-torchserve", ("pytorch",), ("v1", "v2", "grpc-v2"), "torchserve"),
         ServingRuntime(
             "kserve-tritonserver",
             ("tensorrt", "tensorflow", "onnx", "pytorch", "triton"),
             ("v2", "grpc-v2"),
+            "tritonserver",
         ),
-        ServingRuntime("kserve-pmmlserver", ("pmml",), ("v1", "v2")),
-        ServingRuntime("kserve-paddleserver", ("paddle",), ("v1", "v2")),
-        ServingRuntime("kserve-huggingfaceserver", ("huggingface",), ("v1", "v2")),
+        ServingRuntime("kserve-pmmlserver", ("pmml",), ("v1", "v2"), "pmmlserver"),
+        ServingRuntime("kserve-paddleserver", ("paddle",), ("v1", "v2"), "paddleserver"),
+        ServingRuntime("kserve-huggingfaceserver", ("huggingface",), ("v1", "v2"), "huggingfaceserver"),
     )
 }
 

@@ -13,7 +13,16 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from components.catalog.fields import DnsLabel, StrictModel
 from components.catalog.hardware import GPU_MODELS, INSTANCE_TYPES, mig_layout_problem
+from components.catalog.platform_settings import (
+    AddonSettings,
+    ClusterSettings,
+    ExtraRelease,
+    GatewaySettings,
+    NvidiaSettings,
+    ServingSettings,
+)
 from components.catalog.team_spec import MigProfileName
+from components.platform_names import ADDON_RELEASES
 
 # The pool that runs the platform's own add-ons; every stack has one.
 SYSTEM_POOL = "system"
@@ -179,6 +188,16 @@ class StackSettings(StrictModel):
     node_pools: dict[DnsLabel, NodePool] = Field(
         description="Node pools by name; 'system' runs the add-ons."
     )
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    serving: ServingSettings = Field(default_factory=ServingSettings)
+    nvidia: NvidiaSettings = Field(default_factory=NvidiaSettings)
+    addons: dict[str, AddonSettings] = Field(
+        default_factory=dict, description="Helm values per add-on, merged over the defaults."
+    )
+    extra_releases: list[ExtraRelease] = Field(
+        default_factory=list, description="Further Helm releases installed after the add-ons."
+    )
 
     @field_validator("node_pools")
     @classmethod
@@ -201,6 +220,65 @@ class StackSettings(StrictModel):
                 "one strategy per cluster, so use the same one in every pool"
             )
         return node_pools
+
+    @field_validator("addons")
+    @classmethod
+    def _known_addons(cls, addons: dict[str, AddonSettings]) -> dict[str, AddonSettings]:
+        unknown = sorted(set(addons) - set(ADDON_RELEASES))
+        if unknown:
+            raise ValueError(
+                f"no add-on named {', '.join(unknown)}; add-ons: {', '.join(ADDON_RELEASES)} "
+                "(use extra_releases for other charts)"
+            )
+        return addons
+
+    @field_validator("extra_releases")
+    @classmethod
+    def _extra_release_names(cls, releases: list[ExtraRelease]) -> list[ExtraRelease]:
+        names = [release.name for release in releases]
+        clashes = sorted({name for name in names if name in ADDON_RELEASES or names.count(name) > 1})
+        if clashes:
+            raise ValueError(
+                f"release name {', '.join(clashes)} is taken (by an add-on or another extra "
+                "release); choose another name"
+            )
+        return releases
+
+    @model_validator(mode="after")
+    def _zones_in_region(self) -> "StackSettings":
+        foreign = [zone for zone in self.cluster.availability_zones or [] if not zone.startswith(self.region)]
+        if foreign:
+            raise ValueError(
+                f"cluster.availability_zones {', '.join(foreign)} are not in region {self.region}; "
+                f"name zones of {self.region}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _nvidia_can_partition(self) -> "StackSettings":
+        if self.nvidia.provider == "device-plugin" and self.mig_strategy != "none":
+            raise ValueError(
+                "nvidia.provider device-plugin cannot partition GPUs into MIG slices; set "
+                "modelplane:nvidia.provider to gpu-operator (or leave it out) for the MIG pools"
+            )
+        return self
+
+    @property
+    def nvidia_provider(self) -> str | None:
+        """Which NVIDIA add-on the stack installs; ``None`` when it has no GPU pool."""
+        if not any(pool.gpu for pool in self.node_pools.values()):
+            return None
+        if self.nvidia.provider:
+            return self.nvidia.provider
+        return "gpu-operator" if self.mig_strategy != "none" else "device-plugin"
+
+    @property
+    def has_gpu_pools(self) -> bool:
+        return any(pool.gpu for pool in self.node_pools.values())
+
+    @property
+    def availability_zones(self) -> list[str]:
+        return self.cluster.availability_zones or [f"{self.region}{zone}" for zone in "abc"]
 
     @property
     def mig_strategy(self) -> str:

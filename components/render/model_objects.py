@@ -72,12 +72,24 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
         predictor["timeout"] = spec.timeout_seconds
     if spec.canary is not None:
         predictor["canaryTrafficPercent"] = spec.canary.traffic_percent
-    if model.node_pool is not None:
-        predictor["nodeSelector"] = {NODE_POOL_LABEL: model.node_pool}
+    if len(model.node_pools) == 1:
+        predictor["nodeSelector"] = {NODE_POOL_LABEL: model.node_pools[0]}
+    elif model.node_pools:
+        predictor["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [
+                {"key": NODE_POOL_LABEL, "operator": "In", "values": list(model.node_pools)},
+            ]}],
+        }}}
     if model.gpu is not None:
         predictor["tolerations"] = [
             {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}
         ]
+    labels = {
+        **model_labels(model),
+        # Knative programs no host-based route for the model on the public gateway: the only
+        # way in is the reviewed path (or gRPC host) route below.
+        "networking.knative.dev/visibility": "cluster-local",
+    }
     annotations = {
         "serving.kserve.io/deploymentMode": DEPLOYMENT_MODE,
         "serving.kserve.io/enable-prometheus-scraping": "true",
@@ -85,7 +97,7 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
-        "metadata": metadata(model.name, model.namespace, model_labels(model), annotations),
+        "metadata": metadata(model.name, model.namespace, labels, annotations),
         "spec": {"predictor": predictor},
     }
 

@@ -1,0 +1,155 @@
+"""Stack settings of the platform itself: cluster, gateway, Knative, NVIDIA and the Helm add-ons."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from components import pins
+from components.catalog.fields import DnsLabel, StrictModel
+
+_IAM_PRINCIPAL = re.compile(r"^arn:aws(-cn|-us-gov)?:(iam|sts)::[0-9]{12}:(role|user|assumed-role)/[\w+=,.@/-]+$")
+_AZ = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$")
+_CHART_REPOSITORY = re.compile(r"^(https://\S+|oci://\S+)$")
+
+CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+
+
+def check_cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a CIDR block; write one like 10.0.0.0/16") from None
+    return value
+
+
+def check_principal(value: str) -> str:
+    if not _IAM_PRINCIPAL.match(value):
+        raise ValueError(
+            f"{value!r} is not an IAM role or user ARN; write arn:aws:iam::<account>:role/<name>"
+        )
+    return value
+
+
+def check_availability_zone(value: str) -> str:
+    if not _AZ.match(value):
+        raise ValueError(f"{value!r} is not an availability zone; write one like us-west-2a")
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(check_cidr)]
+PrincipalArn = Annotated[str, AfterValidator(check_principal)]
+AvailabilityZone = Annotated[str, AfterValidator(check_availability_zone)]
+
+
+class EndpointSettings(StrictModel):
+    """Who can reach the Kubernetes API. The private endpoint is always on."""
+
+    public_access: bool = Field(default=True, description="Also expose the API endpoint publicly.")
+    public_access_cidrs: list[Cidr] = Field(
+        default_factory=list,
+        description="CIDRs allowed to reach the public endpoint (your office, VPN or CI egress).",
+    )
+
+    @model_validator(mode="after")
+    def _cidrs_named(self) -> "EndpointSettings":
+        if self.public_access and not self.public_access_cidrs:
+            raise ValueError(
+                "public_access needs public_access_cidrs: list the networks allowed to reach the "
+                "API (0.0.0.0/0 would allow everyone), or set public_access: false"
+            )
+        if not self.public_access and self.public_access_cidrs:
+            raise ValueError("public_access_cidrs has no effect with public_access: false; remove it")
+        return self
+
+
+class ClusterSettings(StrictModel):
+    kubernetes_version: Literal[pins.SUPPORTED_KUBERNETES_VERSIONS] = Field(  # type: ignore[valid-type]
+        default=pins.KUBERNETES_VERSION, description="EKS Kubernetes version."
+    )
+    endpoint: EndpointSettings = Field(default_factory=lambda: EndpointSettings(public_access=False))
+    admin_role_arns: list[PrincipalArn] = Field(
+        default_factory=list, description="IAM principals given cluster-admin through EKS access entries."
+    )
+    log_types: list[Literal[CONTROL_PLANE_LOG_TYPES]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(CONTROL_PLANE_LOG_TYPES),
+        description="Control plane logs sent to CloudWatch.",
+    )
+    vpc_cidr: Cidr = "10.0.0.0/16"
+    availability_zones: list[AvailabilityZone] | None = Field(
+        default=None, min_length=2, description="Zones of the subnets; default <region>a, b and c."
+    )
+    nat_gateways: Literal["single", "per_az"] = Field(
+        default="single", description="One NAT gateway (cheaper) or one per zone (survives a zone outage)."
+    )
+
+    @model_validator(mode="after")
+    def _vpc_fits(self) -> "ClusterSettings":
+        network = ipaddress.ip_network(self.vpc_cidr)
+        if network.prefixlen > 20:
+            raise ValueError(
+                f"vpc_cidr {self.vpc_cidr} is too small for pod IPs across zones; use a /20 or larger"
+            )
+        return self
+
+
+class TlsSettings(StrictModel):
+    credential_name: DnsLabel = Field(
+        description="Secret in istio-ingress holding the gateway's certificate (tls.crt, tls.key)."
+    )
+    cluster_issuer: str | None = Field(
+        default=None, description="cert-manager ClusterIssuer that keeps the secret issued."
+    )
+
+
+class GatewaySettings(StrictModel):
+    tls: TlsSettings | None = Field(default=None, description="HTTPS on 443 (HTTP redirects there).")
+    load_balancer_scheme: Literal["internet-facing", "internal"] = "internet-facing"
+    source_ranges: list[Cidr] = Field(
+        default_factory=list, description="CIDRs allowed through the load balancer; all when empty."
+    )
+
+
+class ServingSettings(StrictModel):
+    """Knative Serving settings that matter for GPU models."""
+
+    scale_to_zero_grace_period_seconds: int = Field(default=30, ge=0, le=3600)
+    stable_window_seconds: int = Field(default=60, ge=6, le=3600)
+    progress_deadline_seconds: int | None = Field(
+        default=None,
+        ge=60,
+        le=7200,
+        description="How long a new revision may take to become ready; default 600, or 1800 in "
+        "stacks with GPU pools (a GPU node scaling up from zero plus a model load exceeds 600).",
+    )
+    high_availability_replicas: int | None = Field(
+        default=None, ge=1, le=5, description="Replicas of Knative's control plane; 2 in prod, 1 otherwise."
+    )
+
+
+class NvidiaSettings(StrictModel):
+    provider: Literal["device-plugin", "gpu-operator"] | None = Field(
+        default=None,
+        description="device-plugin for whole GPUs; gpu-operator (needed for MIG, which only its "
+        "mig-manager can partition). Default: gpu-operator when a pool uses MIG.",
+    )
+
+
+class AddonSettings(StrictModel):
+    """Stack overrides of one add-on: Helm values deep-merged over modelplane's defaults."""
+
+    values: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExtraRelease(StrictModel):
+    """A Helm release modelplane does not know, added by the stack without code changes."""
+
+    name: DnsLabel
+    namespace: DnsLabel
+    chart: str = Field(min_length=1)
+    repository: Annotated[str, Field(pattern=_CHART_REPOSITORY.pattern)] | None = None
+    version: str = Field(min_length=1)
+    values: dict[str, Any] = Field(default_factory=dict)

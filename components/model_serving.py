@@ -1,0 +1,81 @@
+"""The catalog on a cluster: one Pulumi resource per team and model object, plus each team's
+IAM role for its S3 prefixes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.irsa import IrsaRole, IrsaRoleArgs
+from components.kube_resources import kube_resource
+from components.platform_names import MODEL_SERVICE_ACCOUNT
+from components.render.objects import object_id, owner_of
+from components.render.resource_graph import creation_order, logical_name, object_dependencies
+from components.render.stack_render import RenderedStack
+from components.render.team_iam import team_role_name, team_storage_policy
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelServingArgs:
+    rendered: RenderedStack
+    kubernetes_provider: k8s.Provider
+    oidc_provider_arn: pulumi.Input[str]
+    oidc_issuer_host: pulumi.Input[str]
+    # What the platform created, by key (release names, object ids): the models wait for them.
+    platform_resources: Mapping[str, pulumi.Resource]
+
+
+class ModelServing(pulumi.ComponentResource):
+    """Every team's namespace, fences and access, and every model's InferenceService and route.
+
+    One resource per object (named ``<team>/<model>/<kind>/<name>``) gives one URN per model
+    object: previews read per model and ``pulumi up --target`` works on a single model.
+    """
+
+    resources: dict[str, pulumi.Resource]
+    team_roles: dict[str, IrsaRole]
+
+    def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("modelplane:serving:ModelServing", name, None, opts)
+        rendered = args.rendered
+        stack = rendered.deployment.stack
+        kube = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
+
+        self.team_roles = {
+            team.name: IrsaRole(
+                f"{name}-{team.name}-models",
+                IrsaRoleArgs(
+                    role_name=team_role_name(stack, team),
+                    namespace=team.namespace,
+                    service_account=MODEL_SERVICE_ACCOUNT,
+                    oidc_provider_arn=args.oidc_provider_arn,
+                    oidc_issuer_host=args.oidc_issuer_host,
+                    policy=team_storage_policy(stack, team),
+                    tags={**rendered.cluster.tags, "modelplane.dev/team": team.name},
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for team in rendered.deployment.teams
+        }
+
+        rendered_ids = [object_id(obj) for obj in rendered.objects]
+        catalog_objects = {object_id(obj): obj for obj in rendered.objects if owner_of(obj)[0] is not None}
+        dependencies = {key: object_dependencies(obj, rendered_ids) for key, obj in catalog_objects.items()}
+        self.resources = {}
+        for key in creation_order(dependencies, available=args.platform_resources):
+            obj = catalog_objects[key]
+            depends_on = [
+                self.resources.get(dep) or args.platform_resources[dep] for dep in dependencies[key]
+            ]
+            team, _ = owner_of(obj)
+            if obj["kind"] == "ServiceAccount":
+                # Pods may only start once the role their ServiceAccount names exists.
+                depends_on.append(self.team_roles[team])
+            self.resources[key] = kube_resource(
+                logical_name(obj), obj,
+                pulumi.ResourceOptions.merge(kube, pulumi.ResourceOptions(depends_on=depends_on)),
+            )
+        self.register_outputs({})

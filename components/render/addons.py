@@ -1,0 +1,349 @@
+"""The Helm add-ons, each one uniform unit: chart pin, namespace, default values, dependencies.
+
+Default values come from a pure function of the stack; the stack's ``modelplane:addons.<name>.values``
+are deep-merged on top. Values modelplane itself relies on elsewhere (a label the routes select,
+the deployment mode the InferenceServices are written for) cannot be overridden: the stack gets a
+clear error instead of a platform that silently stops routing.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from components import pins
+from components.catalog.deployment import (
+    ISTIO_PROXY_CPU,
+    ISTIO_PROXY_MEMORY,
+    StackDeployment,
+)
+from components.catalog.problems import Problem
+from components.catalog.runtimes import SERVING_RUNTIMES
+from components.catalog.stacks import config_key
+from components.platform_names import (
+    CERT_MANAGER_NAMESPACE,
+    CERT_MANAGER_RELEASE,
+    CLUSTER_AUTOSCALER_RELEASE,
+    GPU_OPERATOR_RELEASE,
+    INGRESS_GATEWAY_RELEASE,
+    INGRESS_GATEWAY_SELECTOR,
+    INGRESS_NAMESPACE,
+    ISTIO_BASE_RELEASE,
+    ISTIO_CNI_RELEASE,
+    ISTIO_SYSTEM_NAMESPACE,
+    ISTIOD_RELEASE,
+    KNATIVE_OPERATOR_NAMESPACE,
+    KNATIVE_OPERATOR_RELEASE,
+    KNATIVE_SERVING_NAMESPACE,
+    KSERVE_CRD_RELEASE,
+    KSERVE_NAMESPACE,
+    KSERVE_RELEASE,
+    KSERVE_RUNTIMES_RELEASE,
+    LOCAL_GATEWAY_HOST,
+    MONITORING_NAMESPACE,
+    NVIDIA_DEVICE_PLUGIN_RELEASE,
+    NVIDIA_NAMESPACE,
+    PROMETHEUS_RELEASE,
+)
+from components.render.cluster_shape import (
+    CLUSTER_AUTOSCALER_NAMESPACE,
+    CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
+    cluster_autoscaler_role_name,
+    iam_role_arn,
+)
+
+# The object every Knative-dependent release waits for (see platform_objects).
+KNATIVE_SERVING_OBJECT = f"KnativeServing/{KNATIVE_SERVING_NAMESPACE}/knative-serving"
+MIG_CONFIG_MAP = "modelplane-mig-parted-config"
+# Runtimes of KServe's runtime chart that modelplane never enables.
+_UNUSED_RUNTIME_KEYS = ("huggingfaceserver_multinode", "predictiveserver")
+
+
+@dataclass(frozen=True)
+class HelmRelease:
+    """One Helm release as modelplane will install it."""
+
+    name: str
+    namespace: str
+    chart: pins.ChartPin
+    values: dict[str, Any]
+    # Release names and object ids (Kind/namespace/name) that must exist first.
+    depends_on: tuple[str, ...] = ()
+    # Dotted value paths modelplane relies on; stack overrides may not change them.
+    managed_values: tuple[str, ...] = field(default=(), compare=False)
+    extra: bool = False
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``: mappings merge key by key, anything else is replaced."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _has_path(values: Mapping[str, Any], dotted: str) -> bool:
+    current: Any = values
+    for part in dotted.split("."):
+        if not isinstance(current, Mapping) or part not in current:
+            return False
+        current = current[part]
+    return True
+
+
+# Each add-on: a pure function of the deployment, returning its release with default values.
+
+def cert_manager(deployment: StackDeployment) -> HelmRelease:
+    return HelmRelease(
+        CERT_MANAGER_RELEASE, CERT_MANAGER_NAMESPACE, pins.CERT_MANAGER,
+        {"crds": {"enabled": True}},
+        managed_values=("crds.enabled",),
+    )
+
+
+def istio_base(deployment: StackDeployment) -> HelmRelease:
+    return HelmRelease(ISTIO_BASE_RELEASE, ISTIO_SYSTEM_NAMESPACE, pins.ISTIO_BASE, {"defaultRevision": "default"})
+
+
+def istio_cni(deployment: StackDeployment) -> HelmRelease:
+    # Istio's CNI plugin sets up traffic redirection on the node, so model pods need no
+    # NET_ADMIN init container and pass the "baseline" Pod Security level. Its defaults
+    # (chained after the AWS VPC CNI) suit EKS.
+    return HelmRelease(ISTIO_CNI_RELEASE, ISTIO_SYSTEM_NAMESPACE, pins.ISTIO_CNI, {}, depends_on=(ISTIO_BASE_RELEASE,))
+
+
+def istiod(deployment: StackDeployment) -> HelmRelease:
+    return HelmRelease(
+        ISTIOD_RELEASE, ISTIO_SYSTEM_NAMESPACE, pins.ISTIOD,
+        {
+            "pilot": {"cni": {"enabled": True}},
+            "meshConfig": {
+                # Prometheus outside the mesh scrapes the sidecar's merged metrics on 15020,
+                # which STRICT mTLS does not cover.
+                "enablePrometheusMerge": True,
+                # A model server must not receive traffic before its proxy is ready.
+                "defaultConfig": {"holdApplicationUntilProxyStarts": True},
+            },
+            "global": {"proxy": {"resources": {"requests": {"cpu": ISTIO_PROXY_CPU, "memory": ISTIO_PROXY_MEMORY}}}},
+        },
+        depends_on=(ISTIO_BASE_RELEASE, ISTIO_CNI_RELEASE),
+        managed_values=("pilot.cni.enabled", "meshConfig.enablePrometheusMerge"),
+    )
+
+
+def istio_gateway(deployment: StackDeployment) -> HelmRelease:
+    gateway = deployment.stack.settings.gateway
+    annotations = {
+        # An NLB from the in-tree AWS cloud provider: no load balancer controller needed.
+        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+        "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true",
+    }
+    if gateway.load_balancer_scheme == "internal":
+        annotations["service.beta.kubernetes.io/aws-load-balancer-internal"] = "true"
+    service: dict[str, Any] = {"type": "LoadBalancer", "annotations": annotations}
+    if gateway.source_ranges:
+        service["loadBalancerSourceRanges"] = list(gateway.source_ranges)
+    return HelmRelease(
+        INGRESS_GATEWAY_RELEASE, INGRESS_NAMESPACE, pins.ISTIO_GATEWAY,
+        {"labels": {"app": INGRESS_GATEWAY_RELEASE, **INGRESS_GATEWAY_SELECTOR}, "service": service},
+        depends_on=(ISTIOD_RELEASE,),
+        managed_values=("labels.istio",),
+    )
+
+
+def knative_operator(deployment: StackDeployment) -> HelmRelease:
+    return HelmRelease(KNATIVE_OPERATOR_RELEASE, KNATIVE_OPERATOR_NAMESPACE, pins.KNATIVE_OPERATOR, {})
+
+
+def kserve_crd(deployment: StackDeployment) -> HelmRelease:
+    return HelmRelease(KSERVE_CRD_RELEASE, KSERVE_NAMESPACE, pins.KSERVE_CRD, {})
+
+
+def kserve(deployment: StackDeployment) -> HelmRelease:
+    return HelmRelease(
+        KSERVE_RELEASE, KSERVE_NAMESPACE, pins.KSERVE_RESOURCES,
+        {"kserve": {
+            "controller": {
+                # The chart default and the code default differ; InferenceServices also say it.
+                "deploymentMode": "Knative",
+                "gateway": {
+                    "domain": deployment.stack.settings.domain,
+                    "ingressGateway": {"gateway": f"{KNATIVE_SERVING_NAMESPACE}/knative-ingress-gateway"},
+                    "localGateway": {
+                        "gateway": f"{KNATIVE_SERVING_NAMESPACE}/knative-local-gateway",
+                        "gatewayService": LOCAL_GATEWAY_HOST,
+                    },
+                },
+            },
+            "metricsaggregator": {"enablePrometheusScraping": "true"},
+        }},
+        depends_on=(KSERVE_CRD_RELEASE, CERT_MANAGER_RELEASE, KNATIVE_SERVING_OBJECT, INGRESS_GATEWAY_RELEASE),
+        managed_values=(
+            "kserve.controller.deploymentMode",
+            "kserve.controller.gateway.localGateway.gatewayService",
+        ),
+    )
+
+
+def kserve_runtimes(deployment: StackDeployment) -> HelmRelease:
+    """Only the ClusterServingRuntimes the stack's models use are enabled."""
+    used = {model.spec.serving_runtime.chart_key for model in deployment.models}
+    runtimes: dict[str, Any] = {"enabled": True}
+    for runtime in sorted(SERVING_RUNTIMES.values(), key=lambda r: r.chart_key):
+        runtimes[runtime.chart_key] = {"disabled": runtime.chart_key not in used}
+    for key in _UNUSED_RUNTIME_KEYS:
+        runtimes[key] = {"disabled": True}
+    return HelmRelease(
+        KSERVE_RUNTIMES_RELEASE, KSERVE_NAMESPACE, pins.KSERVE_RUNTIMES,
+        {"kserve": {"servingruntime": runtimes}},
+        depends_on=(KSERVE_RELEASE,),
+    )
+
+
+def prometheus_stack(deployment: StackDeployment) -> HelmRelease:
+    spec = {
+        f"{kind}SelectorNilUsesHelmValues": False
+        for kind in ("serviceMonitor", "podMonitor", "rule", "probe", "scrapeConfig")
+    }
+    return HelmRelease(
+        PROMETHEUS_RELEASE, MONITORING_NAMESPACE, pins.KUBE_PROMETHEUS_STACK,
+        {
+            # Pick up every ServiceMonitor, PodMonitor and rule in the cluster, not only the
+            # ones labelled with this release.
+            "prometheus": {"prometheusSpec": {**spec, "retention": "15d"}},
+            "grafana": {
+                # Empty: the chart generates a password instead of its well-known default.
+                "adminPassword": "",
+                "sidecar": {"dashboards": {
+                    "enabled": True,
+                    "label": "grafana_dashboard",
+                    "labelValue": "1",
+                    "searchNamespace": "ALL",
+                    "folderAnnotation": "grafana_folder",
+                    "provider": {"foldersFromFilesStructure": True},
+                }},
+            },
+        },
+        managed_values=tuple(f"prometheus.prometheusSpec.{key}" for key in sorted(spec))
+        + ("grafana.sidecar.dashboards.label",),
+    )
+
+
+def cluster_autoscaler(deployment: StackDeployment) -> HelmRelease:
+    stack = deployment.stack
+    version = stack.settings.cluster.kubernetes_version
+    role_arn = iam_role_arn(stack, cluster_autoscaler_role_name(stack))
+    return HelmRelease(
+        CLUSTER_AUTOSCALER_RELEASE, CLUSTER_AUTOSCALER_NAMESPACE, pins.CLUSTER_AUTOSCALER,
+        {
+            "cloudProvider": "aws",
+            "awsRegion": stack.settings.region,
+            "autoDiscovery": {"clusterName": stack.cluster_name},
+            "fullnameOverride": CLUSTER_AUTOSCALER_RELEASE,
+            "image": {"tag": pins.CLUSTER_AUTOSCALER_IMAGE_TAGS[version]},
+            "rbac": {"serviceAccount": {
+                "create": True,
+                "name": CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
+                "annotations": {"eks.amazonaws.com/role-arn": role_arn},
+            }},
+            "extraArgs": {
+                "balance-similar-node-groups": True,
+                "expander": "least-waste",
+                "skip-nodes-with-system-pods": False,
+                # A GPU node takes longer than the default 15 minutes to join with its driver.
+                "max-node-provision-time": "25m0s",
+            },
+        },
+        managed_values=("autoDiscovery.clusterName", "rbac.serviceAccount.name"),
+    )
+
+
+def nvidia_device_plugin(deployment: StackDeployment) -> HelmRelease:
+    # Runs on nodes labelled nvidia.com/gpu.present (every GPU pool) and tolerates their taint.
+    return HelmRelease(
+        NVIDIA_DEVICE_PLUGIN_RELEASE, NVIDIA_NAMESPACE, pins.NVIDIA_DEVICE_PLUGIN,
+        {"migStrategy": "none", "gfd": {"enabled": True}},
+        managed_values=("migStrategy",),
+    )
+
+
+def gpu_operator(deployment: StackDeployment) -> HelmRelease:
+    settings = deployment.stack.settings
+    a100_pools = any(
+        pool.gpu is not None and pool.gpu.mig is not None and pool.gpu.model.startswith("A100")
+        for pool in settings.node_pools.values()
+    )
+    return HelmRelease(
+        GPU_OPERATOR_RELEASE, NVIDIA_NAMESPACE, pins.GPU_OPERATOR,
+        {
+            # The EKS AL2023 NVIDIA AMI ships the driver and the container toolkit.
+            "driver": {"enabled": False},
+            "toolkit": {"enabled": False},
+            "mig": {"strategy": settings.mig_strategy if settings.mig_strategy != "none" else "single"},
+            "migManager": {
+                "enabled": True,
+                "config": {"name": MIG_CONFIG_MAP, "create": False, "default": "all-disabled"},
+                # A100s need a GPU reset (a reboot on EC2) to change MIG mode; H100s do not.
+                "env": [{"name": "WITH_REBOOT", "value": "true" if a100_pools else "false"}],
+            },
+            "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": True}},
+        },
+        depends_on=(f"ConfigMap/{NVIDIA_NAMESPACE}/{MIG_CONFIG_MAP}",) if settings.mig_strategy != "none" else (),
+        managed_values=("mig.strategy", "migManager.config.name", "driver.enabled"),
+    )
+
+
+ADDON_UNITS: tuple[Callable[[StackDeployment], HelmRelease], ...] = (
+    cert_manager, istio_base, istio_cni, istiod, istio_gateway, knative_operator,
+    kserve_crd, kserve, kserve_runtimes, prometheus_stack, cluster_autoscaler,
+)
+
+
+def render_addon_releases(deployment: StackDeployment) -> tuple[list[HelmRelease], list[Problem]]:
+    """Every release of the stack, overrides merged, and the problems with the overrides."""
+    settings = deployment.stack.settings
+    units = list(ADDON_UNITS)
+    provider = settings.nvidia_provider
+    if provider == "device-plugin":
+        units.append(nvidia_device_plugin)
+    elif provider == "gpu-operator":
+        units.append(gpu_operator)
+    releases, problems = [], []
+    installed = set()
+    for unit in units:
+        release = unit(deployment)
+        installed.add(release.name)
+        override = settings.addons.get(release.name)
+        if override is not None:
+            for path in release.managed_values:
+                if _has_path(override.values, path):
+                    problems.append(Problem(
+                        deployment.stack.source,
+                        f"{config_key('addons')}.{release.name}.values.{path}",
+                        "is set by modelplane, which relies on it; remove the override",
+                    ))
+            release = HelmRelease(
+                release.name, release.namespace, release.chart,
+                deep_merge(release.values, override.values),
+                release.depends_on, release.managed_values,
+            )
+        releases.append(release)
+    for name in sorted(set(settings.addons) - installed):
+        problems.append(Problem(
+            deployment.stack.source, f"{config_key('addons')}.{name}",
+            f"add-on {name} is not installed in this stack (its GPU pools use "
+            f"{provider or 'no NVIDIA add-on'}); remove the override",
+        ))
+    for extra in settings.extra_releases:
+        releases.append(HelmRelease(
+            extra.name, extra.namespace, pins.ChartPin(extra.chart, extra.version, extra.repository),
+            dict(extra.values),
+            # Extra releases come last: they may use anything the platform provides.
+            depends_on=tuple(release.name for release in releases if not release.extra),
+            extra=True,
+        ))
+    return releases, problems

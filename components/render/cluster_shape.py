@@ -1,0 +1,308 @@
+"""The AWS shape of a stack: network, EKS control plane, node groups and their autoscaler tags.
+
+Plain data for the Pulumi components (and the offline plan) to draw from; nothing here calls AWS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from components.catalog.deployment import gpu_offer
+from components.catalog.stack_settings import NodePool
+from components.catalog.stacks import Stack
+from components.platform_names import (
+    GPU_TAINT_KEY,
+    GPU_TAINT_VALUE,
+    KUBE_SYSTEM_NAMESPACE,
+    LABEL_PREFIX,
+    NODE_POOL_LABEL,
+)
+
+AUTOSCALER_TAG_PREFIX = "k8s.io/cluster-autoscaler"
+MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
+_MAX_IAM_ROLE_NAME = 64
+
+
+@dataclass(frozen=True)
+class SubnetShape:
+    name: str
+    availability_zone: str
+    cidr: str
+    public: bool
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class NetworkShape:
+    vpc_cidr: str
+    subnets: tuple[SubnetShape, ...]
+    # Zones that get a NAT gateway (in their public subnet); private subnets route through the
+    # one in their zone, or the first one.
+    nat_gateway_zones: tuple[str, ...]
+
+    def public_subnets(self) -> tuple[SubnetShape, ...]:
+        return tuple(subnet for subnet in self.subnets if subnet.public)
+
+    def private_subnets(self) -> tuple[SubnetShape, ...]:
+        return tuple(subnet for subnet in self.subnets if not subnet.public)
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str
+    # As the EKS API spells it (NO_SCHEDULE); Kubernetes and the autoscaler say NoSchedule.
+    effect: str = "NO_SCHEDULE"
+
+    @property
+    def kubernetes_effect(self) -> str:
+        return "".join(part.capitalize() for part in self.effect.split("_"))
+
+
+@dataclass(frozen=True)
+class NodeGroupShape:
+    pool: str
+    node_group_name: str
+    instance_types: tuple[str, ...]
+    capacity_type: str
+    min_size: int
+    max_size: int
+    desired_size: int
+    disk_size_gib: int
+    ami_type: str
+    labels: dict[str, str]
+    taints: tuple[Taint, ...]
+    # Tags that let cluster-autoscaler build a node from the template while the group is at zero.
+    autoscaler_tags: dict[str, str]
+    gpu_model: str | None = None
+    gpus_per_node: int = 0
+
+
+@dataclass(frozen=True)
+class ClusterShape:
+    name: str
+    kubernetes_version: str
+    region: str
+    endpoint_public_access: bool
+    endpoint_public_access_cidrs: tuple[str, ...]
+    log_types: tuple[str, ...]
+    admin_role_arns: tuple[str, ...]
+    network: NetworkShape
+    node_groups: tuple[NodeGroupShape, ...]
+    cluster_role_name: str
+    node_role_name: str
+    partition: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def stack_tags(stack: Stack) -> dict[str, str]:
+    """Tags on every AWS resource of the stack: what owns it and which stack it belongs to."""
+    return {
+        "managed-by": "modelplane",
+        f"{LABEL_PREFIX}/stack": stack.name,
+        f"{LABEL_PREFIX}/environment": stack.settings.environment,
+        f"{LABEL_PREFIX}/cluster": stack.cluster_name,
+    }
+
+
+def render_cluster_shape(stack: Stack) -> ClusterShape:
+    settings = stack.settings
+    return ClusterShape(
+        name=stack.cluster_name,
+        kubernetes_version=settings.cluster.kubernetes_version,
+        region=settings.region,
+        endpoint_public_access=settings.cluster.endpoint.public_access,
+        endpoint_public_access_cidrs=tuple(settings.cluster.endpoint.public_access_cidrs),
+        log_types=tuple(settings.cluster.log_types),
+        admin_role_arns=tuple(settings.cluster.admin_role_arns),
+        network=render_network_shape(stack),
+        node_groups=tuple(
+            render_node_group_shape(stack, name, pool) for name, pool in sorted(settings.node_pools.items())
+        ),
+        cluster_role_name=iam_role_name(stack, "cluster"),
+        node_role_name=iam_role_name(stack, "nodes"),
+        partition=aws_partition(settings.region),
+        tags=stack_tags(stack),
+    )
+
+
+def render_network_shape(stack: Stack) -> NetworkShape:
+    """One private and one public subnet per zone, carved deterministically from the VPC CIDR.
+
+    Private subnets get the large blocks (the VPC CNI gives every pod a VPC address); the public
+    ones, which hold only load balancers and NAT gateways, share the last block.
+    """
+    zones = stack.settings.availability_zones
+    vpc = ipaddress.ip_network(stack.settings.cluster.vpc_cidr)
+    bits = math.ceil(math.log2(len(zones) + 1))
+    blocks = list(vpc.subnets(prefixlen_diff=bits))
+    public_blocks = list(blocks[-1].subnets(prefixlen_diff=bits))
+    cluster_tag = {f"kubernetes.io/cluster/{stack.cluster_name}": "shared"}
+    subnets = []
+    for index, zone in enumerate(zones):
+        subnets.append(SubnetShape(
+            name=f"private-{zone}", availability_zone=zone, cidr=str(blocks[index]), public=False,
+            tags={**cluster_tag, "kubernetes.io/role/internal-elb": "1"},
+        ))
+        subnets.append(SubnetShape(
+            name=f"public-{zone}", availability_zone=zone, cidr=str(public_blocks[index]), public=True,
+            tags={**cluster_tag, "kubernetes.io/role/elb": "1"},
+        ))
+    nat_zones = tuple(zones) if stack.settings.cluster.nat_gateways == "per_az" else (zones[0],)
+    return NetworkShape(vpc_cidr=str(vpc), subnets=tuple(subnets), nat_gateway_zones=nat_zones)
+
+
+def mig_config_name(pool: str) -> str:
+    """The mig-parted configuration a MIG pool's nodes select with their nvidia.com/mig.config label."""
+    return f"modelplane-{pool}"
+
+
+def render_node_group_shape(stack: Stack, name: str, pool: NodePool) -> NodeGroupShape:
+    labels = {NODE_POOL_LABEL: name, **pool.labels}
+    taints: tuple[Taint, ...] = ()
+    if pool.gpu is not None:
+        # The device plugin's default node affinity looks for this label (set by NFD otherwise).
+        labels["nvidia.com/gpu.present"] = "true"
+        # cluster-autoscaler on AWS recognises GPU nodes by this label and waits for their GPUs.
+        labels["k8s.amazonaws.com/accelerator"] = f"nvidia-{pool.gpu.model.lower()}"
+        taints = (Taint(GPU_TAINT_KEY, GPU_TAINT_VALUE),)
+        if pool.gpu.mig is not None:
+            labels[MIG_CONFIG_LABEL] = mig_config_name(name)
+    autoscaler_tags = {
+        f"{AUTOSCALER_TAG_PREFIX}/enabled": "true",
+        f"{AUTOSCALER_TAG_PREFIX}/{stack.cluster_name}": "owned",
+    }
+    for key, value in sorted(labels.items()):
+        autoscaler_tags[f"{AUTOSCALER_TAG_PREFIX}/node-template/label/{key}"] = value
+    for taint in taints:
+        autoscaler_tags[f"{AUTOSCALER_TAG_PREFIX}/node-template/taint/{taint.key}"] = (
+            f"{taint.value}:{taint.kubernetes_effect}"
+        )
+    # The autoscaler infers physical GPUs from the instance type, not MIG slices: say what a
+    # node will offer once mig-manager has cut its GPUs.
+    for resource, count in sorted(gpu_offer(pool, stack.settings.mig_strategy).items()):
+        autoscaler_tags[f"{AUTOSCALER_TAG_PREFIX}/node-template/resources/{resource}"] = str(count)
+    return NodeGroupShape(
+        pool=name,
+        node_group_name=f"{stack.cluster_name}-{name}"[:63],
+        instance_types=tuple(pool.instance_types),
+        capacity_type="SPOT" if pool.capacity_type == "spot" else "ON_DEMAND",
+        min_size=pool.min_size,
+        max_size=pool.max_size,
+        desired_size=pool.desired_size if pool.desired_size is not None else pool.min_size,
+        disk_size_gib=pool.disk_size_gib,
+        ami_type=pool.effective_ami_type,
+        labels=labels,
+        taints=taints,
+        autoscaler_tags=autoscaler_tags,
+        gpu_model=pool.gpu.model if pool.gpu else None,
+        gpus_per_node=pool.gpu.per_node if pool.gpu else 0,
+    )
+
+
+def iam_role_name(stack: Stack, purpose: str) -> str:
+    """``<cluster>-<purpose>``, shortened with a hash when IAM's 64 characters are not enough."""
+    name = f"{stack.cluster_name}-{purpose}"
+    if len(name) <= _MAX_IAM_ROLE_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: _MAX_IAM_ROLE_NAME - 9]}-{digest}"
+
+
+def aws_partition(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def iam_role_arn(stack: Stack, role_name: str) -> str:
+    """The ARN of a role modelplane creates; known offline, so objects can name it before it exists."""
+    return f"arn:{aws_partition(stack.settings.region)}:iam::{stack.settings.aws_account_id}:role/{role_name}"
+
+
+def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer_host: str, namespace: str, service_account: str) -> dict[str, Any]:
+    """Only ``namespace/service_account``, through the cluster's OIDC provider, may assume the role."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": oidc_provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                f"{oidc_issuer_host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                f"{oidc_issuer_host}:aud": "sts.amazonaws.com",
+            }},
+        }],
+    }
+
+
+def cluster_autoscaler_role_name(stack: Stack) -> str:
+    return iam_role_name(stack, "cluster-autoscaler")
+
+
+CLUSTER_AUTOSCALER_NAMESPACE = KUBE_SYSTEM_NAMESPACE
+
+
+def cluster_autoscaler_policy(stack: Stack) -> dict[str, Any]:
+    """What cluster-autoscaler needs on AWS: read everywhere, resize only this cluster's groups."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DescribeScalingState",
+                "Effect": "Allow",
+                "Action": [
+                    "autoscaling:DescribeAutoScalingGroups",
+                    "autoscaling:DescribeAutoScalingInstances",
+                    "autoscaling:DescribeLaunchConfigurations",
+                    "autoscaling:DescribeScalingActivities",
+                    "autoscaling:DescribeTags",
+                    "ec2:DescribeImages",
+                    "ec2:DescribeInstanceTypes",
+                    "ec2:DescribeLaunchTemplateVersions",
+                    "ec2:GetInstanceTypesFromInstanceRequirements",
+                    "eks:DescribeNodegroup",
+                ],
+                # Describe calls cannot be limited to resources.
+                "Resource": "*",
+            },
+            {
+                "Sid": "ResizeOwnNodeGroups",
+                "Effect": "Allow",
+                "Action": [
+                    "autoscaling:SetDesiredCapacity",
+                    "autoscaling:TerminateInstanceInAutoScalingGroup",
+                ],
+                "Resource": "*",
+                "Condition": {"StringEquals": {
+                    f"aws:ResourceTag/{AUTOSCALER_TAG_PREFIX}/{stack.cluster_name}": "owned",
+                }},
+            },
+        ],
+    }
+
+
+
+def kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str, region: str) -> dict[str, Any]:
+    """A kubeconfig that authenticates through ``aws eks get-token`` (no static credentials)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name, "cluster": {
+            "server": endpoint, "certificate-authority-data": certificate_authority,
+        }}],
+        "contexts": [{"name": cluster_name, "context": {"cluster": cluster_name, "user": cluster_name}}],
+        "current-context": cluster_name,
+        "users": [{"name": cluster_name, "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "aws",
+            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--region", region],
+        }}}],
+    }

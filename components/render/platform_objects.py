@@ -1,0 +1,233 @@
+"""Kubernetes objects of the platform itself that modelplane writes (the Helm charts write the rest):
+add-on namespaces, mesh-wide mTLS, the shared Gateway, the KnativeServing resource and the MIG
+configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from components import pins
+from components.catalog.deployment import QUEUE_PROXY_CPU, QUEUE_PROXY_MEMORY, StackDeployment
+from components.platform_names import (
+    CERT_MANAGER_NAMESPACE,
+    INGRESS_GATEWAY_RELEASE,
+    INGRESS_GATEWAY_SELECTOR,
+    INGRESS_NAMESPACE,
+    ISTIO_SYSTEM_NAMESPACE,
+    KNATIVE_OPERATOR_NAMESPACE,
+    KNATIVE_SERVING_NAMESPACE,
+    KSERVE_NAMESPACE,
+    LOCAL_GATEWAY_HOST,
+    MONITORING_NAMESPACE,
+    NVIDIA_NAMESPACE,
+    SHARED_GATEWAY_NAME,
+)
+from components.render.addons import MIG_CONFIG_MAP
+from components.render.cluster_shape import mig_config_name
+from components.render.objects import KubeObject, metadata
+
+_INJECTED = {"istio-injection": "enabled"}
+
+
+def _pod_security(level: str) -> dict[str, str]:
+    return {"pod-security.kubernetes.io/enforce": level}
+
+
+# Namespaces of the add-ons, with the labels they need. Privileged ones run node agents
+# (Istio CNI, node exporter, NVIDIA device plugin) that need host access.
+ADDON_NAMESPACES: dict[str, dict[str, str]] = {
+    ISTIO_SYSTEM_NAMESPACE: _pod_security("privileged"),
+    # Sidecars in the gateway and in Knative's activator give them mesh identities, which the
+    # teams' STRICT mTLS and authorization policies require.
+    INGRESS_NAMESPACE: {**_INJECTED, **_pod_security("baseline")},
+    KNATIVE_SERVING_NAMESPACE: {**_INJECTED, **_pod_security("baseline")},
+    KNATIVE_OPERATOR_NAMESPACE: _pod_security("baseline"),
+    KSERVE_NAMESPACE: _pod_security("baseline"),
+    CERT_MANAGER_NAMESPACE: _pod_security("baseline"),
+    MONITORING_NAMESPACE: _pod_security("privileged"),
+    NVIDIA_NAMESPACE: _pod_security("privileged"),
+}
+
+# Knative's default revision timeout; a model may raise its own up to the maximum.
+REVISION_TIMEOUT_SECONDS = 300
+MAX_REVISION_TIMEOUT_SECONDS = 3600
+PROGRESS_DEADLINE_SECONDS = 600
+# A GPU node scaling up from zero (minutes) plus pulling a model server image and loading the
+# model exceeds Knative's 600 s default; the revision would fail and never become ready
+# (kserve#1247, knative#14939).
+GPU_PROGRESS_DEADLINE_SECONDS = 1800
+
+
+def render_platform_objects(deployment: StackDeployment) -> list[KubeObject]:
+    objects = [render_addon_namespace(name, deployment) for name in sorted(ADDON_NAMESPACES)
+               if name != NVIDIA_NAMESPACE or deployment.stack.settings.nvidia_provider]
+    objects += [
+        render_mesh_mtls(),
+        render_knative_peer_authentication(),
+        render_shared_gateway(deployment),
+        render_knative_serving(deployment),
+    ]
+    if deployment.stack.settings.mig_strategy != "none":
+        objects.append(render_mig_config(deployment))
+    tls = deployment.stack.settings.gateway.tls
+    if tls is not None and tls.cluster_issuer:
+        objects.append(render_gateway_certificate(deployment))
+    return objects
+
+
+def render_addon_namespace(name: str, deployment: StackDeployment) -> KubeObject:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata(name, labels=ADDON_NAMESPACES[name])}
+
+
+def render_mesh_mtls() -> KubeObject:
+    """Mesh-wide STRICT mTLS: a PeerAuthentication in Istio's root namespace."""
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": metadata("default", ISTIO_SYSTEM_NAMESPACE),
+        "spec": {"mtls": {"mode": "STRICT"}},
+    }
+
+
+def render_knative_peer_authentication() -> KubeObject:
+    # Knative's webhooks are called by the API server, which has no mesh identity.
+    return {
+        "apiVersion": "security.istio.io/v1",
+        "kind": "PeerAuthentication",
+        "metadata": metadata("default", KNATIVE_SERVING_NAMESPACE),
+        "spec": {"mtls": {"mode": "PERMISSIVE"}},
+    }
+
+
+def gateway_hosts(deployment: StackDeployment) -> list[str]:
+    """Only the teams' namespaces may bind routes for the domain to the shared gateway."""
+    domain = deployment.stack.settings.domain
+    hosts = []
+    for namespace in sorted(team.namespace for team in deployment.teams):
+        hosts += [f"{namespace}/{domain}", f"{namespace}/*.{domain}"]
+    return hosts
+
+
+def render_shared_gateway(deployment: StackDeployment) -> KubeObject:
+    hosts = gateway_hosts(deployment)
+    tls = deployment.stack.settings.gateway.tls
+    http: dict[str, Any] = {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": hosts}
+    servers = [http]
+    if tls is not None:
+        http["tls"] = {"httpsRedirect": True}
+        servers.append({
+            "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+            "hosts": hosts,
+            "tls": {"mode": "SIMPLE", "credentialName": tls.credential_name},
+        })
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "Gateway",
+        "metadata": metadata(SHARED_GATEWAY_NAME, INGRESS_NAMESPACE),
+        "spec": {"selector": dict(INGRESS_GATEWAY_SELECTOR), "servers": servers},
+    }
+
+
+def progress_deadline_seconds(deployment: StackDeployment) -> int:
+    serving = deployment.stack.settings.serving
+    if serving.progress_deadline_seconds is not None:
+        return serving.progress_deadline_seconds
+    return GPU_PROGRESS_DEADLINE_SECONDS if deployment.stack.settings.has_gpu_pools else PROGRESS_DEADLINE_SECONDS
+
+
+def render_knative_serving(deployment: StackDeployment) -> KubeObject:
+    settings = deployment.stack.settings
+    serving = settings.serving
+    replicas = serving.high_availability_replicas or (2 if deployment.stack.is_prod else 1)
+    gateway_service = f"{INGRESS_GATEWAY_RELEASE}.{INGRESS_NAMESPACE}.svc.cluster.local"
+    # Every value of spec.config is a string: the operator writes them into ConfigMaps.
+    config = {
+        "domain": {settings.domain: ""},
+        # The gateway runs in istio-ingress, not istio-system: these (legacy-form) keys make the
+        # operator move its local-gateway Service there too.
+        "istio": {
+            f"gateway.{KNATIVE_SERVING_NAMESPACE}.knative-ingress-gateway": gateway_service,
+            f"local-gateway.{KNATIVE_SERVING_NAMESPACE}.knative-local-gateway": LOCAL_GATEWAY_HOST,
+        },
+        "deployment": {
+            "progress-deadline": f"{progress_deadline_seconds(deployment)}s",
+            # Pinned: the teams' quota checks count the queue-proxy's requests.
+            "queue-sidecar-cpu-request": QUEUE_PROXY_CPU,
+            "queue-sidecar-memory-request": QUEUE_PROXY_MEMORY,
+        },
+        # Without these Knative drops the nodeSelector, tolerations and affinity that put GPU
+        # models on GPU nodes.
+        "features": {
+            "kubernetes.podspec-nodeselector": "enabled",
+            "kubernetes.podspec-tolerations": "enabled",
+            "kubernetes.podspec-affinity": "enabled",
+        },
+        "autoscaler": {
+            "enable-scale-to-zero": "true",
+            "scale-to-zero-grace-period": f"{serving.scale_to_zero_grace_period_seconds}s",
+            "stable-window": f"{serving.stable_window_seconds}s",
+            "allow-zero-initial-scale": "false",
+        },
+        "defaults": {
+            "revision-timeout-seconds": str(REVISION_TIMEOUT_SECONDS),
+            "max-revision-timeout-seconds": str(MAX_REVISION_TIMEOUT_SECONDS),
+        },
+        # Prometheus endpoints for the control plane (9090) and queue-proxy request metrics (9091).
+        "observability": {"metrics-protocol": "prometheus", "request-metrics-protocol": "prometheus"},
+    }
+    return {
+        "apiVersion": "operator.knative.dev/v1beta1",
+        "kind": "KnativeServing",
+        "metadata": metadata("knative-serving", KNATIVE_SERVING_NAMESPACE),
+        "spec": {
+            "version": pins.KNATIVE_SERVING_VERSION,
+            "high-availability": {"replicas": replicas},
+            "ingress": {"istio": {
+                "enabled": True,
+                "knative-ingress-gateway": {"selector": dict(INGRESS_GATEWAY_SELECTOR)},
+                "knative-local-gateway": {"selector": dict(INGRESS_GATEWAY_SELECTOR)},
+            }},
+            "config": config,
+        },
+    }
+
+
+def render_mig_config(deployment: StackDeployment) -> KubeObject:
+    """The mig-parted configuration: one named layout per MIG pool, selected by node label."""
+    configs: dict[str, Any] = {"all-disabled": [{"devices": "all", "mig-enabled": False}]}
+    for name, pool in sorted(deployment.stack.settings.node_pools.items()):
+        if pool.gpu is not None and pool.gpu.mig is not None:
+            configs[mig_config_name(name)] = [{
+                "devices": "all",
+                "mig-enabled": True,
+                "mig-devices": dict(sorted(pool.gpu.mig.layout.items())),
+            }]
+    document = yaml.safe_dump({"version": "v1", "mig-configs": configs}, sort_keys=True)
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(MIG_CONFIG_MAP, NVIDIA_NAMESPACE),
+        "data": {"config.yaml": document},
+    }
+
+
+def render_gateway_certificate(deployment: StackDeployment) -> KubeObject:
+    settings = deployment.stack.settings
+    tls = settings.gateway.tls
+    assert tls is not None and tls.cluster_issuer
+    dns_names = [settings.domain]
+    if any(model.spec.is_grpc for model in deployment.models):
+        # gRPC models are reached at <model>-<team>.<domain>; a wildcard needs a DNS-01 issuer.
+        dns_names.append(f"*.{settings.domain}")
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": metadata(tls.credential_name, INGRESS_NAMESPACE),
+        "spec": {
+            "secretName": tls.credential_name,
+            "dnsNames": dns_names,
+            "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": tls.cluster_issuer},
+        },
+    }

@@ -1,0 +1,48 @@
+"""Everything one stack consists of, rendered offline: AWS shape, Helm releases, Kubernetes objects.
+
+``render_stack`` is the single entry point the CLI and the Pulumi program share, so what the
+offline plan shows is exactly what ``pulumi up`` creates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.catalog.deployment import StackDeployment
+from components.catalog.problems import raise_if_any
+from components.render.addons import HelmRelease, render_addon_releases
+from components.render.cluster_shape import ClusterShape, render_cluster_shape
+from components.render.model_objects import render_model_objects
+from components.render.objects import KubeObject, sort_objects
+from components.render.platform_objects import render_platform_objects
+from components.render.team_objects import render_team_objects
+
+
+@dataclass(frozen=True)
+class RenderedStack:
+    deployment: StackDeployment
+    cluster: ClusterShape
+    releases: tuple[HelmRelease, ...]
+    objects: tuple[KubeObject, ...]
+
+
+def render_stack_objects(deployment: StackDeployment) -> list[KubeObject]:
+    """Every Kubernetes object modelplane writes: the platform's, each team's, each model's."""
+    objects: list[KubeObject] = list(render_platform_objects(deployment))
+    for team in deployment.teams:
+        objects.extend(render_team_objects(team, deployment))
+    for model in deployment.models:
+        objects.extend(render_model_objects(model))
+    return sort_objects(objects)
+
+
+def render_stack(deployment: StackDeployment) -> RenderedStack:
+    """The whole stack; raises ``InputError`` when the stack's add-on overrides are wrong."""
+    releases, problems = render_addon_releases(deployment)
+    raise_if_any(problems)
+    return RenderedStack(
+        deployment=deployment,
+        cluster=render_cluster_shape(deployment.stack),
+        releases=tuple(releases),
+        objects=tuple(render_stack_objects(deployment)),
+    )

@@ -1,0 +1,99 @@
+"""``modelplane plan``: a stack's whole desired state as a readable tree with counts."""
+
+from __future__ import annotations
+
+from components.render.cluster_shape import ClusterShape, NodeGroupShape
+from components.render.objects import KubeObject, owner_of
+from components.render.stack_render import RenderedStack
+from components.render.team_iam import team_role_name
+
+
+def format_plan(rendered: RenderedStack) -> str:
+    stack = rendered.deployment.stack
+    settings = stack.settings
+    lines = [
+        f"stack {stack.name} ({settings.environment}): cluster {stack.cluster_name}, "
+        f"Kubernetes {rendered.cluster.kubernetes_version}, {settings.region}, "
+        f"gateway {settings.domain}",
+        "",
+    ]
+    lines += _aws_section(rendered)
+    lines += [""] + _release_section(rendered)
+    lines += [""] + format_object_tree(list(rendered.objects))
+    return "\n".join(lines) + "\n"
+
+
+def _aws_section(rendered: RenderedStack) -> list[str]:
+    cluster: ClusterShape = rendered.cluster
+    network = cluster.network
+    zones = [subnet.availability_zone for subnet in network.private_subnets()]
+    endpoint = "private"
+    if cluster.endpoint_public_access:
+        endpoint += f" + public ({', '.join(cluster.endpoint_public_access_cidrs)})"
+    team_roles = [team_role_name(rendered.deployment.stack, team) for team in rendered.deployment.teams]
+    lines = [
+        "AWS:",
+        f"  network: VPC {network.vpc_cidr} across {', '.join(zones)}; "
+        f"{len(network.private_subnets())} private and {len(network.public_subnets())} public subnets, "
+        f"{len(network.nat_gateway_zones)} NAT gateway{'s' if len(network.nat_gateway_zones) != 1 else ''}",
+        f"  EKS control plane: endpoint {endpoint}; secrets encrypted with a KMS key; "
+        f"logs: {', '.join(cluster.log_types) or 'none'}",
+        f"  access entries (cluster admin): {len(cluster.admin_role_arns)}"
+        + "".join(f"\n    {arn}" for arn in cluster.admin_role_arns),
+        f"  node pools: {len(cluster.node_groups)}",
+    ]
+    lines += [f"    {_describe_node_group(group)}" for group in cluster.node_groups]
+    lines.append(
+        f"  IAM roles: cluster, nodes, cluster-autoscaler (IRSA), {len(team_roles)} team model roles "
+        f"(IRSA, read-only on the team's S3 prefixes): {', '.join(team_roles)}"
+    )
+    return lines
+
+
+def _describe_node_group(group: NodeGroupShape) -> str:
+    gpus = f"{group.gpus_per_node} x {group.gpu_model}" if group.gpu_model else "no GPU"
+    mig = group.labels.get("nvidia.com/mig.config")
+    if mig:
+        gpus += f", MIG layout {mig}"
+    capacity = "spot" if group.capacity_type == "SPOT" else "on-demand"
+    taints = "".join(f", taint {t.key}={t.value}:{t.kubernetes_effect}" for t in group.taints)
+    return (
+        f"{group.pool}: {', '.join(group.instance_types)} ({capacity}), {gpus}; "
+        f"min {group.min_size} / desired {group.desired_size} / max {group.max_size}{taints}"
+    )
+
+
+def _release_section(rendered: RenderedStack) -> list[str]:
+    lines = [f"Helm releases: {len(rendered.releases)}"]
+    for release in rendered.releases:
+        source = release.chart.repository or "OCI"
+        chart = release.chart.chart.rsplit("/", 1)[-1]
+        extra = " (extra release)" if release.extra else ""
+        lines.append(
+            f"  {release.name}: chart {chart} {release.chart.version} from {source}, "
+            f"namespace {release.namespace}{extra}"
+        )
+    return lines
+
+
+def format_object_tree(objects: list[KubeObject]) -> list[str]:
+    """Kubernetes objects grouped by team and model, with counts."""
+    lines = [f"Kubernetes objects: {len(objects)}"]
+    groups: dict[tuple[str, str], list[KubeObject]] = {}
+    for obj in objects:
+        team, model = owner_of(obj)
+        groups.setdefault((team or "platform", model or ""), []).append(obj)
+    current_team = None
+    for (team, model), members in groups.items():
+        if team != current_team:
+            team_total = sum(len(m) for (t, _), m in groups.items() if t == team)
+            lines.append(f"  {team}: {team_total} objects")
+            current_team = team
+        indent = "      " if model else "    "
+        if model:
+            lines.append(f"    model {model}:")
+        for obj in members:
+            meta = obj["metadata"]
+            where = f"{meta['namespace']}/" if "namespace" in meta else ""
+            lines.append(f"{indent}+ {obj['kind']} {where}{meta['name']}")
+    return lines

@@ -1,0 +1,76 @@
+"""The Pulumi program: the composition root of modelplane.
+
+Reads the stack's configuration, loads and validates the catalog, renders everything offline
+(the same code `modelplane plan` and `render` run), then hands the result to the components.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from components.catalog import InputError, load_catalog, resolve_deployment, stack_names
+from components.cluster import Cluster, ClusterArgs
+from components.engine_config import stack_from_engine
+from components.model_serving import ModelServing, ModelServingArgs
+from components.platform import Platform, PlatformArgs
+from components.platform_names import INGRESS_GATEWAY_RELEASE, INGRESS_NAMESPACE
+from components.render.stack_render import RenderedStack, render_stack
+from components.review.endpoints import model_endpoints
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def load() -> RenderedStack:
+    stack = stack_from_engine()
+    catalog = load_catalog(PROJECT_ROOT / "models", "models")
+    deployment = resolve_deployment(catalog, stack, stack_names(PROJECT_ROOT / "stacks"))
+    return render_stack(deployment)
+
+
+def main() -> None:
+    try:
+        rendered = load()
+    except InputError as error:
+        # One line per problem, as `modelplane validate` prints them; no stack trace.
+        raise pulumi.RunError("\n" + "\n".join(str(problem) for problem in error.problems)) from None
+
+    cluster = Cluster("cluster", ClusterArgs(shape=rendered.cluster))
+    platform = Platform("platform", PlatformArgs(
+        rendered=rendered,
+        kubernetes_provider=cluster.provider,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer_host=cluster.oidc_issuer_host,
+    ))
+    ModelServing("models", ModelServingArgs(
+        rendered=rendered,
+        kubernetes_provider=cluster.provider,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer_host=cluster.oidc_issuer_host,
+        platform_resources=platform.resources,
+    ))
+
+    pulumi.export("cluster_name", cluster.name)
+    pulumi.export("kubeconfig", cluster.kubeconfig)
+    pulumi.export("gateway_address", gateway_address(platform, cluster))
+    pulumi.export("model_urls", model_endpoints(rendered.deployment))
+
+
+def gateway_address(platform: Platform, cluster: Cluster) -> pulumi.Output[str]:
+    """The load balancer host name of the shared gateway, read once its release is installed."""
+    import pulumi_kubernetes as k8s
+
+    release = platform.resources[INGRESS_GATEWAY_RELEASE].release
+
+    def read(_status) -> pulumi.Output[str]:
+        service = k8s.core.v1.Service.get(
+            "gateway-service", f"{INGRESS_NAMESPACE}/{INGRESS_GATEWAY_RELEASE}",
+            opts=pulumi.ResourceOptions(provider=cluster.provider),
+        )
+        return service.status.load_balancer.ingress[0].apply(lambda ingress: ingress.hostname or ingress.ip)
+
+    return release.status.apply(read)
+
+
+main()
