@@ -127,6 +127,80 @@ def test_stack_rules(workspace, changes, expected):
     assert any(problem.startswith(f"{SOURCE}: {expected}") for problem in problems), problems
 
 
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"cluster": {"endpoint": {"public_access": True}}},
+            "modelplane:cluster.endpoint: public_access needs public_access_cidrs: list the networks "
+            "allowed to reach the API (0.0.0.0/0 would allow everyone), or set public_access: false",
+        ),
+        (
+            {"cluster": {"endpoint": {"public_access_cidrs": ["10.0.0.0/8"]}}},
+            "modelplane:cluster.endpoint: public_access_cidrs has no effect with public_access: false; remove it",
+        ),
+        (
+            {"cluster": {"endpoint": {"public_access": True, "public_access_cidrs": ["10.0.0.1/8"]}}},
+            "modelplane:cluster.endpoint.public_access_cidrs[0]: '10.0.0.1/8' is not a CIDR block; write one "
+            "like 10.0.0.0/16",
+        ),
+        (
+            {"cluster": {"kubernetes_version": "1.29"}},
+            "modelplane:cluster.kubernetes_version: the text '1.29' is not allowed; use one of: 1.34, 1.35",
+        ),
+        (
+            {"cluster": {"vpc_cidr": "10.0.0.0/24"}},
+            "modelplane:cluster: vpc_cidr 10.0.0.0/24 is too small for pod IPs across zones; use a /20 or larger",
+        ),
+        (
+            {"cluster": {"admin_role_arns": ["admins"]}},
+            "modelplane:cluster.admin_role_arns[0]: 'admins' is not an IAM role or user ARN; write "
+            "arn:aws:iam::<account>:role/<name>",
+        ),
+        (
+            {"cluster": {"availability_zones": ["eu-west-1a", "eu-west-1b"]}},
+            "(file): cluster.availability_zones eu-west-1a, eu-west-1b are not in region us-west-2; name "
+            "zones of us-west-2",
+        ),
+        (
+            {"nvidia": {"provider": "device-plugin"}},
+            "(file): nvidia.provider device-plugin cannot partition GPUs into MIG slices; set "
+            "modelplane:nvidia.provider to gpu-operator (or leave it out) for the MIG pools",
+        ),
+        (
+            {"addons": {"kserv": {"values": {}}}},
+            "modelplane:addons: no add-on named kserv; add-ons: cert-manager, istio-base, istio-cni, istiod, "
+            "istio-ingressgateway, knative-operator, kserve-crd, kserve, kserve-runtimes, kube-prometheus-stack, "
+            "cluster-autoscaler, nvidia-device-plugin, gpu-operator (use extra_releases for other charts)",
+        ),
+        (
+            {"extra_releases": [{"name": "kserve", "namespace": "x", "chart": "c", "version": "1"}]},
+            "modelplane:extra_releases: release name kserve is taken (by an add-on or another extra "
+            "release); choose another name",
+        ),
+        (
+            {"gateway": {"tls": {"credential_name": "Bad_Name"}}},
+            "modelplane:gateway.tls.credential_name: 'Bad_Name' is not a DNS-1123 label",
+        ),
+    ],
+)
+def test_platform_settings_rules(workspace, changes, expected):
+    workspace.stack(**changes)
+    problems = problems_of(workspace)
+    assert any(problem.startswith(f"{SOURCE}: {expected}") for problem in problems), problems
+
+
+def test_nvidia_provider_defaults(workspace):
+    workspace.stack()
+    assert load_stack(workspace.stacks, "dev", "stacks").settings.nvidia_provider == "gpu-operator"
+    pools = copy.deepcopy(STACK_CONFIG["modelplane:node_pools"])
+    del pools["mig"]
+    workspace.stack(node_pools=pools)
+    assert load_stack(workspace.stacks, "dev", "stacks").settings.nvidia_provider == "device-plugin"
+    workspace.stack(node_pools={"system": pools["system"]})
+    assert load_stack(workspace.stacks, "dev", "stacks").settings.nvidia_provider is None
+
+
 def test_missing_stack_file_names_the_known_ones(workspace):
     workspace.stack("dev")
     workspace.stack("prod")

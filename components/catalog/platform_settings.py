@@ -48,7 +48,9 @@ AvailabilityZone = Annotated[str, AfterValidator(check_availability_zone)]
 class EndpointSettings(StrictModel):
     """Who can reach the Kubernetes API. The private endpoint is always on."""
 
-    public_access: bool = Field(default=True, description="Also expose the API endpoint publicly.")
+    public_access: bool = Field(
+        default=False, description="Also expose the API endpoint publicly (to public_access_cidrs)."
+    )
     public_access_cidrs: list[Cidr] = Field(
         default_factory=list,
         description="CIDRs allowed to reach the public endpoint (your office, VPN or CI egress).",
@@ -70,7 +72,7 @@ class ClusterSettings(StrictModel):
     kubernetes_version: Literal[pins.SUPPORTED_KUBERNETES_VERSIONS] = Field(  # type: ignore[valid-type]
         default=pins.KUBERNETES_VERSION, description="EKS Kubernetes version."
     )
-    endpoint: EndpointSettings = Field(default_factory=lambda: EndpointSettings(public_access=False))
+    endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
     admin_role_arns: list[PrincipalArn] = Field(
         default_factory=list, description="IAM principals given cluster-admin through EKS access entries."
     )

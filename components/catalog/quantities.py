@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BeforeValidator
 
 _QUANTITY = re.compile(r"^(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<suffix>[a-zA-Z]*)$")
 
-_DECIMAL_SUFFIXES = {"m": Decimal("0.001"), "": Decimal(1), "k": Decimal(10) ** 3,
+_DECIMAL_SUFFIXES = {"m": Decimal(1) / 1000, "": Decimal(1), "k": Decimal(10) ** 3,
                      "M": Decimal(10) ** 6, "G": Decimal(10) ** 9, "T": Decimal(10) ** 12,
                      "P": Decimal(10) ** 15, "E": Decimal(10) ** 18}
 _BINARY_SUFFIXES = {"Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decimal(2) ** 30,
