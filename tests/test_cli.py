@@ -19,6 +19,19 @@ def in_workspace(basic_workspace, monkeypatch):
     return basic_workspace
 
 
+def rendered_count(workspace) -> tuple[int, int]:
+    """(all objects, platform objects) the workspace's dev stack renders."""
+    from components.catalog import load_catalog, load_stack, resolve_deployment, stack_names
+    from components.render.objects import owner_of
+    from components.render.stack_render import render_stack_objects
+
+    deployment = resolve_deployment(
+        load_catalog(workspace.models), load_stack(workspace.stacks, "dev"), stack_names(workspace.stacks)
+    )
+    objects = render_stack_objects(deployment)
+    return len(objects), sum(1 for obj in objects if owner_of(obj)[0] is None)
+
+
 def run(capsys, *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     captured = capsys.readouterr()
@@ -60,8 +73,9 @@ def test_render_to_stdout_is_deterministic(in_workspace, capsys):
 
 
 def test_render_to_a_directory(in_workspace, capsys):
+    total, _ = rendered_count(in_workspace)
     code, _, err = run(capsys, "render", "--stack", "dev", "--out", "out")
-    assert code == 0 and err == "wrote 24 objects to out\n"
+    assert code == 0 and err == f"wrote {total} objects to out\n"
     out = in_workspace.root / "out"
     assert (out / RENDER_MARKER).is_file()
     assert (out / "_cluster" / "namespace-team-fraud.yaml").is_file()
@@ -105,9 +119,10 @@ def test_plan_groups_objects_by_team_and_model(in_workspace, capsys):
     assert lines[0] == (
         "stack dev (dev): cluster modelplane-dev, Kubernetes 1.35, us-west-2, gateway models.test.example.com"
     )
-    assert "Kubernetes objects: 24" in lines
-    assert "  platform: 13 objects" in lines
-    assert "  fraud: 11 objects" in lines
+    total, platform = rendered_count(in_workspace)
+    assert f"Kubernetes objects: {total}" in lines
+    assert f"  platform: {platform} objects" in lines
+    assert f"  fraud: {total - platform} objects" in lines
     assert "Helm releases: 12" in lines
     assert "  gpu-operator: chart gpu-operator v26.7.0 from https://helm.ngc.nvidia.com/nvidia, namespace nvidia-gpu" in lines
     assert "    model scorer:" in lines

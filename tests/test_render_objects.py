@@ -44,6 +44,8 @@ def test_team_gets_exactly_these_objects(objects):
         "AuthorizationPolicy/team-fraud/allow-platform",
         "InferenceService/team-fraud/scorer",
         "VirtualService/team-fraud/scorer-route",
+        "PodMonitor/team-fraud/model-servers",
+        "PrometheusRule/team-fraud/modelplane-fraud",
     ])
 
 
@@ -136,10 +138,7 @@ def test_mesh_policies(objects):
 
 def test_minimal_inference_service(objects):
     service = objects["InferenceService/team-fraud/scorer"]
-    assert service["metadata"]["annotations"] == {
-        "serving.kserve.io/deploymentMode": "Knative",
-        "serving.kserve.io/enable-prometheus-scraping": "true",
-    }
+    assert service["metadata"]["annotations"] == {"serving.kserve.io/deploymentMode": "Knative"}
     assert service["metadata"]["labels"] == {
         **TEAM_LABELS, "modelplane.dev/model": "scorer", "app.kubernetes.io/name": "scorer",
         "networking.knative.dev/visibility": "cluster-local",
@@ -154,7 +153,14 @@ def test_minimal_inference_service(objects):
             "modelplane.dev/team": "fraud", "modelplane.dev/cost-center": "CC-1",
             "modelplane.dev/model": "scorer", "app.kubernetes.io/name": "scorer",
         },
-        "annotations": {"sidecar.istio.io/proxyCPU": "100m", "sidecar.istio.io/proxyMemory": "128Mi"},
+        "annotations": {
+            "sidecar.istio.io/proxyCPU": "100m",
+            "sidecar.istio.io/proxyMemory": "128Mi",
+            "traffic.sidecar.istio.io/excludeInboundPorts": "9091",
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": "8080",
+            "prometheus.io/path": "/metrics",
+        },
         "model": {
             "modelFormat": {"name": "sklearn"},
             "runtime": "kserve-sklearnserver",

@@ -47,6 +47,15 @@ class GpuClaim:
 
 
 @dataclass(frozen=True)
+class ModelSlo:
+    """A model's objectives in one stack: its own, or the stack's defaults."""
+
+    p95_latency_ms: int
+    error_rate: float
+    availability: float
+
+
+@dataclass(frozen=True)
 class DeployedModel:
     """One model as it runs in one stack."""
 
@@ -63,6 +72,7 @@ class DeployedModel:
     node_pools: tuple[str, ...]
     route_path: str | None
     host: str
+    slo: ModelSlo
 
     @property
     def spec(self) -> ModelSpec:
@@ -195,6 +205,17 @@ def _resolve_model(
         node_pools=pool_names,
         route_path=route_path(team, model),
         host=host,
+        slo=_slo(spec, stack),
+    )
+
+
+def _slo(spec: ModelSpec, stack: Stack) -> ModelSlo:
+    defaults = stack.settings.monitoring.slo_defaults
+    own = spec.slo
+    return ModelSlo(
+        p95_latency_ms=_pick(own.p95_latency_ms if own else None, defaults.p95_latency_ms),
+        error_rate=_pick(own.error_rate if own else None, defaults.error_rate),
+        availability=_pick(own.availability if own else None, defaults.availability),
     )
 
 

@@ -186,6 +186,21 @@ class Route(StrictModel):
     path: RoutePath = Field(description="Path prefix on the shared gateway; default /<team>/<model>.")
 
 
+class Slo(StrictModel):
+    """Service level objectives of a model; fields left out take the stack's defaults."""
+
+    p95_latency_ms: int | None = Field(
+        default=None, ge=1, le=600_000, description="95% of requests answer within this many milliseconds."
+    )
+    error_rate: float | None = Field(
+        default=None, gt=0, lt=1, description="Ceiling on the share of failed (5xx) requests over 5 minutes."
+    )
+    availability: float | None = Field(
+        default=None, gt=0, lt=1,
+        description="Share of requests that must succeed over 30 days (0.999 = 43 minutes of errors).",
+    )
+
+
 class EnvironmentOverride(StrictModel):
     """Settings that differ in one stack."""
 
@@ -230,6 +245,7 @@ class ModelSpec(StrictModel):
     environments: dict[str, EnvironmentOverride] = Field(
         default_factory=dict, description="Per-stack overrides, keyed by stack name."
     )
+    slo: Slo | None = Field(default=None, description="Objectives the model's alerts watch.")
 
     @model_validator(mode="after")
     def _runtime_serves_model(self) -> "ModelSpec":

@@ -155,3 +155,23 @@ class ExtraRelease(StrictModel):
     repository: Annotated[str, Field(pattern=_CHART_REPOSITORY.pattern)] | None = None
     version: str = Field(min_length=1)
     values: dict[str, Any] = Field(default_factory=dict)
+
+
+class SloDefaults(StrictModel):
+    p95_latency_ms: int = Field(default=1000, ge=1, le=600_000)
+    error_rate: float = Field(default=0.05, gt=0, lt=1)
+    availability: float = Field(default=0.99, gt=0, lt=1)
+
+
+class MonitoringSettings(StrictModel):
+    slo_defaults: SloDefaults = Field(
+        default_factory=SloDefaults, description="SLOs of models whose files set none."
+    )
+    runbook_url: Annotated[str, Field(pattern=r"^https?://\S+$")] = Field(
+        default="https://github.com/modelplane/modelplane/blob/main/docs/runbooks.md",
+        description="Page of runbooks; each alert links to its section.",
+    )
+    gpu_saturation_ratio: float = Field(
+        default=0.9, gt=0, le=1,
+        description="Alert when a GPU pool's requests reach this share of what its max size offers.",
+    )

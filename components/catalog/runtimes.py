@@ -18,6 +18,8 @@ class ServingRuntime:
     protocols: tuple[str, ...]
     # The runtime's key in KServe's kserve-runtime-configs chart values.
     chart_key: str
+    # Port of the model server's own Prometheus metrics (None: it exposes none by default).
+    metrics_port: int | None = 8080
 
 
 SERVING_RUNTIMES: dict[str, ServingRuntime] = {
@@ -26,14 +28,17 @@ SERVING_RUNTIMES: dict[str, ServingRuntime] = {
         ServingRuntime("kserve-sklearnserver", ("sklearn",), ("v1", "v2"), "sklearnserver"),
         ServingRuntime("kserve-xgbserver", ("xgboost",), ("v1", "v2"), "xgbserver"),
         ServingRuntime("kserve-lgbserver", ("lightgbm",), ("v1", "v2"), "lgbserver"),
-        ServingRuntime("kserve-mlserver", ("sklearn", "xgboost", "lightgbm", "mlflow"), ("v2",), "mlserver"),
-        ServingRuntime("kserve-tensorflow-serving", ("tensorflow",), ("v1", "grpc-v1"), "tensorflow"),
-        ServingRuntime("kserve-torchserve", ("pytorch",), ("v1", "v2", "grpc-v2"), "torchserve"),
+        ServingRuntime(
+            "kserve-mlserver", ("sklearn", "xgboost", "lightgbm", "mlflow"), ("v2",), "mlserver", 8082
+        ),
+        ServingRuntime("kserve-tensorflow-serving", ("tensorflow",), ("v1", "grpc-v1"), "tensorflow", None),
+        ServingRuntime("kserve-torchserve", ("pytorch",), ("v1", "v2", "grpc-v2"), "torchserve", 8082),
         ServingRuntime(
             "kserve-tritonserver",
             ("tensorrt", "tensorflow", "onnx", "pytorch", "triton"),
             ("v2", "grpc-v2"),
             "tritonserver",
+            8002,
         ),
         ServingRuntime("kserve-pmmlserver", ("pmml",), ("v1", "v2"), "pmmlserver"),
         ServingRuntime("kserve-paddleserver", ("paddle",), ("v1", "v2"), "paddleserver"),

@@ -18,6 +18,7 @@ from components.catalog.platform_settings import (
     ClusterSettings,
     ExtraRelease,
     GatewaySettings,
+    MonitoringSettings,
     NvidiaSettings,
     ServingSettings,
 )
@@ -192,6 +193,7 @@ class StackSettings(StrictModel):
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     serving: ServingSettings = Field(default_factory=ServingSettings)
     nvidia: NvidiaSettings = Field(default_factory=NvidiaSettings)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     addons: dict[str, AddonSettings] = Field(
         default_factory=dict, description="Helm values per add-on, merged over the defaults."
     )

@@ -44,6 +44,7 @@ from components.platform_names import (
     MONITORING_NAMESPACE,
     NVIDIA_DEVICE_PLUGIN_RELEASE,
     NVIDIA_NAMESPACE,
+    NODE_POOL_LABEL,
     PROMETHEUS_RELEASE,
 )
 from components.render.cluster_shape import (
@@ -179,7 +180,8 @@ def kserve(deployment: StackDeployment) -> HelmRelease:
                     },
                 },
             },
-            "metricsaggregator": {"enablePrometheusScraping": "true"},
+            # modelplane writes the scraping annotations itself (see model_objects).
+            "metricsaggregator": {"enablePrometheusScraping": "false", "enableMetricAggregation": "false"},
         }},
         depends_on=(KSERVE_CRD_RELEASE, CERT_MANAGER_RELEASE, KNATIVE_SERVING_OBJECT, INGRESS_GATEWAY_RELEASE),
         managed_values=(
@@ -214,7 +216,9 @@ def prometheus_stack(deployment: StackDeployment) -> HelmRelease:
         {
             # Pick up every ServiceMonitor, PodMonitor and rule in the cluster, not only the
             # ones labelled with this release.
-            "prometheus": {"prometheusSpec": {**spec, "retention": "15d"}},
+            "prometheus": {"prometheusSpec": {**spec, "retention": "35d"}},
+            # Node labels are needed to sum GPU requests per pool.
+            "kube-state-metrics": {"metricLabelsAllowlist": [f"nodes=[{NODE_POOL_LABEL}]"]},
             "grafana": {
                 # Empty: the chart generates a password instead of its well-known default.
                 "adminPassword": "",

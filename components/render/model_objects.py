@@ -16,6 +16,8 @@ from components.render.team_objects import team_labels
 
 # Knative mode: request-driven autoscaling with scale to zero, canaries by revision.
 DEPLOYMENT_MODE = "Knative"
+# Where Knative's queue-proxy serves Prometheus request metrics (its http-usermetric port).
+QUEUE_PROXY_METRICS_PORT = 9091
 
 
 def model_labels(model: DeployedModel) -> dict[str, str]:
@@ -28,6 +30,30 @@ def model_labels(model: DeployedModel) -> dict[str, str]:
 def predictor_service_host(model: DeployedModel) -> str:
     """The cluster-local host Knative routes for the model's predictor (``<model>-predictor``)."""
     return f"{model.name}-predictor.{model.namespace}.svc.cluster.local"
+
+
+def predictor_annotations(model: DeployedModel) -> dict[str, str]:
+    annotations = {
+        # The sidecar's requests are pinned because the team's quota check counts them.
+        "sidecar.istio.io/proxyCPU": ISTIO_PROXY_CPU,
+        "sidecar.istio.io/proxyMemory": ISTIO_PROXY_MEMORY,
+        # Knative's queue-proxy serves request metrics on 9091. Prometheus sits outside the mesh,
+        # so that port bypasses the sidecar (it serves nothing but metrics; the network policy
+        # still admits only the platform's namespaces). Inference traffic stays on mTLS.
+        "traffic.sidecar.istio.io/excludeInboundPorts": str(QUEUE_PROXY_METRICS_PORT),
+    }
+    metrics_port = model.spec.serving_runtime.metrics_port
+    if metrics_port is not None:
+        # Istio merges the model server's own metrics into the sidecar's plaintext endpoint
+        # (15020), which Prometheus can scrape under STRICT mTLS. KServe's own
+        # enable-prometheus-scraping annotation is not used: it points this merge at the
+        # queue-proxy instead, whose metrics are scraped directly and would be counted twice.
+        annotations.update({
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(metrics_port),
+            "prometheus.io/path": "/metrics",
+        })
+    return annotations
 
 
 def render_model_objects(model: DeployedModel) -> list[KubeObject]:
@@ -59,11 +85,7 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
         "serviceAccountName": MODEL_SERVICE_ACCOUNT,
         # Pod labels: every metric scraped from the pod carries team, model and cost center.
         "labels": model_labels(model),
-        "annotations": {
-            # The sidecar's requests are pinned because the team's quota check counts them.
-            "sidecar.istio.io/proxyCPU": ISTIO_PROXY_CPU,
-            "sidecar.istio.io/proxyMemory": ISTIO_PROXY_MEMORY,
-        },
+        "annotations": predictor_annotations(model),
         "model": model_section,
     }
     if model.target is not None:
@@ -90,10 +112,7 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
         # way in is the reviewed path (or gRPC host) route below.
         "networking.knative.dev/visibility": "cluster-local",
     }
-    annotations = {
-        "serving.kserve.io/deploymentMode": DEPLOYMENT_MODE,
-        "serving.kserve.io/enable-prometheus-scraping": "true",
-    }
+    annotations = {"serving.kserve.io/deploymentMode": DEPLOYMENT_MODE}
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
