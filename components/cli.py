@@ -1,13 +1,14 @@
 """The ``modelplane`` command: validate, render and plan the platform offline.
 
 Uses the pure layers only, so what it prints is exactly what ``pulumi up`` would apply.
-Exit codes: 0 success, 1 a problem with the input (printed one per line), 2 reserved for
-"differences found" by commands that compare.
+Exit codes: 0 success, 1 a problem with the input (printed one per line) or a change that needs
+acknowledging, 2 differences found (diff, review).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import tempfile
@@ -15,97 +16,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from components.catalog import (
-    Catalog,
-    InputError,
-    Problem,
-    Stack,
-    StackDeployment,
-    load_catalog,
-    load_stack,
-    load_stacks,
-    resolve_deployment,
-    stack_names,
-)
+from components.catalog import InputError, Problem, load_catalog
+from components.catalog.problems import raise_if_any
+from components.codeowners import platform_reviewers, render_codeowners
 from components.catalog.json_schema import catalog_json_schemas
 from components.catalog.problems import WHOLE_FILE
 from components.render.manifests import dump_objects, object_file_name
 from components.render.objects import KubeObject
-from components.render.stack_render import RenderedStack, render_stack
+from components.inputs import Paths, load_rendered_stack, shown, validate_all
+from components.review.capacity import capacity_as_dict, capacity_report, format_capacity
+from components.review.compare import compare_stack, format_review_markdown, review_stacks
+from components.review.cost import cost_as_dict, estimate_cost, format_cost
+from components.review.diff import diff_as_dict, format_diff_markdown, format_diff_text
 from components.review.plan import format_plan
 
 EXIT_OK = 0
 EXIT_INPUT_ERROR = 1
+EXIT_CHANGES = 2
 # Marks a directory written by `render --out DIR`, so a later render may replace it wholesale.
 RENDER_MARKER = ".modelplane-render"
 
 
-@dataclass(frozen=True)
-class Paths:
-    models: Path
-    stacks: Path
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace) -> "Paths":
-        return cls(models=Path(args.models), stacks=Path(args.stacks))
-
-
-def _shown(path: Path) -> str:
-    return path.as_posix().rstrip("/") or "."
-
-
-def load_deployment(paths: Paths, stack_name: str) -> StackDeployment:
-    """Catalog and stack, validated and resolved; every problem of both is raised together."""
-    problems: list[Problem] = []
-    catalog = stack = None
-    try:
-        catalog = load_catalog(paths.models, _shown(paths.models))
-    except InputError as error:
-        problems.extend(error.problems)
-    try:
-        stack = load_stack(paths.stacks, stack_name, _shown(paths.stacks))
-    except InputError as error:
-        problems.extend(error.problems)
-    if problems:
-        raise InputError(problems)
-    assert catalog is not None and stack is not None
-    return resolve_deployment(catalog, stack, stack_names(paths.stacks))
-
-
-def load_rendered_stack(paths: Paths, stack_name: str) -> RenderedStack:
-    return render_stack(load_deployment(paths, stack_name))
-
-
-def validate_all(paths: Paths, only_stack: str | None) -> tuple[Catalog, list[Stack]]:
-    """Validate the catalog against one stack, or against every stack in the stacks folder."""
-    problems: list[Problem] = []
-    catalog: Catalog | None = None
-    stacks: list[Stack] = []
-    try:
-        catalog = load_catalog(paths.models, _shown(paths.models))
-    except InputError as error:
-        problems.extend(error.problems)
-    names = [only_stack] if only_stack else stack_names(paths.stacks)
-    if not names:
-        problems.append(Problem(_shown(paths.stacks), WHOLE_FILE, "no Pulumi.<stack>.yaml files"))
-    try:
-        stacks = load_stacks(paths.stacks, names, _shown(paths.stacks))
-    except InputError as error:
-        problems.extend(error.problems)
-    if catalog is not None:
-        for stack in stacks:
-            try:
-                render_stack(resolve_deployment(catalog, stack, stack_names(paths.stacks)))
-            except InputError as error:
-                problems.extend(error.problems)
-    if problems:
-        raise InputError(problems)
-    assert catalog is not None
-    return catalog, stacks
+def paths_of(args: argparse.Namespace) -> Paths:
+    return Paths(models=Path(args.models), stacks=Path(args.stacks))
 
 
 def command_validate(args: argparse.Namespace) -> int:
-    catalog, stacks = validate_all(Paths.from_args(args), args.stack)
+    catalog, stacks = validate_all(paths_of(args), args.stack)
     print(
         f"ok: {len(catalog.teams)} teams, {catalog.model_count} models, valid for "
         f"{len(stacks)} stack{'s' if len(stacks) != 1 else ''} ({', '.join(s.name for s in stacks)})"
@@ -114,7 +51,7 @@ def command_validate(args: argparse.Namespace) -> int:
 
 
 def command_render(args: argparse.Namespace) -> int:
-    objects = list(load_rendered_stack(Paths.from_args(args), args.stack).objects)
+    objects = list(load_rendered_stack(paths_of(args), args.stack).objects)
     if args.out == "-":
         sys.stdout.write(dump_objects(objects))
         return EXIT_OK
@@ -124,17 +61,92 @@ def command_render(args: argparse.Namespace) -> int:
 
 
 def command_plan(args: argparse.Namespace) -> int:
-    sys.stdout.write(format_plan(load_rendered_stack(Paths.from_args(args), args.stack)))
+    rendered = load_rendered_stack(paths_of(args), args.stack)
+    cost = estimate_cost(rendered.deployment)
+    sys.stdout.write(format_plan(rendered))
+    sys.stdout.write("\n" + format_cost(cost))
+    sys.stdout.write("\n" + format_capacity(capacity_report(rendered.deployment)))
+    raise_if_any(cost.problems)
+    return EXIT_OK
+
+
+def command_cost(args: argparse.Namespace) -> int:
+    report = estimate_cost(load_rendered_stack(paths_of(args), args.stack).deployment)
+    raise_if_any(report.problems)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(cost_as_dict(report), indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(format_cost(report, markdown=args.format == "markdown"))
+    return EXIT_OK
+
+
+def command_diff(args: argparse.Namespace) -> int:
+    review = compare_stack(paths_of(args), args.stack, args.base, args.allow_delete)
+    diff = review.diff
+    assert diff is not None
+    if args.format == "json":
+        sys.stdout.write(json.dumps(diff_as_dict(diff), indent=2, sort_keys=True) + "\n")
+    elif args.format == "markdown":
+        sys.stdout.write(format_diff_markdown(diff))
+    else:
+        sys.stdout.write(format_diff_text(diff))
+    return _compare_exit_code([diff])
+
+
+def command_review(args: argparse.Namespace) -> int:
+    reviews = review_stacks(paths_of(args), args.base, args.allow_delete)
+    if args.format == "json":
+        document = [
+            {"stack": r.stack, "problems": [str(p) for p in r.problems],
+             "diff": diff_as_dict(r.diff) if r.diff else None,
+             "cost": cost_as_dict(r.cost) if r.cost else None,
+             "capacity": capacity_as_dict(list(r.capacity))}
+            for r in reviews
+        ]
+        sys.stdout.write(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    elif args.format == "markdown":
+        sys.stdout.write(format_review_markdown(reviews, args.base))
+    else:
+        for review in reviews:
+            if review.problems:
+                sys.stdout.write(f"stack {review.stack}: problems\n" + "".join(f"  {p}\n" for p in review.problems))
+            else:
+                sys.stdout.write(format_diff_text(review.diff))
+    if any(review.problems for review in reviews):
+        return EXIT_INPUT_ERROR
+    return _compare_exit_code([review.diff for review in reviews if review.diff])
+
+
+def _compare_exit_code(diffs) -> int:
+    """1 when a change needs fixing or acknowledging, 2 when there are changes, 0 otherwise."""
+    if any(diff.errors for diff in diffs):
+        for diff in diffs:
+            for error in diff.errors:
+                print(f"stack {diff.stack}: {error}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+    return EXIT_CHANGES if any(diff.has_changes for diff in diffs) else EXIT_OK
+
+
+def command_codeowners(args: argparse.Namespace) -> int:
+    catalog = load_catalog(paths_of(args).models, shown(paths_of(args).models))
+    reviewers = args.platform_reviewer or platform_reviewers(Path("pyproject.toml"))
+    text = render_codeowners(catalog, reviewers, shown(paths_of(args).models))
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}", file=sys.stderr)
     return EXIT_OK
 
 
 def command_schema(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     if not out_dir.is_dir():
-        raise InputError([Problem(_shown(out_dir), WHOLE_FILE, "not a directory")])
+        raise InputError([Problem(shown(out_dir), WHOLE_FILE, "not a directory")])
     for file_name, text in catalog_json_schemas().items():
         (out_dir / file_name).write_text(text, encoding="utf-8")
-        print(f"wrote {_shown(out_dir / file_name)}", file=sys.stderr)
+        print(f"wrote {shown(out_dir / file_name)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -146,10 +158,10 @@ def write_object_tree(objects: list[KubeObject], out_dir: Path) -> None:
     """
     if out_dir.exists():
         if not out_dir.is_dir():
-            raise InputError([Problem(_shown(out_dir), WHOLE_FILE, "exists and is not a directory")])
+            raise InputError([Problem(shown(out_dir), WHOLE_FILE, "exists and is not a directory")])
         if any(out_dir.iterdir()) and not (out_dir / RENDER_MARKER).exists():
             raise InputError([Problem(
-                _shown(out_dir), WHOLE_FILE,
+                shown(out_dir), WHOLE_FILE,
                 "exists and was not written by modelplane render; name a new or empty directory",
             )])
     try:
@@ -172,7 +184,7 @@ def write_object_tree(objects: list[KubeObject], out_dir: Path) -> None:
             if staging.exists():
                 shutil.rmtree(staging)
     except OSError as error:
-        raise InputError([Problem(_shown(out_dir), WHOLE_FILE, f"cannot write: {error.strerror}")]) from None
+        raise InputError([Problem(shown(out_dir), WHOLE_FILE, f"cannot write: {error.strerror}")]) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--stacks", default="stacks", help="stack settings directory (default: stacks)")
         if stack == "required":
             sub.add_argument("--stack", required=True, help="stack name, e.g. dev")
-        else:
+        elif stack == "optional":
             sub.add_argument("--stack", help="check against this stack only (default: every stack)")
         sub.set_defaults(handler=handler)
         return sub
@@ -196,7 +208,22 @@ def build_parser() -> argparse.ArgumentParser:
     add("validate", command_validate, "check the catalog and stack settings", "optional")
     render = add("render", command_render, "print or write every Kubernetes object of a stack", "required")
     render.add_argument("--out", default="-", help="directory for one file per object, or - for stdout")
-    add("plan", command_plan, "summarise a stack's desired state", "required")
+    add("plan", command_plan, "a stack's whole desired state, its cost and GPU capacity", "required")
+    cost = add("cost", command_cost, "monthly cost per model, per team and in total", "required")
+    cost.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    diff = add("diff", command_diff, "what the work tree changes in a stack compared with a git ref", "required")
+    diff.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
+    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    diff.add_argument("--allow-delete", action="store_true", help="acknowledge deletions in prod stacks")
+    review = add("review", command_review, "diff, cost and capacity of every stack, for a pull request", "none")
+    review.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
+    review.add_argument("--format", choices=("text", "markdown", "json"), default="markdown")
+    review.add_argument("--allow-delete", action="store_true", help="acknowledge deletions in prod stacks")
+    owners = add("codeowners", command_codeowners, "write CODEOWNERS from the teams' reviewers", "none")
+    owners.add_argument("--out", default="-", help="file to write, or - for stdout")
+    owners.add_argument("--platform-reviewer", action="append",
+                        help="owner of everything outside the team folders (default: pyproject.toml "
+                        "[tool.modelplane] platform_reviewers)")
     schema = commands.add_parser(
         "schema", help="write the JSON Schemas of model and team files",
         description="write model.schema.json and team.schema.json for editors",

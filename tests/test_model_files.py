@@ -23,7 +23,7 @@ def problems_of(workspace) -> list[str]:
             {"nmae": "x"},
             "nmae: unknown field (did you mean name?); allowed here: canary, critical, "
             "description, env, environments, format, gpu, name, node_pool, protocol, resources, "
-            "route, runtime, scaling, slo, storage_uri, timeout_seconds, version",
+            "retired, route, runtime, scaling, slo, storage_uri, timeout_seconds, usage, version",
         ),
         (
             {"resources": {"cpu": "1", "memory": "1Gi", "gpus": 1}},
@@ -163,8 +163,8 @@ def test_unknown_field_lists_every_allowed_field(basic_workspace):
     basic_workspace.model(replicas=2)
     assert problems_of(basic_workspace) == [
         f"{FILE}: replicas: unknown field; allowed here: canary, critical, description, env, "
-        "environments, format, gpu, name, node_pool, protocol, resources, route, runtime, "
-        "scaling, slo, storage_uri, timeout_seconds, version"
+        "environments, format, gpu, name, node_pool, protocol, resources, retired, route, runtime, "
+        "scaling, slo, storage_uri, timeout_seconds, usage, version"
     ]
 
 

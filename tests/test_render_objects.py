@@ -46,6 +46,7 @@ def test_team_gets_exactly_these_objects(objects):
         "VirtualService/team-fraud/scorer-route",
         "PodMonitor/team-fraud/model-servers",
         "PrometheusRule/team-fraud/modelplane-fraud",
+        "ConfigMap/monitoring/modelplane-dashboard-fraud",
     ])
 
 

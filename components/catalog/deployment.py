@@ -104,6 +104,46 @@ class StackDeployment:
         return tuple(model for model in self.models if model.team.name == team.name)
 
 
+@dataclass(frozen=True)
+class PoolCapacity:
+    """One GPU resource of one pool: what its max size offers against what models ask."""
+
+    pool: str
+    resource: str
+    per_node: int
+    max_nodes: int
+    at_min: int
+    at_max: int
+    # (team/model, units at min replicas, units at max replicas)
+    models: tuple[tuple[str, int, int], ...]
+
+    @property
+    def capacity(self) -> int:
+        return self.per_node * self.max_nodes
+
+
+def gpu_capacity(stack: Stack, models: tuple[DeployedModel, ...] | list[DeployedModel]) -> list[PoolCapacity]:
+    """GPUs and MIG slices demanded by minimum and maximum replicas, per pool and resource."""
+    settings = stack.settings
+    result = []
+    for pool_name, pool in sorted(settings.node_pools.items()):
+        for resource, per_node in sorted(gpu_offer(pool, settings.mig_strategy).items()):
+            users = []
+            for model in models:
+                if model.gpu is not None and model.gpu.resource == resource and model.node_pools == (pool_name,):
+                    revisions = model.revisions_at_floor
+                    users.append((
+                        f"{model.team.name}/{model.name}",
+                        model.gpu.count * model.min_replicas * revisions,
+                        model.gpu.count * model.max_replicas * revisions,
+                    ))
+            result.append(PoolCapacity(
+                pool=pool_name, resource=resource, per_node=per_node, max_nodes=pool.max_size,
+                at_min=sum(u[1] for u in users), at_max=sum(u[2] for u in users), models=tuple(users),
+            ))
+    return result
+
+
 def resolve_deployment(catalog: Catalog, stack: Stack, all_stack_names: list[str]) -> StackDeployment:
     """Resolve ``catalog`` for ``stack``; raise :class:`InputError` with every problem found."""
     problems = list(catalog_problems(catalog))
@@ -117,6 +157,7 @@ def resolve_deployment(catalog: Catalog, stack: Stack, all_stack_names: list[str
         by_team[model.team.name].append(model)
     for team in catalog.teams:
         problems.extend(_quota_problems(team, by_team[team.name], stack))
+    problems.extend(_capacity_problems(stack, deployed))
     if problems:
         raise InputError(problems)
     return StackDeployment(stack=stack, teams=catalog.teams, models=tuple(deployed))
@@ -137,6 +178,8 @@ def _resolve_model(
                 f"there is no stack {name!r} (stacks: {', '.join(all_stack_names)}); "
                 "use a stack name",
             ))
+    if spec.retired:
+        return None
     override = spec.environments.get(stack.name)
     override_field = f"environments.{stack.name}"
     enabled = override.enabled if override is not None and override.enabled is not None else True
@@ -356,6 +399,24 @@ def _fit_problems(
         f"with its sidecars, more than any node it may run on in stack {stack.name} has "
         f"({sizes}); lower the request or add a larger instance type",
     ))
+
+
+def _capacity_problems(stack: Stack, models: list[DeployedModel]) -> list[Problem]:
+    """The minimum replicas of GPU models must fit in what their pool offers at its max size."""
+    problems = []
+    for pool in gpu_capacity(stack, models):
+        if pool.at_min <= pool.capacity:
+            continue
+        nodes_needed = -(-pool.at_min // pool.per_node)
+        users = ", ".join(f"{name} ({units})" for name, units, _ in pool.models if units)
+        problems.append(Problem(
+            stack.source, f"modelplane:node_pools.{pool.pool}.max_size",
+            f"the minimum replicas of GPU models need {pool.at_min} {pool.resource} in pool {pool.pool}, "
+            f"{pool.at_min - pool.capacity} more than its {pool.max_nodes} node(s) at max_size offer "
+            f"({pool.per_node} per node); raise max_size to at least {nodes_needed} or lower the "
+            f"min_replicas of {users}",
+        ))
+    return problems
 
 
 def _quota_problems(team: CatalogTeam, models: list[DeployedModel], stack: Stack) -> list[Problem]:

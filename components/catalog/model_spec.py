@@ -201,6 +201,14 @@ class Slo(StrictModel):
     )
 
 
+class Usage(StrictModel):
+    active_hours_per_day: float = Field(
+        ge=0, le=24,
+        description="Hours a day the model is expected to serve traffic (for the cost estimate "
+        "of a scale-to-zero model); the stack's default when left out.",
+    )
+
+
 class EnvironmentOverride(StrictModel):
     """Settings that differ in one stack."""
 
@@ -246,6 +254,12 @@ class ModelSpec(StrictModel):
         default_factory=dict, description="Per-stack overrides, keyed by stack name."
     )
     slo: Slo | None = Field(default=None, description="Objectives the model's alerts watch.")
+    usage: Usage | None = Field(default=None, description="Expected use, for the cost estimate.")
+    retired: bool = Field(
+        default=False,
+        description="true removes the model from every stack while the file stays, which "
+        "acknowledges the deletion in prod; delete the file in a later change.",
+    )
 
     @model_validator(mode="after")
     def _runtime_serves_model(self) -> "ModelSpec":

@@ -175,3 +175,17 @@ class MonitoringSettings(StrictModel):
         default=0.9, gt=0, le=1,
         description="Alert when a GPU pool's requests reach this share of what its max size offers.",
     )
+
+
+class CostSettings(StrictModel):
+    default_active_hours_per_day: float = Field(
+        default=4, ge=0, le=24,
+        description="Hours a day a scale-to-zero model serves, unless its file says otherwise.",
+    )
+    spot_price_ratio: float = Field(
+        default=0.4, gt=0, le=1, description="Spot price as a share of on-demand, for spot pools."
+    )
+    prices: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict,
+        description="On-demand USD per hour by instance type, over the bundled price table.",
+    )

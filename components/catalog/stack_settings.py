@@ -16,6 +16,7 @@ from components.catalog.hardware import GPU_MODELS, INSTANCE_TYPES, mig_layout_p
 from components.catalog.platform_settings import (
     AddonSettings,
     ClusterSettings,
+    CostSettings,
     ExtraRelease,
     GatewaySettings,
     MonitoringSettings,
@@ -194,6 +195,7 @@ class StackSettings(StrictModel):
     serving: ServingSettings = Field(default_factory=ServingSettings)
     nvidia: NvidiaSettings = Field(default_factory=NvidiaSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    cost: CostSettings = Field(default_factory=CostSettings)
     addons: dict[str, AddonSettings] = Field(
         default_factory=dict, description="Helm values per add-on, merged over the defaults."
     )
@@ -253,6 +255,16 @@ class StackSettings(StrictModel):
             raise ValueError(
                 f"cluster.availability_zones {', '.join(foreign)} are not in region {self.region}; "
                 f"name zones of {self.region}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _priced_instance_types(self) -> "StackSettings":
+        unknown = sorted(set(self.cost.prices) - set(INSTANCE_TYPES))
+        if unknown:
+            raise ValueError(
+                f"cost.prices names {', '.join(unknown)}, which modelplane does not know; use "
+                "instance types of the node pools"
             )
         return self
 

@@ -13,6 +13,8 @@ from components.catalog.quantities import CpuQuantity, MemoryQuantity
 
 _S3_PREFIX = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>[^*?]*)$")
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:/-]*$")
+# A GitHub user (@name), team (@org/team) or e-mail address, as CODEOWNERS takes them.
+_CODE_OWNER = re.compile(r"^(@[A-Za-z0-9-]+(/[A-Za-z0-9._-]+)?|[^@\s]+@[^@\s]+\.[a-z]+)$")
 
 
 def check_s3_prefix(value: str) -> str:
@@ -52,7 +54,16 @@ def check_mig_profile_name(value: str) -> str:
     return value
 
 
+def check_code_owner(value: str) -> str:
+    if not _CODE_OWNER.match(value):
+        raise ValueError(
+            f"{value!r} is not a GitHub owner; write @user, @org/team or an e-mail address"
+        )
+    return value
+
+
 S3Prefix = Annotated[str, AfterValidator(check_s3_prefix)]
+CodeOwner = Annotated[str, AfterValidator(check_code_owner)]
 OwnerGroup = Annotated[str, AfterValidator(check_owner_group)]
 MigProfileName = Annotated[str, AfterValidator(check_mig_profile_name)]
 
@@ -86,6 +97,10 @@ class TeamSpec(StrictModel):
         min_length=1,
         description="Kubernetes groups that may manage the team's InferenceServices and read "
         "their pods and logs.",
+    )
+    reviewers: Annotated[list[CodeOwner], AfterValidator(check_unique_items)] = Field(
+        default_factory=list,
+        description="GitHub users or teams who review changes to the team's folder (CODEOWNERS).",
     )
     cost_center: LabelValue = Field(description="Cost center charged for the team's models.")
     storage: TeamStorage

@@ -41,7 +41,7 @@ def describe_value(value: Any) -> str:
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
     if isinstance(value, (int, float)):
-        return f"the number {value}"
+        return f"the number {_number(value)}"
     if isinstance(value, str):
         shown = value if len(value) <= 40 else value[:37] + "..."
         return f"the text {shown!r}"
@@ -83,15 +83,23 @@ def _message(detail: dict, model: type[BaseModel], location: tuple) -> str:
         close = difflib.get_close_matches(str(value), options, n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
         return f"{describe_value(value)} is not allowed{hint}; use one of: {', '.join(options)}"
-    if kind == "greater_than_equal":
-        return f"must be at least {context['ge']}, got {describe_value(value)}"
-    if kind == "less_than_equal":
-        return f"must be at most {context['le']}, got {describe_value(value)}"
+    if kind in ("greater_than_equal", "greater_than"):
+        bound = context.get("ge", context.get("gt"))
+        word = "at least" if kind == "greater_than_equal" else "more than"
+        return f"must be {word} {_number(bound)}, got {describe_value(value)}"
+    if kind in ("less_than_equal", "less_than"):
+        bound = context.get("le", context.get("lt"))
+        word = "at most" if kind == "less_than_equal" else "less than"
+        return f"must be {word} {_number(bound)}, got {describe_value(value)}"
     if kind == "too_short":
         return f"must list at least {context.get('min_length', 1)} item(s)"
     if kind == "value_error":
         return str(detail["msg"]).removeprefix("Value error, ")
     return str(detail["msg"])
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _unwrap(annotation: Any) -> Any:

@@ -120,6 +120,9 @@ def parse_yaml_text(raw: bytes, shown_as: str) -> tuple[Any, list[Problem]]:
         mark = error.problem_mark or error.context_mark
         where = f"line {mark.line + 1}" if mark is not None else WHOLE_FILE
         what = error.problem or error.context or "invalid YAML"
+        if "cannot start any token" in what:
+            # YAML reserves @ and ` at the start of a plain value (GitHub owners start with @).
+            what += "; put the value in quotes"
         return None, [Problem(shown_as, where, f"invalid YAML: {what}")]
     except yaml.YAMLError as error:
         return None, [Problem(shown_as, WHOLE_FILE, f"invalid YAML: {error}")]

@@ -160,7 +160,10 @@ def recording_groups(deployment: StackDeployment) -> list[dict[str, Any]]:
     usage = [_record(
         REQUESTS_HOURLY,
         # Scaled-to-zero models have no series at all; they count as zero, so "idle" is knowable.
-        f"sum by ({MODEL_KEYS}) (increase({REQUEST_COUNT}[1h])) or sum by ({MODEL_KEYS}) (0 * {MODEL_INFO})",
+        # The catalog's info series is written by another group; reading its last two hours keeps
+        # every model even when that group ran longer ago than Prometheus' 5-minute lookback.
+        f"sum by ({MODEL_KEYS}) (increase({REQUEST_COUNT}[1h]))"
+        f" or sum by ({MODEL_KEYS}) (0 * max_over_time({MODEL_INFO}[2h]))",
     )]
     gpu = [
         _record(

@@ -13,6 +13,7 @@ from components.catalog.problems import raise_if_any
 from components.render.addons import HelmRelease, render_addon_releases
 from components.render.cluster_shape import ClusterShape, render_cluster_shape
 from components.render.model_objects import render_model_objects
+from components.render.dashboards import render_dashboard_objects
 from components.render.monitoring import render_monitoring_objects
 from components.render.objects import KubeObject, sort_objects
 from components.render.platform_objects import render_platform_objects
@@ -35,6 +36,7 @@ def render_stack_objects(deployment: StackDeployment) -> list[KubeObject]:
     for model in deployment.models:
         objects.extend(render_model_objects(model))
     objects.extend(render_monitoring_objects(deployment))
+    objects.extend(render_dashboard_objects(deployment))
     return sort_objects(objects)
 
 

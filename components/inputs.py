@@ -1,0 +1,82 @@
+"""Reading a workspace's ``models/`` and ``stacks/`` into validated, rendered stacks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from components.catalog import (
+    Catalog,
+    InputError,
+    Problem,
+    Stack,
+    StackDeployment,
+    load_catalog,
+    load_stack,
+    load_stacks,
+    resolve_deployment,
+    stack_names,
+)
+from components.catalog.problems import WHOLE_FILE
+from components.render.stack_render import RenderedStack, render_stack
+
+
+@dataclass(frozen=True)
+class Paths:
+    models: Path
+    stacks: Path
+
+
+def shown(path: Path) -> str:
+    """A path as messages print it."""
+    return path.as_posix().rstrip("/") or "."
+
+
+def load_deployment(paths: Paths, stack_name: str) -> StackDeployment:
+    """Catalog and stack, validated and resolved; every problem of both is raised together."""
+    problems: list[Problem] = []
+    catalog = stack = None
+    try:
+        catalog = load_catalog(paths.models, shown(paths.models))
+    except InputError as error:
+        problems.extend(error.problems)
+    try:
+        stack = load_stack(paths.stacks, stack_name, shown(paths.stacks))
+    except InputError as error:
+        problems.extend(error.problems)
+    if problems:
+        raise InputError(problems)
+    assert catalog is not None and stack is not None
+    return resolve_deployment(catalog, stack, stack_names(paths.stacks))
+
+
+def load_rendered_stack(paths: Paths, stack_name: str) -> RenderedStack:
+    return render_stack(load_deployment(paths, stack_name))
+
+
+def validate_all(paths: Paths, only_stack: str | None) -> tuple[Catalog, list[Stack]]:
+    """Validate the catalog against one stack, or against every stack in the stacks folder."""
+    problems: list[Problem] = []
+    catalog: Catalog | None = None
+    stacks: list[Stack] = []
+    try:
+        catalog = load_catalog(paths.models, shown(paths.models))
+    except InputError as error:
+        problems.extend(error.problems)
+    names = [only_stack] if only_stack else stack_names(paths.stacks)
+    if not names:
+        problems.append(Problem(shown(paths.stacks), WHOLE_FILE, "no Pulumi.<stack>.yaml files"))
+    try:
+        stacks = load_stacks(paths.stacks, names, shown(paths.stacks))
+    except InputError as error:
+        problems.extend(error.problems)
+    if catalog is not None:
+        for stack in stacks:
+            try:
+                render_stack(resolve_deployment(catalog, stack, stack_names(paths.stacks)))
+            except InputError as error:
+                problems.extend(error.problems)
+    if problems:
+        raise InputError(problems)
+    assert catalog is not None
+    return catalog, stacks

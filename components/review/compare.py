@@ -1,0 +1,96 @@
+"""Comparing the work tree with a git ref: one stack's diff, and the review of every stack."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from components.catalog import InputError, Problem, load_catalog, load_stack, resolve_deployment, stack_names
+from components.catalog.stacks import stack_file
+from components.inputs import Paths, load_rendered_stack, shown
+from components.render.stack_render import RenderedStack, render_stack
+from components.catalog.deployment import PoolCapacity
+from components.review.capacity import capacity_report, capacity_warnings, format_capacity
+from components.review.cost import CostReport, estimate_cost, format_cost
+from components.review.diff import StackDiff, diff_stack, format_diff_markdown, summary_line
+from components.review.git_base import checkout_paths_at
+
+
+def render_at_ref(paths: Paths, stack: str, ref: str) -> RenderedStack | None:
+    """The stack rendered from ``models/`` and ``stacks/`` as they were at ``ref``; ``None`` when
+    the stack (or the catalog) did not exist there yet."""
+    with tempfile.TemporaryDirectory(prefix="modelplane-base-") as tmp:
+        models, stacks = checkout_paths_at(ref, [paths.models, paths.stacks], Path(tmp))
+        if not stack_file(stacks, stack).is_file() or not any(models.iterdir()):
+            return None
+        try:
+            catalog = load_catalog(models, f"{ref}:{shown(paths.models)}")
+            loaded = load_stack(stacks, stack, f"{ref}:{shown(paths.stacks)}")
+            return render_stack(resolve_deployment(catalog, loaded, stack_names(stacks)))
+        except InputError as error:
+            raise InputError([
+                Problem(p.file, p.field, f"{p.message} (the base {ref} does not validate)") for p in error.problems
+            ]) from None
+
+
+@dataclass(frozen=True)
+class StackReview:
+    stack: str
+    diff: StackDiff | None = None
+    cost: CostReport | None = None
+    capacity: tuple[PoolCapacity, ...] = ()
+    problems: tuple[Problem, ...] = ()
+
+
+def compare_stack(paths: Paths, stack: str, ref: str, allow_delete: bool = False) -> StackReview:
+    """The diff of one stack between ``ref`` and the work tree, with costs and GPU capacity."""
+    head = load_rendered_stack(paths, stack)
+    base = render_at_ref(paths, stack, ref)
+    head_cost = estimate_cost(head.deployment)
+    base_cost = estimate_cost(base.deployment) if base is not None else None
+    capacity = capacity_report(head.deployment)
+    diff = diff_stack(
+        base, head, allow_delete=allow_delete,
+        cost_before=base_cost.total_monthly if base_cost else None,
+        cost_after=head_cost.total_monthly,
+        extra_warnings=capacity_warnings(capacity),
+    )
+    return StackReview(stack, diff, head_cost, tuple(capacity))
+
+
+def review_stacks(paths: Paths, ref: str, allow_delete: bool = False) -> list[StackReview]:
+    reviews = []
+    for name in stack_names(paths.stacks):
+        try:
+            reviews.append(compare_stack(paths, name, ref, allow_delete))
+        except InputError as error:
+            reviews.append(StackReview(name, problems=error.problems))
+    return reviews
+
+
+def format_review_markdown(reviews: list[StackReview], ref: str) -> str:
+    """One pull-request comment: the summary of every stack first, the details folded below."""
+    lines = [f"### modelplane review against `{ref}`", ""]
+    for review in reviews:
+        if review.problems:
+            lines.append(f"- :x: **stack {review.stack}**: {len(review.problems)} problem(s) in the catalog or stack")
+        else:
+            assert review.diff is not None and review.cost is not None
+            cost = review.cost
+            lines.append(
+                f"- {':x:' if review.diff.errors else (':warning:' if review.diff.warnings else ':white_check_mark:')} "
+                f"{summary_line(review.diff)}; serving ${cost.serving_monthly:,.2f}/month vs "
+                f"${cost.classic_monthly:,.2f} one model per pod ({cost.savings_ratio:.0%} saved)"
+            )
+    for review in reviews:
+        lines += ["", f"#### stack {review.stack}", ""]
+        if review.problems:
+            lines += ["```"] + [str(problem) for problem in review.problems] + ["```"]
+            continue
+        assert review.diff is not None and review.cost is not None
+        lines.append(format_diff_markdown(review.diff).rstrip())
+        lines += ["", "<details><summary>Cost</summary>", "", format_cost(review.cost, markdown=True).rstrip(), "", "</details>"]
+        lines += ["", "<details><summary>GPU capacity</summary>", "",
+                  format_capacity(list(review.capacity), markdown=True).rstrip(), "", "</details>"]
+    return "\n".join(lines) + "\n"

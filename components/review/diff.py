@@ -1,0 +1,329 @@
+"""``modelplane diff``: what a change does to a stack's desired state, field by field.
+
+Both sides are rendered with the same (current) code from their own ``models/`` and ``stacks/``,
+so the diff shows what the catalog and stack changes do. What a change to modelplane's own code
+does shows in the golden files under ``tests/golden/`` in the same pull request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Iterable
+
+from components.catalog.deployment import StackDeployment
+from components.render.objects import object_id, owner_of
+from components.render.stack_render import RenderedStack
+from components.render.team_iam import team_role_name, team_storage_policy
+
+ADDED, REMOVED, CHANGED, REPLACED = "added", "removed", "changed", "replaced"
+# Changes to these fields make Pulumi delete the resource and create a new one.
+REPLACING_FIELDS = {
+    "NodePool": ("instance_types", "capacity_type", "ami_type", "node_group_name"),
+    "EksCluster": ("name", "network"),
+    "RoleBinding": ("roleRef",),
+}
+_SYMBOL = {ADDED: "+", REMOVED: "-", CHANGED: "~", REPLACED: "-/+"}
+
+
+@dataclass(frozen=True)
+class StateEntry:
+    key: str
+    kind: str
+    team: str | None
+    model: str | None
+    body: Any
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
+class EntryChange:
+    key: str
+    kind: str
+    team: str | None
+    model: str | None
+    action: str
+    fields: tuple[FieldChange, ...] = ()
+
+
+@dataclass(frozen=True)
+class StackDiff:
+    stack: str
+    environment: str
+    changes: tuple[EntryChange, ...]
+    renames: tuple[tuple[str, str], ...] = ()
+    warnings: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    cost_before: Decimal | None = None
+    cost_after: Decimal | None = None
+    new_stack: bool = False
+
+    def count(self, *actions: str) -> int:
+        return sum(1 for change in self.changes if change.action in actions)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def cost_delta(self) -> Decimal | None:
+        if self.cost_after is None:
+            return None
+        return self.cost_after - (self.cost_before or Decimal(0))
+
+
+def desired_state(rendered: RenderedStack) -> dict[str, StateEntry]:
+    """Everything ``pulumi up`` would manage for the stack, keyed by a readable identity."""
+    entries: dict[str, StateEntry] = {}
+
+    def add(key: str, kind: str, team: str | None, model: str | None, body: Any) -> None:
+        entries[key] = StateEntry(key, kind, team, model, body)
+
+    for obj in rendered.objects:
+        team, model = owner_of(obj)
+        add(object_id(obj), obj["kind"], team, model, obj)
+    for release in rendered.releases:
+        add(f"HelmRelease/{release.name}", "HelmRelease", None, None, {
+            "chart": release.chart.chart, "version": release.chart.version,
+            "repository": release.chart.repository, "namespace": release.namespace, "values": release.values,
+        })
+    cluster = dataclasses.asdict(rendered.cluster)
+    node_groups = cluster.pop("node_groups")
+    add(f"EksCluster/{rendered.cluster.name}", "EksCluster", None, None, cluster)
+    for group in node_groups:
+        add(f"NodePool/{group['pool']}", "NodePool", None, None, group)
+    stack = rendered.deployment.stack
+    for team in rendered.deployment.teams:
+        add(f"IamRole/{team_role_name(stack, team)}", "IamRole", team.name, None, team_storage_policy(stack, team))
+    return entries
+
+
+def field_changes(before: Any, after: Any, path: str = "") -> list[FieldChange]:
+    """Leaf-level differences; lists of equal length are compared item by item."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        changes = []
+        for key in sorted(set(before) | set(after), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in before:
+                changes.append(FieldChange(sub, None, after[key]))
+            elif key not in after:
+                changes.append(FieldChange(sub, before[key], None))
+            else:
+                changes.extend(field_changes(before[key], after[key], sub))
+        return changes
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [c for i, (a, b) in enumerate(zip(before, after)) for c in field_changes(a, b, f"{path}[{i}]")]
+    return [] if before == after else [FieldChange(path, before, after)]
+
+
+def _replaces(kind: str, fields: Iterable[FieldChange]) -> bool:
+    prefixes = REPLACING_FIELDS.get(kind, ())
+    return any(change.path == p or change.path.startswith((p + ".", p + "[")) for change in fields for p in prefixes)
+
+
+def _storage_of(entries: dict[str, StateEntry], team: str, model: str) -> str | None:
+    for entry in entries.values():
+        if entry.kind == "InferenceService" and (entry.team, entry.model) == (team, model):
+            return entry.body["spec"]["predictor"]["model"]["storageUri"]
+    return None
+
+
+def diff_stack(
+    base: RenderedStack | None,
+    head: RenderedStack,
+    allow_delete: bool = False,
+    cost_before: Decimal | None = None,
+    cost_after: Decimal | None = None,
+    extra_warnings: Iterable[str] = (),
+) -> StackDiff:
+    """Compare the base and head renders of one stack (``base`` None: the stack is new)."""
+    before = desired_state(base) if base is not None else {}
+    after = desired_state(head)
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        if key not in before:
+            entry = after[key]
+            changes.append(EntryChange(key, entry.kind, entry.team, entry.model, ADDED))
+        elif key not in after:
+            entry = before[key]
+            changes.append(EntryChange(key, entry.kind, entry.team, entry.model, REMOVED))
+        else:
+            entry = after[key]
+            fields = tuple(field_changes(before[key].body, entry.body))
+            if fields:
+                action = REPLACED if _replaces(entry.kind, fields) else CHANGED
+                changes.append(EntryChange(key, entry.kind, entry.team, entry.model, action, fields))
+
+    renames = _renames(before, after, changes)
+    stack = head.deployment.stack
+    warnings = list(extra_warnings)
+    errors: list[str] = []
+    destructive = [c for c in changes if c.action in (REMOVED, REPLACED)]
+    if destructive:
+        retired = {
+            (team.name, model.name)
+            for team, model in _catalog_models(head.deployment)
+            if model.spec.retired
+        }
+        unacknowledged = [c for c in destructive if (c.team, c.model) not in retired or c.model is None]
+        summary = f"{len(destructive)} resource(s) deleted or replaced in stack {stack.name}"
+        if stack.is_prod and unacknowledged and not allow_delete:
+            names = ", ".join(c.key for c in unacknowledged[:5]) + (" ..." if len(unacknowledged) > 5 else "")
+            errors.append(
+                f"{summary} ({names}) in a prod stack need acknowledging: keep a removed model's file "
+                "with retired: true for one release, or pass --allow-delete (the allow-prod-delete label)"
+            )
+        else:
+            how = " (acknowledged)" if stack.is_prod else ""
+            warnings.append(f"{summary}{how}")
+    if base is not None:
+        warnings.extend(_critical_warnings(base.deployment, head.deployment))
+    return StackDiff(
+        stack=stack.name,
+        environment=stack.settings.environment,
+        changes=tuple(changes),
+        renames=tuple(renames),
+        warnings=tuple(warnings),
+        errors=tuple(errors),
+        cost_before=cost_before,
+        cost_after=cost_after,
+        new_stack=base is None,
+    )
+
+
+def _catalog_models(deployment: StackDeployment):
+    for team in deployment.teams:
+        for model in team.models:
+            yield team, model
+
+
+def _renames(before: dict[str, StateEntry], after: dict[str, StateEntry], changes: list[EntryChange]) -> list[tuple[str, str]]:
+    """A model removed and another added with the same artifacts, in the same team: a rename."""
+    removed = {(c.team, c.model) for c in changes if c.action == REMOVED and c.model}
+    added = {(c.team, c.model) for c in changes if c.action == ADDED and c.model}
+    renames = []
+    for team, old in sorted(removed):
+        storage = _storage_of(before, team, old)
+        for new_team, new in sorted(added):
+            if new_team == team and storage is not None and _storage_of(after, team, new) == storage:
+                renames.append((f"{team}/{old}", f"{team}/{new}"))
+                break
+    return renames
+
+
+def _critical_warnings(base: StackDeployment, head: StackDeployment) -> list[str]:
+    if not head.stack.is_prod:
+        return []
+    now = {(m.team.name, m.name): m for m in head.models}
+    warnings = []
+    for model in base.models:
+        if not (model.spec.critical and model.min_replicas >= 1):
+            continue
+        current = now.get((model.team.name, model.name))
+        if current is None or current.min_replicas == 0:
+            warnings.append(
+                f"critical model {model.team.name}/{model.name} loses its always-on replicas in "
+                f"stack {head.stack.name} ({model.min_replicas} -> {current.min_replicas if current else 'removed'})"
+            )
+    return warnings
+
+
+def diff_as_dict(diff: StackDiff) -> dict[str, Any]:
+    return {
+        "stack": diff.stack,
+        "environment": diff.environment,
+        "new_stack": diff.new_stack,
+        "added": diff.count(ADDED),
+        "changed": diff.count(CHANGED),
+        "replaced": diff.count(REPLACED),
+        "removed": diff.count(REMOVED),
+        "cost_delta_monthly": float(round(diff.cost_delta, 2)) if diff.cost_delta is not None else None,
+        "renames": [{"from": a, "to": b} for a, b in diff.renames],
+        "warnings": list(diff.warnings),
+        "errors": list(diff.errors),
+        "changes": [
+            {
+                "key": c.key, "kind": c.kind, "team": c.team, "model": c.model, "action": c.action,
+                "fields": [{"path": f.path, "before": f.before, "after": f.after} for f in c.fields],
+            }
+            for c in diff.changes
+        ],
+    }
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    text = repr(value) if not isinstance(value, str) else value
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def summary_line(diff: StackDiff) -> str:
+    counts = f"+{diff.count(ADDED)} ~{diff.count(CHANGED, REPLACED)} -{diff.count(REMOVED)}"
+    cost = ""
+    if diff.cost_delta is not None:
+        sign = "+" if diff.cost_delta >= 0 else "-"
+        cost = f", cost {sign}${abs(diff.cost_delta):,.2f}/month"
+    flags = ""
+    if diff.errors:
+        flags = f", {len(diff.errors)} error(s)"
+    elif diff.warnings:
+        flags = f", {len(diff.warnings)} warning(s)"
+    new = " (new stack)" if diff.new_stack else ""
+    return f"stack {diff.stack} ({diff.environment}){new}: {counts}{cost}{flags}"
+
+
+def _groups(diff: StackDiff) -> dict[tuple[str, str], list[EntryChange]]:
+    groups: dict[tuple[str, str], list[EntryChange]] = {}
+    for change in sorted(diff.changes, key=lambda c: (c.team is not None, c.team or "", c.model or "", c.key)):
+        groups.setdefault((change.team or "platform", change.model or ""), []).append(change)
+    return groups
+
+
+def format_diff_text(diff: StackDiff) -> str:
+    lines = [summary_line(diff)]
+    for error in diff.errors:
+        lines.append(f"  ERROR: {error}")
+    for warning in diff.warnings:
+        lines.append(f"  WARNING: {warning}")
+    for old, new in diff.renames:
+        lines.append(f"  RENAMED: {old} -> {new} (its resources are deleted and created again)")
+    current_team = None
+    for (team, model), changes in _groups(diff).items():
+        if team != current_team:
+            lines.append(f"  {team}:")
+            current_team = team
+        indent = "      " if model else "    "
+        if model:
+            lines.append(f"    model {model}:")
+        for change in changes:
+            lines.append(f"{indent}{_SYMBOL[change.action]} {change.key}")
+            for fc in change.fields:
+                lines.append(f"{indent}    {fc.path}: {_value(fc.before)} -> {_value(fc.after)}")
+    return "\n".join(lines) + "\n"
+
+
+def format_diff_markdown(diff: StackDiff, details: bool = True) -> str:
+    lines = [f"**{summary_line(diff)}**", ""]
+    lines += [f"- :x: {error}" for error in diff.errors]
+    lines += [f"- :warning: {warning}" for warning in diff.warnings]
+    lines += [f"- :recycle: renamed {old} → {new} (its resources are deleted and created again)" for old, new in diff.renames]
+    if details and diff.changes:
+        lines += ["", "<details><summary>Changes</summary>", ""]
+        for (team, model), changes in _groups(diff).items():
+            lines.append(f"**{team}{' / ' + model if model else ''}**")
+            lines.append("")
+            for change in changes:
+                lines.append(f"- `{_SYMBOL[change.action]}` `{change.key}`")
+                for fc in change.fields:
+                    lines.append(f"  - `{fc.path}`: `{_value(fc.before)}` → `{_value(fc.after)}`")
+            lines.append("")
+        lines.append("</details>")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,50 @@
+"""The catalog and stack settings as they were at a git ref, read without touching the work tree."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import tarfile
+from pathlib import Path
+
+from components.catalog.problems import WHOLE_FILE, InputError, Problem
+
+
+def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, timeout=120)
+    except FileNotFoundError:
+        raise InputError([Problem("--base", WHOLE_FILE, "git is not installed; install it to compare with a ref")]) from None
+
+
+def checkout_paths_at(ref: str, paths: list[Path], destination: Path) -> list[Path]:
+    """Write ``paths`` (directories of one git work tree) as they were at ``ref`` under
+    ``destination``; return where each one landed (missing at the ref: an empty directory)."""
+    anchor = paths[0].resolve()
+    top = _git(anchor if anchor.is_dir() else anchor.parent, "rev-parse", "--show-toplevel")
+    if top.returncode != 0:
+        raise InputError([Problem(str(paths[0]), WHOLE_FILE, "not inside a git repository; --base needs one")])
+    root = Path(top.stdout.decode().strip())
+    if _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
+        raise InputError([Problem(
+            "--base", WHOLE_FILE,
+            f"{ref!r} is not a commit of this repository; fetch it first (git fetch origin) or name a "
+            "branch, tag or commit",
+        )])
+    landed = []
+    present = []
+    for path in paths:
+        relative = path.resolve().relative_to(root).as_posix()
+        target = destination / relative
+        target.mkdir(parents=True, exist_ok=True)
+        landed.append(target)
+        listed = _git(root, "ls-tree", "-d", "--name-only", ref, "--", relative)
+        if listed.stdout.strip():
+            present.append(relative)
+    if present:
+        archive = _git(root, "archive", "--format=tar", ref, "--", *present)
+        if archive.returncode != 0:
+            raise InputError([Problem("--base", WHOLE_FILE, f"git archive failed: {archive.stderr.decode().strip()}")])
+        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as bundle:
+            bundle.extractall(destination, filter="data")
+    return landed

@@ -1,0 +1,326 @@
+"""Pull-request review: diff against a git ref in throwaway repositories, cost, capacity, CODEOWNERS."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+from decimal import Decimal
+
+import pytest
+
+from components.catalog import InputError, load_catalog, load_stack, resolve_deployment
+from components.cli import main
+from components.codeowners import platform_reviewers, render_codeowners
+from components.inputs import Paths
+from components.review.compare import compare_stack
+from components.review.cost import estimate_cost, money
+from components.review.diff import ADDED, CHANGED, REMOVED, REPLACED, FieldChange
+from tests.conftest import REPO, STACK_CONFIG, Workspace
+
+
+def git(workspace: Workspace, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(workspace.root), *args], check=True, capture_output=True, text=True,
+    ).stdout
+
+
+@pytest.fixture
+def repo(basic_workspace: Workspace) -> Workspace:
+    """The basic workspace committed as the base of a change (ref ``base``)."""
+    git(basic_workspace, "init", "-q", "-b", "main")
+    git(basic_workspace, "config", "user.email", "test@example.com")
+    git(basic_workspace, "config", "user.name", "test")
+    git(basic_workspace, "add", "-A")
+    git(basic_workspace, "commit", "-q", "-m", "base")
+    git(basic_workspace, "tag", "base")
+    return basic_workspace
+
+
+def diff_of(workspace: Workspace, stack: str = "dev", allow_delete: bool = False):
+    review = compare_stack(Paths(workspace.models, workspace.stacks), stack, "base", allow_delete)
+    return review.diff
+
+
+def actions(diff) -> set[tuple[str, str]]:
+    return {(change.action, change.key) for change in diff.changes}
+
+
+def model_objects(namespace: str, model: str) -> set[str]:
+    return {f"InferenceService/{namespace}/{model}", f"VirtualService/{namespace}/{model}-route"}
+
+
+def test_no_change(repo):
+    diff = diff_of(repo)
+    assert (diff.changes, diff.warnings, diff.errors, diff.cost_delta) == ((), (), (), Decimal(0))
+
+
+def test_model_added(repo):
+    repo.model(name="ranker")
+    diff = diff_of(repo)
+    assert actions(diff) == {
+        (ADDED, "InferenceService/team-fraud/ranker"),
+        (ADDED, "VirtualService/team-fraud/ranker-route"),
+        # The team's alerts, catalog record and dashboard gain the model.
+        (CHANGED, "PrometheusRule/team-fraud/modelplane-fraud"),
+        (CHANGED, "ConfigMap/monitoring/modelplane-dashboard-fraud"),
+    }
+    added = [c for c in diff.changes if c.action == ADDED]
+    assert {(c.team, c.model) for c in added} == {("fraud", "ranker")}
+    assert diff.cost_delta > 0
+    assert diff.errors == () and diff.warnings == ()
+
+
+def test_field_changed(repo):
+    repo.model(scaling={"min_replicas": 0, "max_replicas": 3})
+    diff = diff_of(repo)
+    changed = {c.key: c.fields for c in diff.changes}
+    assert changed["InferenceService/team-fraud/scorer"] == (FieldChange("spec.predictor.maxReplicas", 1, 3),)
+    assert set(changed) == {"InferenceService/team-fraud/scorer"}
+
+
+def test_model_removed_is_flagged_and_needs_acknowledging_in_prod(repo):
+    repo.stack("prod", environment="prod")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "prod stack")
+    git(repo, "tag", "-f", "base")
+    (repo.models / "fraud" / "scorer.yaml").unlink()
+    dev = diff_of(repo, "dev")
+    assert {key for action, key in actions(dev) if action == REMOVED} == model_objects("team-fraud", "scorer") | {
+        "PodMonitor/team-fraud/model-servers", "PrometheusRule/team-fraud/modelplane-fraud",
+        "ConfigMap/monitoring/modelplane-dashboard-fraud",
+    }
+    assert dev.warnings == ("5 resource(s) deleted or replaced in stack dev",) and dev.errors == ()
+    prod = diff_of(repo, "prod")
+    assert len(prod.errors) == 1
+    assert prod.errors[0].startswith("5 resource(s) deleted or replaced in stack prod (")
+    assert prod.errors[0].endswith(
+        "in a prod stack need acknowledging: keep a removed model's file with retired: true for one "
+        "release, or pass --allow-delete (the allow-prod-delete label)"
+    )
+    acknowledged = diff_of(repo, "prod", allow_delete=True)
+    assert acknowledged.errors == () and acknowledged.warnings == ("5 resource(s) deleted or replaced in stack prod (acknowledged)",)
+
+
+def test_retiring_a_model_acknowledges_its_deletion(repo):
+    repo.stack("prod", environment="prod")
+    repo.model(name="keep")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "prod stack")
+    git(repo, "tag", "-f", "base")
+    repo.model(retired=True)
+    prod = diff_of(repo, "prod")
+    assert {key for action, key in actions(prod) if action == REMOVED} == model_objects("team-fraud", "scorer")
+    assert prod.errors == ()
+
+
+def test_team_added(repo):
+    repo.team("risk", storage={"s3_prefixes": ["s3://models-bucket/risk/"]})
+    repo.model(team="risk", name="credit-scorer", storage_uri="s3://models-bucket/risk/credit/v1/")
+    diff = diff_of(repo)
+    added = {key for action, key in actions(diff) if action == ADDED}
+    assert {
+        "Namespace/team-risk", "ResourceQuota/team-risk/team-quota", "ServiceAccount/team-risk/model-server",
+        "Role/team-risk/model-owners", "RoleBinding/team-risk/model-owners", "IamRole/modelplane-dev-risk-models",
+        "InferenceService/team-risk/credit-scorer", "PodMonitor/team-risk/model-servers",
+    } <= added
+    gateway = next(c for c in diff.changes if c.key == "Gateway/istio-ingress/modelplane-gateway")
+    assert gateway.action == CHANGED
+    assert FieldChange("spec.servers[0].hosts", ["team-fraud/models.test.example.com", "team-fraud/*.models.test.example.com"],
+                       ["team-fraud/models.test.example.com", "team-fraud/*.models.test.example.com",
+                        "team-risk/models.test.example.com", "team-risk/*.models.test.example.com"]) in gateway.fields
+
+
+def test_stack_setting_changed(repo):
+    pools = copy.deepcopy(STACK_CONFIG["modelplane:node_pools"])
+    pools["gpu"]["max_size"] = 4
+    repo.stack(node_pools=pools)
+    diff = diff_of(repo)
+    pool = next(c for c in diff.changes if c.key == "NodePool/gpu")
+    assert pool.action == CHANGED and pool.fields == (FieldChange("max_size", 2, 4),)
+    # The GPU capacity the alerts compare with follows the pool.
+    rules = next(c for c in diff.changes if c.key == "PrometheusRule/monitoring/modelplane-models")
+    assert [f.after for f in rules.fields] == ["vector(4)"]
+    pools["gpu"]["instance_types"] = ["g6.xlarge"]
+    pools["gpu"]["gpu"] = {"model": "L4", "per_node": 1}
+    repo.stack(node_pools=pools)
+    assert next(c for c in diff_of(repo).changes if c.key == "NodePool/gpu").action == REPLACED
+
+
+def test_rename_is_a_deletion_and_a_creation(repo):
+    (repo.models / "fraud" / "scorer.yaml").unlink()
+    repo.model(name="scorer-v2")
+    diff = diff_of(repo)
+    assert diff.renames == (("fraud/scorer", "fraud/scorer-v2"),)
+    assert model_objects("team-fraud", "scorer") <= {key for action, key in actions(diff) if action == REMOVED}
+    assert model_objects("team-fraud", "scorer-v2") <= {key for action, key in actions(diff) if action == ADDED}
+
+
+def test_new_stack_is_all_added(repo):
+    repo.stack("qa")
+    diff = diff_of(repo, "qa")
+    assert diff.new_stack and diff.count(ADDED) == len(diff.changes) > 20
+
+
+def test_the_work_tree_is_not_touched(repo):
+    repo.model(scaling={"min_replicas": 0, "max_replicas": 3})
+    before = git(repo, "status", "--porcelain")
+    diff_of(repo)
+    assert git(repo, "status", "--porcelain") == before
+    assert "max_replicas: 3" in (repo.models / "fraud" / "scorer.yaml").read_text()
+
+
+def test_cli_exit_codes_and_formats(repo, monkeypatch, capsys):
+    monkeypatch.chdir(repo.root)
+    assert main(["diff", "--stack", "dev", "--base", "base"]) == 0
+    assert capsys.readouterr().out == "stack dev (dev): +0 ~0 -0, cost +$0.00/month\n"
+    repo.model(scaling={"min_replicas": 0, "max_replicas": 3})
+    assert main(["diff", "--stack", "dev", "--base", "base"]) == 2
+    text = capsys.readouterr().out.splitlines()
+    assert text[1:] == [
+        "  fraud:",
+        "    model scorer:",
+        "      ~ InferenceService/team-fraud/scorer",
+        "          spec.predictor.maxReplicas: 1 -> 3",
+    ]
+    assert main(["diff", "--stack", "dev", "--base", "base", "--format", "json"]) == 2
+    document = json.loads(capsys.readouterr().out)
+    assert (document["changed"], document["changes"][0]["fields"]) == (
+        1, [{"path": "spec.predictor.maxReplicas", "before": 1, "after": 3}],
+    )
+    assert main(["review", "--base", "base"]) == 2
+    review = capsys.readouterr().out
+    assert review.startswith("### modelplane review against `base`\n\n- :white_check_mark: stack dev (dev): +0 ~1 -0")
+    assert "<details><summary>Changes</summary>" in review and "one model per pod" in review
+    assert main(["diff", "--stack", "dev", "--base", "no-such-ref"]) == 1
+    assert capsys.readouterr().err.startswith(
+        "--base: (file): 'no-such-ref' is not a commit of this repository; fetch it first"
+    )
+
+
+def test_review_reports_an_invalid_catalog_in_the_comment(repo, monkeypatch, capsys):
+    monkeypatch.chdir(repo.root)
+    repo.model(format="sklaern")
+    assert main(["review", "--base", "base"]) == 1
+    out = capsys.readouterr().out
+    assert ":x: **stack dev**: 1 problem(s)" in out
+    assert "models/fraud/scorer.yaml: format: the text 'sklaern' is not allowed" in out
+
+
+# Cost.
+
+def cost_workspace(workspace: Workspace) -> Workspace:
+    """Hand-computable: one CPU model at zero, one whole-GPU model always on, one MIG model at zero."""
+    workspace.team(quota={"cpu": "64", "memory": "256Gi", "gpu": 4, "mig": {"1g.10gb": 4}})
+    workspace.model()  # 1 CPU, 2Gi on the system pool (m6i.large $0.096/h)
+    workspace.model(name="embedder", gpu={"count": 1}, scaling={"min_replicas": 1, "max_replicas": 1})
+    workspace.model(name="ranker", gpu={"mig": "1g.10gb"}, usage={"active_hours_per_day": 2})
+    workspace.stack()
+    return workspace
+
+
+def test_cost_of_a_small_catalog(workspace):
+    cost_workspace(workspace)
+    deployment = resolve_deployment(load_catalog(workspace.models), load_stack(workspace.stacks, "dev"), ["dev"])
+    report = estimate_cost(deployment)
+    costs = {m.model: m for m in report.models}
+    # scorer: CPU share (1 + 0.125 sidecars) / 2 vCPU = 0.5625 of an m6i.large at $0.096:
+    # $0.054/h for 4 h/day x 730/24 days = $6.57; classic: 730 h plus a load balancer.
+    assert (costs["scorer"].node_share, costs["scorer"].replica_hourly) == (Decimal("0.5625"), Decimal("0.054"))
+    assert money(costs["scorer"].monthly) == Decimal("6.57")
+    assert money(costs["scorer"].classic_monthly) == Decimal("55.85")  # 0.054*730 + 0.0225*730
+    # embedder: a whole g5.xlarge ($1.006/h), always on.
+    assert costs["embedder"].node_share == 1
+    assert money(costs["embedder"].monthly) == Decimal("734.38")
+    # ranker: 1 of 7 compute slices of 1 of 8 H100s of a p5.48xlarge ($55.04/h), 2 h/day.
+    assert costs["ranker"].node_share == Decimal(1) / 7 / 8
+    assert money(costs["ranker"].monthly) == money(Decimal("55.04") / 56 * 2 * Decimal(730) / 24) == Decimal("59.79")
+    assert money(report.serving_monthly) == Decimal("817.17")  # 6.57 + 734.38 + 59.79 + 16.43 gateway
+    assert money(report.classic_monthly) == Decimal("1540.56")
+    assert report.by_team() == {"fraud": sum((m.monthly for m in report.models), Decimal(0))}
+    assert money(report.platform["EKS control plane"]) == Decimal("73.00")
+
+
+def test_the_classic_comparison(workspace):
+    """50 models at about $55 a month each always on, against about 10 active at a time: ~85% saved."""
+    workspace.team(quota={"cpu": "640", "memory": "2560Gi"})
+    for index in range(50):
+        workspace.model(name=f"model-{index:02d}", usage={"active_hours_per_day": 4.8})
+    workspace.stack(node_pools={"system": {"instance_types": ["m6i.large"], "min_size": 1, "max_size": 2}})
+    deployment = resolve_deployment(load_catalog(workspace.models), load_stack(workspace.stacks, "dev"), ["dev"])
+    report = estimate_cost(deployment)
+    assert {money(m.classic_monthly) for m in report.models} == {Decimal("55.85")}
+    assert money(report.classic_monthly) == Decimal("2792.25")
+    assert money(report.serving_monthly) == Decimal("410.63")  # 50 x 0.054 x 4.8 x 730/24 + 16.43
+    assert round(report.savings_ratio, 2) == Decimal("0.85")
+
+
+def test_price_override_and_unknown_price(workspace):
+    cost_workspace(workspace)
+    workspace.stack(cost={"prices": {"m6i.large": 0.2}})
+    deployment = resolve_deployment(load_catalog(workspace.models), load_stack(workspace.stacks, "dev"), ["dev"])
+    assert {m.model: m.replica_hourly for m in estimate_cost(deployment).models}["scorer"] == Decimal("0.1125")
+    workspace.stack(cost={"prices": {"m9z.large": 0.2}})
+    with pytest.raises(InputError) as caught:
+        load_stack(workspace.stacks, "dev")
+    assert "cost.prices names m9z.large, which modelplane does not know" in str(caught.value)
+
+
+# Capacity.
+
+def test_min_replicas_that_do_not_fit_fail_validation(workspace):
+    workspace.team(quota={"cpu": "64", "memory": "256Gi", "gpu": 8})
+    workspace.model(gpu={"count": 1}, scaling={"min_replicas": 3, "max_replicas": 3})
+    workspace.stack()
+    with pytest.raises(InputError) as caught:
+        resolve_deployment(load_catalog(workspace.models), load_stack(workspace.stacks, "dev", "stacks"), ["dev"])
+    assert [str(p) for p in caught.value.problems] == [
+        "stacks/Pulumi.dev.yaml: modelplane:node_pools.gpu.max_size: the minimum replicas of GPU models need "
+        "3 nvidia.com/gpu in pool gpu, 1 more than its 2 node(s) at max_size offer (1 per node); raise "
+        "max_size to at least 3 or lower the min_replicas of fraud/scorer (3)"
+    ]
+
+
+def test_capacity_report_and_warning(workspace, monkeypatch, capsys):
+    workspace.team(quota={"cpu": "64", "memory": "256Gi", "gpu": 8})
+    workspace.model(gpu={"count": 1}, scaling={"min_replicas": 1, "max_replicas": 5})
+    workspace.stack()
+    monkeypatch.chdir(workspace.root)
+    assert main(["plan", "--stack", "dev"]) == 0
+    out = capsys.readouterr().out
+    assert "  gpu nvidia.com/gpu: 1 / 5 of 2" in out
+    assert "  warning: pool gpu: at max replicas the models need 5 nvidia.com/gpu, 3 more than the 2 it offers at max size" in out
+    assert "one model per pod, always on" in out
+
+
+# CODEOWNERS.
+
+def test_committed_codeowners_is_current():
+    catalog = load_catalog(REPO / "models", "models")
+    expected = render_codeowners(catalog, platform_reviewers(REPO / "pyproject.toml"))
+    assert (REPO / ".github" / "CODEOWNERS").read_text() == expected
+    assert "/models/fraud/ @acme/ml-fraud" in expected.splitlines()
+
+
+def test_team_without_reviewers_falls_back_to_the_platform(basic_workspace):
+    text = render_codeowners(load_catalog(basic_workspace.models), ["@acme/platform"])
+    assert text.splitlines()[-2:] == ["* @acme/platform", "/models/fraud/ @acme/platform"]
+
+
+def test_reviewers_must_be_github_owners(basic_workspace):
+    basic_workspace.team(reviewers=["ml-fraud"])
+    with pytest.raises(InputError) as caught:
+        load_catalog(basic_workspace.models, "models")
+    assert [str(p) for p in caught.value.problems] == [
+        "models/fraud/team.yaml: reviewers[0]: 'ml-fraud' is not a GitHub owner; write @user, @org/team "
+        "or an e-mail address"
+    ]
+
+
+def test_model_fields_for_cost_are_validated(basic_workspace):
+    basic_workspace.model(usage={"active_hours_per_day": 25})
+    with pytest.raises(InputError) as caught:
+        load_catalog(basic_workspace.models, "models")
+    assert [str(p) for p in caught.value.problems] == [
+        "models/fraud/scorer.yaml: usage.active_hours_per_day: must be at most 24, got the number 25"
+    ]
