@@ -32,15 +32,15 @@ print(json.dumps({"code": code, "seconds": elapsed, "peak_mib": peak / 1024, "af
 """
 
 
-def measure(args: list[str], cwd: Path, repeats: int) -> dict:
+def measure(args: list[str], cwd: Path, repeats: int, expected_code: int = 0) -> dict:
     runs = []
     for _ in range(repeats):
         result = subprocess.run(
             [sys.executable, "-c", MEASURE, *args], cwd=cwd, capture_output=True, text=True,
-            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, check=True,
+            env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin:/usr/local/bin"}, check=True,
         )
         runs.append(json.loads(result.stdout))
-    if any(run["code"] != 0 for run in runs):
+    if any(run["code"] != expected_code for run in runs):
         raise SystemExit(f"modelplane {' '.join(args)} failed")
     return {
         "seconds": min(run["seconds"] for run in runs),
@@ -53,7 +53,24 @@ COMMANDS = {
     "validate (dev)": ["validate", "--stack", "dev"],
     "validate (all stacks)": ["validate"],
     "render (prod)": ["render", "--stack", "prod", "--out", "-"],
+    # Against the committed catalog, with one model's scaling changed in the work tree.
+    "diff (prod)": ["diff", "--stack", "prod", "--base", "HEAD"],
 }
+# `diff` exits 2 when it finds changes, which it must here.
+EXPECTED_CODES = {"diff (prod)": 2}
+
+
+def commit_catalog(root: Path) -> None:
+    """Make ``root`` a git repository with the catalog committed, then change one model."""
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-q", "--allow-empty", "-m", "empty")
+    git("add", "-A")
+    git("-c", "user.name=bench", "-c", "user.email=bench@example.com", "commit", "-q", "-m", "catalog")
+    model = root / "models" / "team000" / "model-000.yaml"
+    model.write_text(model.read_text().replace("max_replicas: 3", "max_replicas: 5"))
 
 
 def main() -> None:
@@ -67,7 +84,10 @@ def main() -> None:
         for size in args.sizes:
             root = Path(tmp) / str(size)
             write_synthetic_catalog(root, args.teams, size // args.teams)
-            results[size] = {name: measure(cmd, root, args.repeats) for name, cmd in COMMANDS.items()}
+            commit_catalog(root)
+            results[size] = {
+                name: measure(cmd, root, args.repeats, EXPECTED_CODES.get(name, 0)) for name, cmd in COMMANDS.items()
+            }
     print(f"{'command':<28}" + "".join(f"{size:>10} models" for size in args.sizes) + "   growth")
     for name in COMMANDS:
         row = f"{name:<28}"

@@ -17,7 +17,8 @@ from components.catalog import (
     resolve_deployment,
     stack_names,
 )
-from components.catalog.problems import WHOLE_FILE
+from components.catalog.problems import WHOLE_FILE, raise_if_any
+from components.render.addons import render_addon_releases
 from components.render.stack_render import RenderedStack, render_stack
 
 
@@ -73,7 +74,9 @@ def validate_all(paths: Paths, only_stack: str | None) -> tuple[Catalog, list[St
     if catalog is not None:
         for stack in stacks:
             try:
-                render_stack(resolve_deployment(catalog, stack, stack_names(paths.stacks)))
+                deployment = resolve_deployment(catalog, stack, stack_names(paths.stacks))
+                # The add-on overrides are the one thing rendering itself checks.
+                raise_if_any(render_addon_releases(deployment)[1])
             except InputError as error:
                 problems.extend(error.problems)
     if problems:
