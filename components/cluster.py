@@ -96,17 +96,9 @@ class Cluster(pulumi.ComponentResource):
         aws.kms.Alias(
             f"{name}-secrets", name=f"alias/{shape.name}-secrets", target_key_id=self.secrets_key.key_id, opts=child,
         )
-        cluster_role = aws.iam.Role(
-            f"{name}-cluster-role", name=shape.cluster_role_name,
-            assume_role_policy=_assume_role_policy("eks.amazonaws.com"), tags=tags, opts=child,
+        cluster_role, cluster_policies = self._service_role(
+            f"{name}-cluster", shape.cluster_role_name, "eks.amazonaws.com", _CLUSTER_POLICIES, shape,
         )
-        cluster_policies = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-cluster-{policy}", role=cluster_role.name,
-                policy_arn=f"arn:{shape.partition}:iam::aws:policy/{policy}", opts=child,
-            )
-            for policy in _CLUSTER_POLICIES
-        ]
         self.eks = aws.eks.Cluster(
             f"{name}-eks",
             name=shape.name,
@@ -145,17 +137,9 @@ class Cluster(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
             )
 
-        node_role = aws.iam.Role(
-            f"{name}-node-role", name=shape.node_role_name,
-            assume_role_policy=_assume_role_policy("ec2.amazonaws.com"), tags=tags, opts=child,
+        node_role, node_policies = self._service_role(
+            f"{name}-node", shape.node_role_name, "ec2.amazonaws.com", _NODE_POLICIES, shape,
         )
-        node_policies = [
-            aws.iam.RolePolicyAttachment(
-                f"{name}-node-{policy}", role=node_role.name,
-                policy_arn=f"arn:{shape.partition}:iam::aws:policy/{policy}", opts=child,
-            )
-            for policy in _NODE_POLICIES
-        ]
         # Managed node groups share the cluster security group with the control plane, which
         # admits all traffic within the group: Istio's webhook (15017) and xDS (15012) included.
         self.node_pools = {
@@ -190,3 +174,21 @@ class Cluster(pulumi.ComponentResource):
             "kubeconfig": self.kubeconfig,
             "oidc_provider_arn": self.oidc_provider_arn,
         })
+
+    def _service_role(
+        self, prefix: str, role_name: str, service: str, policies: tuple[str, ...], shape: ClusterShape,
+    ) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+        """An IAM role an AWS service assumes, with AWS-managed policies attached."""
+        role = aws.iam.Role(
+            f"{prefix}-role", name=role_name, assume_role_policy=_assume_role_policy(service),
+            tags=dict(shape.tags), opts=pulumi.ResourceOptions(parent=self),
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{prefix}-{policy}", role=role.name,
+                policy_arn=f"arn:{shape.partition}:iam::aws:policy/{policy}",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for policy in policies
+        ]
+        return role, attachments

@@ -16,6 +16,7 @@ from components.catalog.deployment import StackDeployment
 from components.render.objects import object_id, owner_of
 from components.render.stack_render import RenderedStack
 from components.render.team_iam import team_role_name, team_storage_policy
+from components.review.tree import grouped_lines
 
 ADDED, REMOVED, CHANGED, REPLACED = "added", "removed", "changed", "replaced"
 # Changes to these fields make Pulumi delete the resource and create a new one.
@@ -295,18 +296,14 @@ def format_diff_text(diff: StackDiff) -> str:
         lines.append(f"  WARNING: {warning}")
     for old, new in diff.renames:
         lines.append(f"  RENAMED: {old} -> {new} (its resources are deleted and created again)")
-    current_team = None
-    for (team, model), changes in _groups(diff).items():
-        if team != current_team:
-            lines.append(f"  {team}:")
-            current_team = team
-        indent = "      " if model else "    "
-        if model:
-            lines.append(f"    model {model}:")
-        for change in changes:
-            lines.append(f"{indent}{_SYMBOL[change.action]} {change.key}")
-            for fc in change.fields:
-                lines.append(f"{indent}    {fc.path}: {_value(fc.before)} -> {_value(fc.after)}")
+    groups = {
+        group: [
+            [f"{_SYMBOL[c.action]} {c.key}"] + [f"{f.path}: {_value(f.before)} -> {_value(f.after)}" for f in c.fields]
+            for c in changes
+        ]
+        for group, changes in _groups(diff).items()
+    }
+    lines += grouped_lines(groups)
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ from components.render.cluster_shape import ClusterShape, NodeGroupShape
 from components.render.objects import KubeObject, owner_of
 from components.render.stack_render import RenderedStack
 from components.render.team_iam import team_role_name
+from components.review.tree import grouped_lines
 
 
 def format_plan(rendered: RenderedStack) -> str:
@@ -78,22 +79,14 @@ def _release_section(rendered: RenderedStack) -> list[str]:
 
 def format_object_tree(objects: list[KubeObject]) -> list[str]:
     """Kubernetes objects grouped by team and model, with counts."""
-    lines = [f"Kubernetes objects: {len(objects)}"]
-    groups: dict[tuple[str, str], list[KubeObject]] = {}
+    groups: dict[tuple[str, str], list[list[str]]] = {}
     for obj in objects:
         team, model = owner_of(obj)
-        groups.setdefault((team or "platform", model or ""), []).append(obj)
-    current_team = None
-    for (team, model), members in groups.items():
-        if team != current_team:
-            team_total = sum(len(m) for (t, _), m in groups.items() if t == team)
-            lines.append(f"  {team}: {team_total} objects")
-            current_team = team
-        indent = "      " if model else "    "
-        if model:
-            lines.append(f"    model {model}:")
-        for obj in members:
-            meta = obj["metadata"]
-            where = f"{meta['namespace']}/" if "namespace" in meta else ""
-            lines.append(f"{indent}+ {obj['kind']} {where}{meta['name']}")
-    return lines
+        meta = obj["metadata"]
+        where = f"{meta['namespace']}/" if "namespace" in meta else ""
+        groups.setdefault((team or "platform", model or ""), []).append([f"+ {obj['kind']} {where}{meta['name']}"])
+
+    def header(team: str) -> str:
+        return f"{team}: {sum(len(m) for (t, _), m in groups.items() if t == team)} objects"
+
+    return [f"Kubernetes objects: {len(objects)}"] + grouped_lines(groups, header)
