@@ -63,10 +63,10 @@ def command_render(args: argparse.Namespace) -> int:
 def command_plan(args: argparse.Namespace) -> int:
     rendered = load_rendered_stack(paths_of(args), args.stack)
     cost = estimate_cost(rendered.deployment)
+    raise_if_any(cost.problems)
     sys.stdout.write(format_plan(rendered))
     sys.stdout.write("\n" + format_cost(cost))
     sys.stdout.write("\n" + format_capacity(capacity_report(rendered.deployment)))
-    raise_if_any(cost.problems)
     return EXIT_OK
 
 
@@ -128,15 +128,22 @@ def _compare_exit_code(diffs) -> int:
 
 
 def command_codeowners(args: argparse.Namespace) -> int:
-    catalog = load_catalog(paths_of(args).models, shown(paths_of(args).models))
-    reviewers = args.platform_reviewer or platform_reviewers(Path("pyproject.toml"))
-    text = render_codeowners(catalog, reviewers, shown(paths_of(args).models))
+    models = paths_of(args).models
+    catalog = load_catalog(models, shown(models))
+    # The repository is the folder that holds models/; its pyproject.toml names the platform team.
+    root = models.resolve().parent
+    reviewers = args.platform_reviewer or platform_reviewers(root / "pyproject.toml")
+    text = render_codeowners(catalog, reviewers, models.resolve().name)
     if args.out == "-":
         sys.stdout.write(text)
-    else:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote {args.out}", file=sys.stderr)
+        return EXIT_OK
+    out = Path(args.out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise InputError([Problem(shown(out), WHOLE_FILE, f"cannot write: {error.strerror}")]) from None
+    print(f"wrote {args.out}", file=sys.stderr)
     return EXIT_OK
 
 

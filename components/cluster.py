@@ -6,6 +6,7 @@ plugin at deploy time and hides its children from unit tests).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.irsa import IrsaRole, IrsaRoleArgs
 from components.node_pool import NodePool, NodePoolArgs
 from components.render.cluster_shape import ClusterShape, kubeconfig
 
@@ -125,13 +127,15 @@ class Cluster(pulumi.ComponentResource):
             client_id_lists=["sts.amazonaws.com"], tags=tags, opts=child,
         )
         self.oidc_issuer_host = self.eks.identities[0].oidcs[0].issuer.apply(lambda url: url.removeprefix("https://"))
-        for index, principal in enumerate(shape.admin_role_arns):
+        for principal in shape.admin_role_arns:
+            # Named after the principal, not its position: removing one leaves the others alone.
+            key = hashlib.sha256(principal.encode()).hexdigest()[:12]
             entry = aws.eks.AccessEntry(
-                f"{name}-admin-{index}", cluster_name=self.eks.name, principal_arn=principal,
+                f"{name}-admin-{key}", cluster_name=self.eks.name, principal_arn=principal,
                 type="STANDARD", tags=tags, opts=child,
             )
             aws.eks.AccessPolicyAssociation(
-                f"{name}-admin-{index}", cluster_name=self.eks.name, principal_arn=principal,
+                f"{name}-admin-{key}", cluster_name=self.eks.name, principal_arn=principal,
                 policy_arn=CLUSTER_ADMIN_POLICY.format(partition=shape.partition),
                 access_scope={"type": "cluster"},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[entry]),
@@ -163,10 +167,38 @@ class Cluster(pulumi.ComponentResource):
             )
         )
         system_pool = self.node_pools.get("system")
+        self.eks_addons = {}
+        for addon_name, addon in sorted(shape.eks_addons.items()):
+            role_arn = None
+            if addon.service_account is not None:
+                role = IrsaRole(
+                    f"{name}-{addon_name}",
+                    IrsaRoleArgs(
+                        role_name=addon.role_name, namespace=addon.service_account[0],
+                        service_account=addon.service_account[1],
+                        oidc_provider_arn=self.oidc_provider.arn, oidc_issuer_host=self.oidc_issuer_host,
+                        managed_policy_arn=addon.managed_policy, tags=tags,
+                    ),
+                    opts=child,
+                )
+                role_arn = role.arn
+            self.eks_addons[addon_name] = aws.eks.Addon(
+                f"{name}-{addon_name}", cluster_name=self.eks.name, addon_name=addon_name,
+                configuration_values=json.dumps(addon.configuration, sort_keys=True) if addon.configuration else None,
+                service_account_role_arn=role_arn,
+                # The cluster ships self-managed copies of some add-ons; EKS takes them over.
+                resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
+                tags=tags,
+                # The add-ons' pods need a node; the self-managed VPC CNI runs until EKS takes over.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[system_pool] if system_pool else []),
+            )
         self.provider = k8s.Provider(
             f"{name}-kubernetes", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
-            # Add-ons need somewhere to run before anything is installed.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[system_pool] if system_pool else []),
+            # Add-ons need somewhere to run, and the network policy engine, before anything else.
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=([system_pool] if system_pool else []) + list(self.eks_addons.values()),
+            ),
         )
         self.register_outputs({
             "name": self.name,

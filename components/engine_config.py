@@ -7,7 +7,7 @@ from typing import Any
 import pulumi
 import pulumi.runtime.config as runtime_config
 
-from components.catalog.stacks import Stack, settings_from_engine_config
+from components.catalog.stacks import Stack, named_stack, settings_from_engine_config
 
 
 def engine_config() -> dict[str, Any]:
@@ -25,4 +25,4 @@ def stack_from_engine() -> Stack:
     name = pulumi.get_stack()
     source = f"stacks/Pulumi.{name}.yaml"
     config = {key: value if isinstance(value, str) else str(value) for key, value in engine_config().items()}
-    return Stack(name=name, source=source, settings=settings_from_engine_config(config, source))
+    return named_stack(name, source, settings_from_engine_config(config, source))

@@ -19,13 +19,16 @@ class IrsaRoleArgs:
     service_account: str
     oidc_provider_arn: pulumi.Input[str]
     oidc_issuer_host: pulumi.Input[str]
-    # The role's only permissions (an inline policy document).
-    policy: Mapping[str, Any]
+    # The role's permissions: an inline policy document, or an AWS-managed policy.
+    policy: Mapping[str, Any] | None = None
+    managed_policy_arn: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class IrsaRole(pulumi.ComponentResource):
     """IAM role for service accounts: trusted by one ServiceAccount, allowed one policy."""
+
+    role: aws.iam.Role
 
     arn: pulumi.Output[str]
 
@@ -40,8 +43,14 @@ class IrsaRole(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role", name=args.role_name, assume_role_policy=trust, tags=dict(args.tags), opts=child
         )
-        self.policy = aws.iam.RolePolicy(
-            f"{name}-policy", role=self.role.id, policy=json.dumps(dict(args.policy), sort_keys=True), opts=child
-        )
+        if args.policy is not None:
+            aws.iam.RolePolicy(
+                f"{name}-policy", role=self.role.id, policy=json.dumps(dict(args.policy), sort_keys=True),
+                opts=child,
+            )
+        if args.managed_policy_arn is not None:
+            aws.iam.RolePolicyAttachment(
+                f"{name}-policy", role=self.role.name, policy_arn=args.managed_policy_arn, opts=child,
+            )
         self.arn = self.role.arn
         self.register_outputs({"arn": self.arn})

@@ -15,6 +15,7 @@ _BUILTIN_MODULES = {
     "apps": "apps",
     "rbac.authorization.k8s.io": "rbac",
     "networking.k8s.io": "networking",
+    "storage.k8s.io": "storage",
 }
 
 

@@ -68,7 +68,9 @@ def gateway_address(platform: Platform, cluster: Cluster) -> pulumi.Output[str]:
             "gateway-service", f"{INGRESS_NAMESPACE}/{INGRESS_GATEWAY_RELEASE}",
             opts=pulumi.ResourceOptions(provider=cluster.provider),
         )
-        return service.status.load_balancer.ingress[0].apply(lambda ingress: ingress.hostname or ingress.ip)
+        return service.status.load_balancer.ingress.apply(
+            lambda ingresses: (ingresses[0].hostname or ingresses[0].ip) if ingresses else "pending"
+        )
 
     return release.status.apply(read)
 

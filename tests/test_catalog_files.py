@@ -201,3 +201,23 @@ def test_missing_models_directory(workspace):
 
 def test_empty_models_directory(workspace):
     assert problems_of(workspace) == ["models: (file): no team folders; add <team>/team.yaml"]
+
+
+def test_deeply_nested_values(basic_workspace):
+    basic_workspace.write("models/fraud/scorer.yaml", "name: " + "[" * 5000 + "1" + "]" * 5000 + "\n")
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: (file): values are nested too deeply; flatten the file"
+    ]
+
+
+def test_a_number_too_long_to_read(basic_workspace):
+    basic_workspace.write("models/fraud/scorer.yaml", "name: " + "9" * 5000 + "\n")
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: (file): a value cannot be read (a number far too long?); fix or quote it"
+    ]
+
+
+def test_every_problem_is_one_line(basic_workspace):
+    basic_workspace.write("models/fraud/scorer.yaml", "name: a\n  bad: [\n")
+    [problem] = problems_of(basic_workspace)
+    assert "\n" not in problem

@@ -252,8 +252,8 @@ def test_replica_larger_than_any_node(basic_workspace):
     basic_workspace.model(resources={"cpu": "8", "memory": "4Gi"})
     assert problems_of(basic_workspace) == [
         "models/fraud/scorer.yaml: resources: one replica needs 8125m CPU and 4288Mi memory with "
-        "its sidecars, more than any node it may run on in stack dev has (system: 2 vCPU / 8Gi); "
-        "lower the request or add a larger instance type"
+        "its sidecars, more than any node it may run on in stack dev has free (system: 1500m CPU / "
+        "6656Mi, after what a node keeps for itself); lower the request or add a larger instance type"
     ]
 
 
@@ -290,3 +290,28 @@ def test_grpc_model_is_reached_by_host(basic_workspace):
     basic_workspace.model(format="pytorch", protocol="grpc-v2")
     [model] = resolve(basic_workspace).models
     assert (model.route_path, model.host) == (None, "scorer-fraud.models.test.example.com")
+
+
+def test_a_replica_must_fit_what_a_node_leaves_free(basic_workspace):
+    # An m6i.large has 2 vCPU; 1.4 cores plus 125m of sidecars is more than the 1.5 left to pods.
+    basic_workspace.model(resources={"cpu": "1400m", "memory": "1Gi"})
+    assert problems_of(basic_workspace)[0].startswith(
+        "models/fraud/scorer.yaml: resources: one replica needs 1525m CPU"
+    )
+    basic_workspace.model(resources={"cpu": "1300m", "memory": "1Gi"})
+    assert resolve(basic_workspace).models[0].cpu == "1300m"
+
+
+def test_grpc_hosts_must_be_unique(basic_workspace):
+    basic_workspace.team("b-c", storage={"s3_prefixes": ["s3://models-bucket/bc/"]})
+    basic_workspace.team("c", storage={"s3_prefixes": ["s3://models-bucket/c/"]})
+    basic_workspace.model(team="b-c", name="a", format="pytorch", protocol="grpc-v2",
+                          storage_uri="s3://models-bucket/bc/a/")
+    basic_workspace.model(team="c", name="a-b", format="pytorch", protocol="grpc-v2",
+                          storage_uri="s3://models-bucket/c/a/")
+    assert problems_of(basic_workspace) == [
+        "models/b-c/a.yaml: name: gRPC host a-b-c.<domain> is also the host of models/c/a-b.yaml; "
+        "rename one of the models",
+        "models/c/a-b.yaml: name: gRPC host a-b-c.<domain> is also the host of models/b-c/a.yaml; "
+        "rename one of the models",
+    ]

@@ -145,3 +145,19 @@ def test_schema_command_writes_both_schemas(in_workspace, capsys):
     assert run(capsys, "schema", "--out", "models")[0] == 0
     assert (Path("models") / "model.schema.json").is_file()
     assert (Path("models") / "team.schema.json").is_file()
+
+
+def test_codeowners_cannot_write_into_a_directory(in_workspace, capsys):
+    (in_workspace.root / "taken").mkdir()
+    code, _, err = run(capsys, "codeowners", "--out", "taken")
+    assert code == 1
+    assert err.splitlines()[0] == "taken: (file): cannot write: Is a directory"
+
+
+def test_codeowners_uses_the_repository_of_the_catalog(in_workspace, capsys, tmp_path, monkeypatch):
+    in_workspace.team(reviewers=["@acme/fraud"])
+    in_workspace.write("pyproject.toml", '[tool.modelplane]\nplatform_reviewers = ["@acme/platform"]\n')
+    monkeypatch.chdir(tmp_path.parent)
+    code, out, _ = run(capsys, "codeowners", "--models", str(in_workspace.models))
+    assert code == 0
+    assert out.splitlines()[-2:] == ["* @acme/platform", "/models/fraud/ @acme/fraud"]

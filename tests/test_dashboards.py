@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import types
@@ -527,10 +526,7 @@ def test_the_schema_checks_catch_mistakes(break_it, error):
     assert len(errors) == 1 and error in errors[0], errors
 
 
-PROMTOOL = shutil.which("promtool")
-if PROMTOOL is None and os.environ.get("MODELPLANE_REQUIRE_PROMTOOL") == "1":
-    raise RuntimeError("promtool is required here (MODELPLANE_REQUIRE_PROMTOOL=1) but not installed")
-needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian package prometheus) not installed")
+from tests.promtool import needs_promtool, promtool  # noqa: E402 - shared gate
 
 # Grafana substitutes these before the query reaches Prometheus.
 GRAFANA_VARIABLES = {"$__range": "6h", "$team": ".*"}
@@ -542,8 +538,6 @@ def as_promql(expr: str) -> str:
     return expr
 
 
-def promtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=600)
 
 
 @needs_promtool

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,12 @@ import pytest
 from components.catalog import load_catalog, load_stack, resolve_deployment, stack_names
 from components.catalog.json_schema import catalog_json_schemas
 from components.render.manifests import dump_objects
-from components.render.stack_render import render_stack_objects
-from tests.conftest import BUNDLED_STACKS, MODELS_DIR, STACKS_DIR
+from components.render.stack_render import render_stack, render_stack_objects
+from components.review.diff import desired_state
+from tests.conftest import BUNDLED_STACKS, MODELS_DIR, REPO, STACKS_DIR
+
+# The desired state's entries that are not Kubernetes objects (those are in render-<stack>.yaml).
+NOT_KUBERNETES_OBJECTS = {"HelmRelease", "EksCluster", "NodePool", "IamRole"}
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("MODELPLANE_UPDATE_GOLDEN") == "1"
@@ -42,8 +48,29 @@ def test_rendered_stack_matches_golden(stack):
     check_golden(f"render-{stack}.yaml", render_bundled(stack))
 
 
-def test_rendering_is_byte_identical_across_runs():
-    assert render_bundled("prod") == render_bundled("prod")
+def test_rendering_is_byte_identical_across_processes():
+    """Fresh interpreters with different hash seeds: no set or dict order leaks into the output."""
+    outputs = set()
+    for seed in ("0", "1", "12345"):
+        result = subprocess.run(
+            [sys.executable, "-m", "components.cli", "render", "--stack", "prod"],
+            cwd=REPO, capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        outputs.add(result.stdout)
+    assert len(outputs) == 1
+    assert outputs.pop().decode() == render_bundled("prod")
+
+
+@pytest.mark.parametrize("stack", BUNDLED_STACKS)
+def test_desired_state_matches_golden(stack):
+    """Everything else `pulumi up` manages (Helm releases and values, node pools, IAM): a
+    version pin or a default value that changes shows as a reviewable diff."""
+    catalog = load_catalog(MODELS_DIR, "models")
+    rendered = render_stack(resolve_deployment(catalog, load_stack(STACKS_DIR, stack, "stacks"), stack_names(STACKS_DIR)))
+    state = {
+        key: entry.body for key, entry in desired_state(rendered).items() if entry.kind in NOT_KUBERNETES_OBJECTS
+    }
+    check_golden(f"state-{stack}.json", json.dumps(state, indent=2, sort_keys=True) + "\n")
 
 
 @pytest.mark.parametrize("file_name", sorted(catalog_json_schemas()))

@@ -9,8 +9,11 @@ import sys
 
 from tests.conftest import REPO
 
-PURE_PACKAGES = ("components/catalog", "components/render")
-PURE_MODULES = ("components/__init__.py", "components/platform_names.py", "components/cli.py")
+PURE_PACKAGES = ("components/catalog", "components/render", "components/review")
+PURE_MODULES = (
+    "components/__init__.py", "components/platform_names.py", "components/pins.py", "components/cli.py",
+    "components/inputs.py", "components/codeowners.py",
+)
 
 
 def imported_modules(path) -> set[str]:
@@ -46,7 +49,8 @@ def test_pure_layers_import_with_pulumi_unavailable():
         "import sys\n"
         "for name in ('pulumi', 'pulumi_aws', 'pulumi_kubernetes'):\n"
         "    sys.modules[name] = None\n"
-        "import components.catalog, components.render.stack_render, components.review.plan, components.cli\n"
+        "import components.catalog, components.render.stack_render, components.cli\n"
+        "import components.review.compare, components.review.endpoints, components.codeowners\n"
         "print('ok')\n"
     )
     result = subprocess.run(

@@ -147,6 +147,15 @@ def problems_of(workspace) -> list[str]:
             "allowed here: max_replicas, metric, min_replicas, target",
         ),
         (
+            {"name": "2fa-scorer"},
+            "name: '2fa-scorer' must start with a letter: Knative names the model's Service "
+            "2fa-scorer-predictor, and Service names start with a letter",
+        ),
+        (
+            {"scaling": {"max_replicas": 10**9}},
+            "scaling.max_replicas: must be at most 1000, got the number 1000000000",
+        ),
+        (
             {"name": "a-model-name-that-is-far-too-long-for-knative-revisions"},
             "name: 'a-model-name-that-is-far-too-long-for-knative-revisions' has 55 characters; "
             "at most 47 fit, because Knative names revisions <name>-predictor-00001 within 63 "

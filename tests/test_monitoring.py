@@ -11,9 +11,6 @@ MODELPLANE_REQUIRE_PROMTOOL=1, so in CI these tests fail rather than skip withou
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -25,10 +22,7 @@ from components.render.objects import object_id
 from components.render.stack_render import render_stack_objects
 from tests.conftest import BUNDLED_STACKS, MODELS_DIR, STACKS_DIR
 
-PROMTOOL = shutil.which("promtool")
-if PROMTOOL is None and os.environ.get("MODELPLANE_REQUIRE_PROMTOOL") == "1":
-    raise RuntimeError("promtool is required here (MODELPLANE_REQUIRE_PROMTOOL=1) but not installed")
-needs_promtool = pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian package prometheus) not installed")
+from tests.promtool import needs_promtool, promtool
 
 
 def objects_of(stack: str) -> dict[str, dict]:
@@ -47,8 +41,6 @@ def write_rules(tmp_path: Path, stack: str) -> Path:
     return path
 
 
-def promtool(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([PROMTOOL, *args], capture_output=True, text=True, timeout=600)
 
 
 @needs_promtool

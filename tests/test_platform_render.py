@@ -210,7 +210,8 @@ def test_knative_serving_is_configured_for_gpu_models(basic_workspace):
     assert config["istio"]["local-gateway.knative-serving.knative-local-gateway"] == (
         "knative-local-gateway.istio-ingress.svc.cluster.local"
     )
-    assert config["domain"] == {"models.test.example.com": ""}
+    # Every Knative service is cluster-local: the only public routes are modelplane's.
+    assert config["domain"] == {"svc.cluster.local": ""}
     assert knative["ingress"]["istio"]["knative-local-gateway"] == {"selector": {"istio": "ingressgateway"}}
     assert knative["high-availability"] == {"replicas": 1}
     # Every config value is a string: the operator copies them into ConfigMaps.
@@ -265,7 +266,12 @@ def test_mig_configuration(basic_workspace):
 def test_mesh_wide_strict_mtls_and_addon_namespaces(basic_workspace):
     objects = objects_of(rendered(basic_workspace))
     assert objects["PeerAuthentication/istio-system/default"]["spec"] == {"mtls": {"mode": "STRICT"}}
-    assert objects["PeerAuthentication/knative-serving/default"]["spec"] == {"mtls": {"mode": "PERMISSIVE"}}
+    assert "PeerAuthentication/knative-serving/default" not in objects
+    assert objects["PeerAuthentication/knative-serving/webhook-permissive"]["spec"] == {
+        "selector": {"matchLabels": {"app": "webhook"}},
+        "mtls": {"mode": "STRICT"},
+        "portLevelMtls": {"8443": {"mode": "PERMISSIVE"}},
+    }
     labels = objects["Namespace/knative-serving"]["metadata"]["labels"]
     assert labels["istio-injection"] == "enabled"
     assert objects["Namespace/istio-system"]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
@@ -317,3 +323,71 @@ def test_bundled_release_graph_is_complete():
         graph = {object_id(obj): object_dependencies(obj, ids) for obj in result.objects}
         graph.update({r.name: release_dependencies(r, ids) for r in result.releases})
         assert len(creation_order(graph)) == len(graph)
+
+
+def test_shared_gateway_keeps_the_local_gateway_port_to_the_platform(basic_workspace):
+    policy = objects_of(rendered(basic_workspace))["NetworkPolicy/istio-ingress/shared-gateway"]["spec"]
+    assert policy["podSelector"] == {"matchLabels": {"istio": "ingressgateway"}}
+    public, local = policy["ingress"]
+    assert "from" not in public and {p["port"] for p in public["ports"]} == {80, 443, 15020, 15021, 15090}
+    assert local["ports"] == [{"protocol": "TCP", "port": 8081}]
+    assert local["from"][0]["namespaceSelector"]["matchExpressions"][0]["values"] == ["istio-ingress", "knative-serving"]
+
+
+def test_knative_waits_for_the_mesh_and_reports_ready(basic_workspace):
+    result = rendered(basic_workspace)
+    objects = objects_of(result)
+    knative = objects["KnativeServing/knative-serving/knative-serving"]
+    assert knative["metadata"]["annotations"] == {"pulumi.com/waitFor": "condition=Ready"}
+    assert object_dependencies(knative, list(objects)) == (
+        "Namespace/knative-serving", "knative-operator", "istiod", "istio-cni", "istio-ingressgateway",
+    )
+
+
+def test_kserve_publishes_no_routes_of_its_own(basic_workspace):
+    kserve = releases_of(rendered(basic_workspace))["kserve"]
+    assert kserve.values["kserve"]["controller"]["gateway"]["disableIstioVirtualHost"] is True
+    basic_workspace.stack(addons={"kserve": {"values": {"kserve": {"controller": {"gateway": {
+        "localGateway": {"gateway": "x/y"}}}}}}})
+    with pytest.raises(InputError) as caught:
+        rendered(basic_workspace)
+    assert "modelplane:addons.kserve.values.kserve.controller.gateway.localGateway.gateway: is set by modelplane" in str(caught.value)
+
+
+def test_prod_runs_two_gateways_and_two_istiods(basic_workspace):
+    assert releases_of(rendered(basic_workspace))["istio-ingressgateway"].values["autoscaling"] == {"minReplicas": 1}
+    basic_workspace.stack(environment="prod")
+    releases = releases_of(rendered(basic_workspace))
+    gateway = releases["istio-ingressgateway"].values
+    assert gateway["autoscaling"] == {"minReplicas": 2} and gateway["podDisruptionBudget"] == {"minAvailable": 1}
+    assert releases["istiod"].values["pilot"]["autoscaleMin"] == 2
+
+
+def test_extra_release_gets_its_namespace(basic_workspace):
+    basic_workspace.stack(extra_releases=[
+        {"name": "external-dns", "namespace": "external-dns", "chart": "external-dns", "version": "1.15.0",
+         "repository": "https://kubernetes-sigs.github.io/external-dns"},
+        {"name": "tools", "namespace": "kube-system", "chart": "tools", "version": "1.0.0",
+         "repository": "https://example.com/charts"},
+    ])
+    objects = objects_of(rendered(basic_workspace))
+    assert "Namespace/external-dns" in objects and "Namespace/kube-system" not in objects
+
+
+def test_prometheus_keeps_its_data_on_an_encrypted_volume(basic_workspace):
+    result = rendered(basic_workspace)
+    storage = objects_of(result)["StorageClass/gp3-encrypted"]
+    assert (storage["provisioner"], storage["parameters"]) == ("ebs.csi.aws.com", {"type": "gp3", "encrypted": "true"})
+    prometheus = releases_of(result)["kube-prometheus-stack"]
+    claim = prometheus.values["prometheus"]["prometheusSpec"]["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["storageClassName"] == "gp3-encrypted" and claim["resources"]["requests"]["storage"] == "50Gi"
+    assert prometheus.depends_on == ("StorageClass/gp3-encrypted",)
+    addons = result.cluster.eks_addons
+    assert addons["vpc-cni"].configuration == {"enableNetworkPolicy": "true"}
+    assert addons["aws-ebs-csi-driver"].service_account == ("kube-system", "ebs-csi-controller-sa")
+
+
+def test_long_cluster_names_give_distinct_node_group_names(basic_workspace):
+    basic_workspace.stack(cluster_name="c" * 62)
+    names = [group.node_group_name for group in rendered(basic_workspace).cluster.node_groups]
+    assert len(set(names)) == len(names) and all(len(name) <= 63 and not name.endswith("-") for name in names)

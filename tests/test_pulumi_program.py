@@ -74,8 +74,9 @@ def test_resource_counts(program):
         "aws:ec2/natGateway:NatGateway": len(plan.cluster.network.nat_gateway_zones),
         "modelplane:addons:HelmAddon": len(plan.releases),
         "kubernetes:helm.sh/v3:Release": len(plan.releases),
-        # One role per team plus cluster-autoscaler's.
-        "modelplane:iam:IrsaRole": len(plan.deployment.teams) + 1,
+        # One role per team, cluster-autoscaler's and the EBS CSI driver's.
+        "modelplane:iam:IrsaRole": len(plan.deployment.teams) + 2,
+        "aws:eks/addon:Addon": len(plan.cluster.eks_addons),
         "aws:eks/accessEntry:AccessEntry": len(plan.cluster.admin_role_arns),
         "aws:autoscaling/tag:Tag": sum(len(g.autoscaler_tags) for g in plan.cluster.node_groups),
         "pulumi:providers:kubernetes": 1,
@@ -243,16 +244,19 @@ def test_team_roles_read_only_their_prefixes(program):
     policies = {r.name: json.loads(r.inputs["policy"]) for r in run.of_type("aws:iam/rolePolicy:RolePolicy")}
     for team in plan.deployment.teams:
         policy = policies[f"models-{team.name}-models-policy"]
-        resources = [resource for statement in policy["Statement"] for resource in statement["Resource"]]
-        assert all(
-            any(team_prefix.removeprefix("s3://").split("/")[0] in resource for team_prefix in team.spec.storage.s3_prefixes)
-            for resource in resources
-        )
-        actions = {action for statement in policy["Statement"] for action in statement["Action"]}
-        assert actions == {"s3:GetObject", "s3:ListBucket"}
-    roles = {r.inputs["name"]: json.loads(r.inputs["assumeRolePolicy"]) for r in run.of_type("aws:iam/role:Role") if "assumeRolePolicy" in r.inputs}
-    fraud = roles[f"modelplane-{stack}-fraud-models"]["Statement"][0]["Condition"]["StringEquals"]
-    assert any(value == "system:serviceaccount:team-fraud:model-server" for value in fraud.values())
+        objects = [f"arn:aws:s3:::{p.removeprefix('s3://')}*" for p in team.spec.storage.s3_prefixes]
+        [read] = [s for s in policy["Statement"] if s["Action"] == ["s3:GetObject"]]
+        assert read["Resource"] == sorted(objects)
+        listing = [s for s in policy["Statement"] if s["Action"] == ["s3:ListBucket"]]
+        assert all(s["Condition"]["StringLike"]["s3:prefix"] for s in listing)
+        assert {a for s in policy["Statement"] for a in s["Action"]} == {"s3:GetObject", "s3:ListBucket"}
+    roles = {r.inputs["name"]: json.loads(r.inputs["assumeRolePolicy"]) for r in run.of_type("aws:iam/role:Role")}
+    [trust] = roles[f"modelplane-{stack}-fraud-models"]["Statement"]
+    issuer = f"oidc.eks.{rendered(stack).cluster.region}.amazonaws.com/id/EXAMPLE"
+    assert trust["Principal"] == {"Federated": f"arn:aws:iam::{plan.deployment.stack.settings.aws_account_id}:oidc-provider/{issuer}"}
+    assert trust["Condition"] == {"StringEquals": {
+        f"{issuer}:sub": "system:serviceaccount:team-fraud:model-server", f"{issuer}:aud": "sts.amazonaws.com",
+    }}
 
 
 def test_outputs(program):
@@ -280,3 +284,15 @@ def test_bad_stack_configuration_fails_with_the_validate_lines():
     message = str(caught.value)
     assert "stacks/Pulumi.dev.yaml: modelplane:node_poolz: unknown field (did you mean node_pools?)" in message
     assert "Traceback" not in message
+
+
+def test_eks_addons_and_access_entries(program):
+    stack, run = program
+    addons = {r.inputs["addonName"]: r.inputs for r in run.of_type("aws:eks/addon:Addon")}
+    assert json.loads(addons["vpc-cni"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert addons["aws-ebs-csi-driver"]["serviceAccountRoleArn"].endswith(f"role/modelplane-{stack}-ebs-csi")
+    entries = run.of_type("aws:eks/accessEntry:AccessEntry")
+    # Named after the principal: removing one admin leaves the others' resources alone.
+    assert {e.name for e in entries} == {
+        f"cluster-admin-{__import__('hashlib').sha256(e.inputs['principalArn'].encode()).hexdigest()[:12]}" for e in entries
+    }

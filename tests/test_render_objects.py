@@ -132,7 +132,7 @@ def test_mesh_policies(objects):
         "action": "ALLOW",
         "rules": [{"from": [
             {"source": {"principals": ["cluster.local/ns/istio-ingress/sa/istio-ingressgateway"]}},
-            {"source": {"namespaces": ["knative-serving", "monitoring"]}},
+            {"source": {"namespaces": ["knative-serving"]}},
         ]}],
     }
 
@@ -246,6 +246,14 @@ def test_custom_route_and_timeout(basic_workspace):
     http = render(basic_workspace)["VirtualService/team-fraud/scorer-route"]["spec"]["http"][0]
     assert http["match"] == [{"uri": {"exact": "/payments/score"}}, {"uri": {"prefix": "/payments/score/"}}]
     assert http["timeout"] == "5s"
+
+
+def test_grpc_model_declares_its_h2c_port(basic_workspace):
+    basic_workspace.model(format="pytorch", protocol="grpc-v2")
+    model = render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]["model"]
+    assert model["ports"] == [{"name": "h2c", "containerPort": 7070, "protocol": "TCP"}]
+    basic_workspace.model(format="pytorch")
+    assert "ports" not in render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]["model"]
 
 
 def test_grpc_route_by_host(basic_workspace):

@@ -190,6 +190,56 @@ def test_platform_settings_rules(workspace, changes, expected):
     assert any(problem.startswith(f"{SOURCE}: {expected}") for problem in problems), problems
 
 
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"node_pools": pools(cpu={"instance_types": ["m6i.large"], "min_size": 0, "max_size": 1,
+                                      "labels": {"modelplane.dev/node-pool": "system"}})},
+            "modelplane:node_pools.cpu.labels: modelplane.dev/node-pool would override a label modelplane or "
+            "a node agent sets",
+        ),
+        (
+            {"node_pools": pools(cpu={"instance_types": ["m6i.large"], "min_size": 0, "max_size": 1,
+                                      "labels": {"bad key": "x"}})},
+            "modelplane:node_pools.cpu.labels.bad key: 'bad key' is not a Kubernetes label key",
+        ),
+        (
+            {"node_pools": pools(cpu={"instance_types": ["m6i.large"], "min_size": 0, "max_size": 100000})},
+            "modelplane:node_pools.cpu.max_size: must be at most 1000, got the number 100000",
+        ),
+        (
+            {"cluster": {"availability_zones": ["us-west-2a", "us-west-2a"]}},
+            "modelplane:cluster.availability_zones: lists us-west-2a more than once; keep one of each",
+        ),
+        (
+            {"serving": {"scale_to_zero_grace_period_seconds": 0}},
+            "modelplane:serving.scale_to_zero_grace_period_seconds: must be at least 6, got the number 0",
+        ),
+        (
+            {"cluster": {"admin_role_arns": ["arn:aws:sts::123456789012:assumed-role/admins/me"]}},
+            "modelplane:cluster.admin_role_arns[0]: 'arn:aws:sts::123456789012:assumed-role/admins/me' is not "
+            "an IAM role or user ARN",
+        ),
+    ],
+)
+def test_more_stack_rules(workspace, changes, expected):
+    workspace.stack(**changes)
+    problems = problems_of(workspace)
+    assert any(problem.startswith(f"{SOURCE}: {expected}") for problem in problems), problems
+
+
+def test_stack_name_must_give_a_valid_cluster_name(workspace):
+    workspace.stack("QA_x.y")
+    assert problems_of(workspace, "QA_x.y") == [
+        "stacks/Pulumi.QA_x.y.yaml: modelplane:cluster_name: the stack name gives the cluster name "
+        "'modelplane-QA_x.y', which EKS refuses (letters, digits and '-', starting with a letter, at "
+        "most 100); set modelplane:cluster_name"
+    ]
+    workspace.stack("QA_x.y", cluster_name="qa-cluster")
+    assert load_stack(workspace.stacks, "QA_x.y", "stacks").cluster_name == "qa-cluster"
+
+
 def test_nvidia_provider_defaults(workspace):
     workspace.stack()
     assert load_stack(workspace.stacks, "dev", "stacks").settings.nvidia_provider == "gpu-operator"

@@ -29,6 +29,11 @@ QUEUE_PROXY_CPU = "25m"
 QUEUE_PROXY_MEMORY = "64Mi"
 SIDECAR_CPU = cpu_cores(ISTIO_PROXY_CPU) + cpu_cores(QUEUE_PROXY_CPU)
 SIDECAR_MEMORY = memory_bytes(ISTIO_PROXY_MEMORY) + memory_bytes(QUEUE_PROXY_MEMORY)
+# What a node keeps for itself: the kubelet's and the OS's reservations on EKS plus the
+# DaemonSets on every node (VPC CNI, kube-proxy, Istio CNI, node exporter, NVIDIA agents).
+# An estimate on the safe side; a replica must fit in the rest.
+NODE_RESERVED_CPU = cpu_cores("500m")
+NODE_RESERVED_MEMORY = memory_bytes("1536Mi")
 
 WHOLE_GPU_RESOURCE = "nvidia.com/gpu"
 
@@ -385,20 +390,30 @@ def _fit_problems(
     need_memory = memory_bytes(memory) + SIDECAR_MEMORY
     for name, pool in candidates.items():
         for instance_name in pool.instance_types:
-            instance = INSTANCE_TYPES[instance_name]
-            if need_cpu <= instance.vcpu and need_memory <= Decimal(instance.memory_gib) * 2**30:
+            cpu_free, memory_free = allocatable(instance_name)
+            if need_cpu <= cpu_free and need_memory <= memory_free:
                 return
     sizes = ", ".join(
-        f"{name}: {INSTANCE_TYPES[t].vcpu} vCPU / {INSTANCE_TYPES[t].memory_gib}Gi"
+        f"{name}: {format_cpu(allocatable(t)[0])} CPU / {format_memory(allocatable(t)[1])}"
         for name, pool in sorted(candidates.items())
         for t in pool.instance_types
     )
     problems.append(Problem(
         model.source, field,
         f"one replica needs {format_cpu(need_cpu)} CPU and {format_memory(need_memory)} memory "
-        f"with its sidecars, more than any node it may run on in stack {stack.name} has "
-        f"({sizes}); lower the request or add a larger instance type",
+        f"with its sidecars, more than any node it may run on in stack {stack.name} has free "
+        f"({sizes}, after what a node keeps for itself); lower the request or add a larger "
+        "instance type",
     ))
+
+
+def allocatable(instance_type: str) -> tuple[Decimal, Decimal]:
+    """CPU cores and memory bytes a node of ``instance_type`` leaves to pods (an estimate)."""
+    instance = INSTANCE_TYPES[instance_type]
+    return (
+        Decimal(instance.vcpu) - NODE_RESERVED_CPU,
+        Decimal(instance.memory_gib) * 2**30 - NODE_RESERVED_MEMORY,
+    )
 
 
 def _capacity_problems(stack: Stack, models: list[DeployedModel]) -> list[Problem]:

@@ -8,6 +8,9 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# Kubernetes label keys: an optional DNS-subdomain prefix and '/', then a name of 63 characters.
+_LABEL_KEY_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_KEY_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 # Kubernetes label values: 63 characters of alphanumerics, '-', '_' and '.', alphanumeric at the ends.
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
@@ -36,6 +39,16 @@ def check_label_value(value: str) -> str:
     return value
 
 
+def check_label_key(value: str) -> str:
+    prefix, _, name = value.rpartition("/")
+    if (prefix and (len(prefix) > 253 or not _LABEL_KEY_PREFIX.match(prefix))) or len(name) > 63 or not _LABEL_KEY_NAME.match(name):
+        raise ValueError(
+            f"{value!r} is not a Kubernetes label key; write [prefix/]name with letters, digits, "
+            "'-', '_' and '.' (prefix: a DNS name)"
+        )
+    return value
+
+
 def check_unique_items(values: list) -> list:
     repeated = sorted({str(value) for value in values if values.count(value) > 1})
     if repeated:
@@ -48,6 +61,7 @@ DnsLabel = Annotated[
     AfterValidator(check_dns_label),
     WithJsonSchema({"type": "string", "pattern": _DNS_LABEL.pattern, "maxLength": 63}),
 ]
+LabelKey = Annotated[str, AfterValidator(check_label_key)]
 LabelValue = Annotated[
     str,
     AfterValidator(check_label_value),

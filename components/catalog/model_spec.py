@@ -23,6 +23,9 @@ from components.catalog.team_spec import MigProfileName
 MAX_MODEL_NAME_LENGTH = 63 - len("-predictor-00001")
 
 ScaleMetric = Literal["concurrency", "rps", "cpu", "memory"]
+# Sanity bounds: larger numbers are typos, not plans.
+MAX_REPLICAS = 1000
+MAX_TARGET = 1_000_000
 # Metrics that Knative hands to the Kubernetes HPA, which cannot scale to zero.
 HPA_METRICS = ("cpu", "memory")
 
@@ -77,6 +80,11 @@ def check_env_name(value: str) -> str:
 
 
 def check_model_name(value: str) -> str:
+    if not value[0].isalpha():
+        raise ValueError(
+            f"{value!r} must start with a letter: Knative names the model's Service "
+            f"{value}-predictor, and Service names start with a letter"
+        )
     if len(value) > MAX_MODEL_NAME_LENGTH:
         raise ValueError(
             f"{value!r} has {len(value)} characters; at most {MAX_MODEL_NAME_LENGTH} fit, because "
@@ -145,15 +153,16 @@ def scaling_problem(min_replicas: int, max_replicas: int, metric: str) -> str | 
 
 class Scaling(StrictModel):
     min_replicas: int = Field(
-        default=0, ge=0, description="Replicas always running; 0 scales to zero when idle."
+        default=0, ge=0, le=MAX_REPLICAS, description="Replicas always running; 0 scales to zero when idle."
     )
-    max_replicas: int = Field(default=1, ge=1, description="Most replicas the model scales to.")
+    max_replicas: int = Field(default=1, ge=1, le=MAX_REPLICAS, description="Most replicas the model scales to.")
     metric: ScaleMetric = Field(
         default="concurrency", description="What the autoscaler watches."
     )
     target: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_TARGET,
         description="Target per replica: requests in flight (concurrency), requests per second "
         "(rps), percent of requested CPU (cpu) or MiB (memory).",
     )
@@ -169,10 +178,10 @@ class Scaling(StrictModel):
 
 
 class ScalingOverride(StrictModel):
-    min_replicas: int | None = Field(default=None, ge=0)
-    max_replicas: int | None = Field(default=None, ge=1)
+    min_replicas: int | None = Field(default=None, ge=0, le=MAX_REPLICAS)
+    max_replicas: int | None = Field(default=None, ge=1, le=MAX_REPLICAS)
     metric: ScaleMetric | None = None
-    target: int | None = Field(default=None, ge=1)
+    target: int | None = Field(default=None, ge=1, le=MAX_TARGET)
 
 
 class Canary(StrictModel):

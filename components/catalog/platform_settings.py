@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from components import pins
-from components.catalog.fields import DnsLabel, StrictModel
+from components.catalog.fields import DnsLabel, StrictModel, check_unique_items
 
-_IAM_PRINCIPAL = re.compile(r"^arn:aws(-cn|-us-gov)?:(iam|sts)::[0-9]{12}:(role|user|assumed-role)/[\w+=,.@/-]+$")
+# EKS access entries take IAM roles and users (not STS session ARNs).
+_IAM_PRINCIPAL = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(role|user)/[\w+=,.@/-]+$")
 _AZ = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9][a-z]$")
 _CHART_REPOSITORY = re.compile(r"^(https://\S+|oci://\S+)$")
 
@@ -81,7 +82,7 @@ class ClusterSettings(StrictModel):
         description="Control plane logs sent to CloudWatch.",
     )
     vpc_cidr: Cidr = "10.0.0.0/16"
-    availability_zones: list[AvailabilityZone] | None = Field(
+    availability_zones: Annotated[list[AvailabilityZone], AfterValidator(check_unique_items)] | None = Field(
         default=None, min_length=2, description="Zones of the subnets; default <region>a, b and c."
     )
     nat_gateways: Literal["single", "per_az"] = Field(
@@ -118,7 +119,8 @@ class GatewaySettings(StrictModel):
 class ServingSettings(StrictModel):
     """Knative Serving settings that matter for GPU models."""
 
-    scale_to_zero_grace_period_seconds: int = Field(default=30, ge=0, le=3600)
+    # Knative refuses a grace period under 6 seconds.
+    scale_to_zero_grace_period_seconds: int = Field(default=30, ge=6, le=3600)
     stable_window_seconds: int = Field(default=60, ge=6, le=3600)
     progress_deadline_seconds: int | None = Field(
         default=None,
@@ -174,6 +176,10 @@ class MonitoringSettings(StrictModel):
     gpu_saturation_ratio: float = Field(
         default=0.9, gt=0, le=1,
         description="Alert when a GPU pool's requests reach this share of what its max size offers.",
+    )
+    prometheus_storage_gib: int = Field(
+        default=50, ge=10, le=16384,
+        description="Prometheus' persistent volume: it must hold 35 days for the 30-day SLOs.",
     )
 
 

@@ -18,7 +18,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.field}: {self.message}"
+        # One line per problem, whatever a message quoted from elsewhere contains.
+        return " ".join(f"{self.file}: {self.field}: {self.message}".split("\n"))
 
 
 class InputError(Exception):

@@ -25,6 +25,7 @@ def catalog_problems(catalog: Catalog) -> list[Problem]:
         *_storage_overlap_problems(catalog),
         *_storage_location_problems(catalog),
         *_route_problems(catalog),
+        *_grpc_host_problems(catalog),
     ]
 
 
@@ -113,5 +114,24 @@ def _route_problems(catalog: Catalog) -> list[Problem]:
                         model.source, "route.path",
                         f"route {path} is nested under {ancestor}, the route of {other.source}; "
                         "the gateway could send its requests to either, so choose a path outside it",
+                    ))
+    return problems
+
+
+def _grpc_host_problems(catalog: Catalog) -> list[Problem]:
+    """gRPC models are reached at <model>-<team>.<domain>; two of them must not share a host."""
+    by_host: dict[str, list[CatalogModel]] = defaultdict(list)
+    for team, model in catalog.models():
+        if model.spec.is_grpc:
+            by_host[f"{model.name}-{team.name}"].append(model)
+    problems = []
+    for host, models in by_host.items():
+        for model in models:
+            for other in models:
+                if other is not model:
+                    problems.append(Problem(
+                        model.source, "name",
+                        f"gRPC host {host}.<domain> is also the host of {other.source}; rename one "
+                        "of the models",
                     ))
     return problems

@@ -20,6 +20,8 @@ class ServingRuntime:
     chart_key: str
     # Port of the model server's own Prometheus metrics (None: it exposes none by default).
     metrics_port: int | None = 8080
+    # Port of its gRPC server, for models that speak grpc-v1 or grpc-v2 (None: no gRPC).
+    grpc_port: int | None = None
 
 
 SERVING_RUNTIMES: dict[str, ServingRuntime] = {
@@ -31,14 +33,17 @@ SERVING_RUNTIMES: dict[str, ServingRuntime] = {
         ServingRuntime(
             "kserve-mlserver", ("sklearn", "xgboost", "lightgbm", "mlflow"), ("v2",), "mlserver", 8082
         ),
-        ServingRuntime("kserve-tensorflow-serving", ("tensorflow",), ("v1", "grpc-v1"), "tensorflow", None),
-        ServingRuntime("kserve-torchserve", ("pytorch",), ("v1", "v2", "grpc-v2"), "torchserve", 8082),
+        ServingRuntime(
+            "kserve-tensorflow-serving", ("tensorflow",), ("v1", "grpc-v1"), "tensorflow", None, 9000
+        ),
+        ServingRuntime("kserve-torchserve", ("pytorch",), ("v1", "v2", "grpc-v2"), "torchserve", 8082, 7070),
         ServingRuntime(
             "kserve-tritonserver",
             ("tensorrt", "tensorflow", "onnx", "pytorch", "triton"),
             ("v2", "grpc-v2"),
             "tritonserver",
             8002,
+            9000,
         ),
         ServingRuntime("kserve-pmmlserver", ("pmml",), ("v1", "v2"), "pmmlserver"),
         ServingRuntime("kserve-paddleserver", ("paddle",), ("v1", "v2"), "paddleserver"),

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from components.catalog.fields import DnsLabel, StrictModel
+from components.catalog.fields import DnsLabel, LabelKey, LabelValue, StrictModel
 from components.catalog.hardware import GPU_MODELS, INSTANCE_TYPES, mig_layout_problem
 from components.catalog.platform_settings import (
     AddonSettings,
@@ -28,6 +28,9 @@ from components.platform_names import ADDON_RELEASES
 
 # The pool that runs the platform's own add-ons; every stack has one.
 SYSTEM_POOL = "system"
+# Node label prefixes of modelplane, NVIDIA's agents, EKS and Kubernetes: pools may not set them.
+RESERVED_LABEL_PREFIXES = ("modelplane.dev/", "nvidia.com/", "k8s.amazonaws.com/", "eks.amazonaws.com/",
+                           "kubernetes.io/", "k8s.io/", "node.kubernetes.io/")
 
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$")
 _ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
@@ -96,17 +99,30 @@ class GpuPoolSettings(StrictModel):
 class NodePool(StrictModel):
     instance_types: list[InstanceTypeName] = Field(min_length=1)
     capacity_type: Literal["on_demand", "spot"] = "on_demand"
-    min_size: int = Field(ge=0)
-    max_size: int = Field(ge=1)
-    desired_size: int | None = Field(default=None, ge=0)
+    min_size: int = Field(ge=0, le=1000)
+    max_size: int = Field(ge=1, le=1000)
+    desired_size: int | None = Field(default=None, ge=0, le=1000)
     disk_size_gib: int = Field(default=100, ge=20, le=16384)
     ami_type: AmiType | None = Field(
         default=None,
         description="EKS AMI type; AL2023_x86_64_NVIDIA for GPU pools, AL2023_x86_64_STANDARD "
         "otherwise.",
     )
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: dict[LabelKey, LabelValue] = Field(
+        default_factory=dict, description="Extra node labels (not under modelplane's or NVIDIA's prefixes)."
+    )
     gpu: GpuPoolSettings | None = None
+
+    @field_validator("labels")
+    @classmethod
+    def _own_labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(key for key in labels if key.startswith(RESERVED_LABEL_PREFIXES))
+        if reserved:
+            raise ValueError(
+                f"{', '.join(reserved)} would override a label modelplane or a node agent sets "
+                f"(reserved prefixes: {', '.join(RESERVED_LABEL_PREFIXES)}); use your own prefix"
+            )
+        return labels
 
     @model_validator(mode="after")
     def _consistent(self) -> "NodePool":

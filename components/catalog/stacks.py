@@ -19,6 +19,7 @@ NAMESPACE = "modelplane"
 # Settings that come from another provider's configuration namespace.
 FOREIGN_KEYS = {"region": "aws:region"}
 _STACK_FILE = re.compile(r"^Pulumi\.(?P<name>[A-Za-z0-9_.-]+)\.yaml$")
+_EKS_CLUSTER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,99}$")
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,9 @@ def settings_from_engine_config(config: Mapping[str, str], source: str) -> Stack
     such as "012345678901" must not become a number).
     """
     typed: dict[str, Any] = {}
+    text_fields = _text_fields()
     for key, text in config.items():
-        field = key.split(":", 1)[-1]
-        annotation = StackSettings.model_fields.get(field)
-        wants_text = annotation is not None and _is_text_field(field)
-        if wants_text:
+        if key.split(":", 1)[-1] in text_fields:
             typed[key] = text
         else:
             try:
@@ -100,10 +99,14 @@ def settings_from_engine_config(config: Mapping[str, str], source: str) -> Stack
     return settings_from_config(typed, source)
 
 
-def _is_text_field(field: str) -> bool:
-    schema = StackSettings.model_json_schema()["properties"].get(field, {})
-    types = {schema.get("type")} | {option.get("type") for option in schema.get("anyOf", [])}
-    return "string" in types or "enum" in schema
+def _text_fields() -> set[str]:
+    """Settings whose values are text (left as the engine passes them, not parsed as JSON)."""
+    fields = set()
+    for field, schema in StackSettings.model_json_schema()["properties"].items():
+        types = {schema.get("type")} | {option.get("type") for option in schema.get("anyOf", [])}
+        if "string" in types or "enum" in schema:
+            fields.add(field)
+    return fields
 
 
 def _with_config_keys(problems: list[Problem]) -> list[Problem]:
@@ -137,7 +140,20 @@ def load_stack(stacks_dir: Path, name: str, shown_dir: str | None = None) -> Sta
         raise InputError([
             Problem(shown, "config", "a stack file holds a 'config:' mapping of modelplane: keys")
         ])
-    return Stack(name=name, source=shown, settings=settings_from_config(data["config"], shown))
+    return named_stack(name, shown, settings_from_config(data["config"], shown))
+
+
+def named_stack(name: str, source: str, settings: StackSettings) -> Stack:
+    """The stack called ``name``; raise when its (derived) cluster name is one EKS refuses."""
+    stack = Stack(name=name, source=source, settings=settings)
+    if not _EKS_CLUSTER_NAME.match(stack.cluster_name):
+        raise InputError([Problem(
+            source, config_key("cluster_name"),
+            f"the stack name gives the cluster name {stack.cluster_name!r}, which EKS refuses "
+            "(letters, digits and '-', starting with a letter, at most 100); set "
+            f"{config_key('cluster_name')}",
+        )])
+    return stack
 
 
 def load_stacks(stacks_dir: Path, names: list[str] | None = None, shown_dir: str | None = None) -> list[Stack]:

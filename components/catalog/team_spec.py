@@ -79,8 +79,8 @@ class TeamStorage(StrictModel):
 class TeamQuota(StrictModel):
     cpu: CpuQuantity = Field(description="CPU the team's pods may request in total.")
     memory: MemoryQuantity = Field(description="Memory the team's pods may request in total.")
-    gpu: int = Field(default=0, ge=0, description="Whole GPUs the team may request.")
-    mig: dict[MigProfileName, Annotated[int, Field(ge=1)]] = Field(
+    gpu: int = Field(default=0, ge=0, le=100_000, description="Whole GPUs the team may request.")
+    mig: dict[MigProfileName, Annotated[int, Field(ge=1, le=100_000)]] = Field(
         default_factory=dict, description="MIG slices the team may request, by profile."
     )
 

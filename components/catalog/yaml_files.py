@@ -125,7 +125,12 @@ def parse_yaml_text(raw: bytes, shown_as: str) -> tuple[Any, list[Problem]]:
             what += "; put the value in quotes"
         return None, [Problem(shown_as, where, f"invalid YAML: {what}")]
     except yaml.YAMLError as error:
-        return None, [Problem(shown_as, WHOLE_FILE, f"invalid YAML: {error}")]
+        return None, [Problem(shown_as, WHOLE_FILE, f"invalid YAML: {' '.join(str(error).split())}")]
+    except RecursionError:
+        return None, [Problem(shown_as, WHOLE_FILE, "values are nested too deeply; flatten the file")]
+    except ValueError:
+        # PyYAML hands values such as a number of thousands of digits to Python, which refuses them.
+        return None, [Problem(shown_as, WHOLE_FILE, "a value cannot be read (a number far too long?); fix or quote it")]
     if len(documents) != 1:
         return None, [
             Problem(

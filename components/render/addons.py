@@ -9,6 +9,7 @@ clear error instead of a platform that silently stops routing.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -46,6 +47,7 @@ from components.platform_names import (
     NVIDIA_NAMESPACE,
     NODE_POOL_LABEL,
     PROMETHEUS_RELEASE,
+    STORAGE_CLASS,
 )
 from components.render.cluster_shape import (
     CLUSTER_AUTOSCALER_NAMESPACE,
@@ -121,7 +123,7 @@ def istiod(deployment: StackDeployment) -> HelmRelease:
     return HelmRelease(
         ISTIOD_RELEASE, ISTIO_SYSTEM_NAMESPACE, pins.ISTIOD,
         {
-            "pilot": {"cni": {"enabled": True}},
+            "pilot": {"cni": {"enabled": True}, "autoscaleMin": _replicas(deployment)},
             "meshConfig": {
                 # Prometheus outside the mesh scrapes the sidecar's merged metrics on 15020,
                 # which STRICT mTLS does not cover.
@@ -148,12 +150,23 @@ def istio_gateway(deployment: StackDeployment) -> HelmRelease:
     service: dict[str, Any] = {"type": "LoadBalancer", "annotations": annotations}
     if gateway.source_ranges:
         service["loadBalancerSourceRanges"] = list(gateway.source_ranges)
+    replicas = _replicas(deployment)
     return HelmRelease(
         INGRESS_GATEWAY_RELEASE, INGRESS_NAMESPACE, pins.ISTIO_GATEWAY,
-        {"labels": {"app": INGRESS_GATEWAY_RELEASE, **INGRESS_GATEWAY_SELECTOR}, "service": service},
+        {
+            "labels": {"app": INGRESS_GATEWAY_RELEASE, **INGRESS_GATEWAY_SELECTOR},
+            "service": service,
+            "autoscaling": {"minReplicas": replicas},
+            "podDisruptionBudget": {"minAvailable": 1} if replicas > 1 else {},
+        },
         depends_on=(ISTIOD_RELEASE,),
-        managed_values=("labels.istio",),
+        managed_values=("labels.istio", "service.type"),
     )
+
+
+def _replicas(deployment: StackDeployment) -> int:
+    """Every request passes the gateway, and every sidecar needs istiod: two of each in prod."""
+    return 2 if deployment.stack.is_prod else 1
 
 
 def knative_operator(deployment: StackDeployment) -> HelmRelease:
@@ -173,6 +186,9 @@ def kserve(deployment: StackDeployment) -> HelmRelease:
                 "deploymentMode": "Knative",
                 "gateway": {
                     "domain": deployment.stack.settings.domain,
+                    # modelplane writes the only routes on the shared gateway; KServe's own
+                    # host-based VirtualService would publish every model a second way.
+                    "disableIstioVirtualHost": True,
                     "ingressGateway": {"gateway": f"{KNATIVE_SERVING_NAMESPACE}/knative-ingress-gateway"},
                     "localGateway": {
                         "gateway": f"{KNATIVE_SERVING_NAMESPACE}/knative-local-gateway",
@@ -186,7 +202,10 @@ def kserve(deployment: StackDeployment) -> HelmRelease:
         depends_on=(KSERVE_CRD_RELEASE, CERT_MANAGER_RELEASE, KNATIVE_SERVING_OBJECT, INGRESS_GATEWAY_RELEASE),
         managed_values=(
             "kserve.controller.deploymentMode",
+            "kserve.controller.gateway.disableIstioVirtualHost",
+            "kserve.controller.gateway.localGateway.gateway",
             "kserve.controller.gateway.localGateway.gatewayService",
+            "kserve.controller.gateway.ingressGateway.gateway",
         ),
     )
 
@@ -216,7 +235,18 @@ def prometheus_stack(deployment: StackDeployment) -> HelmRelease:
         {
             # Pick up every ServiceMonitor, PodMonitor and rule in the cluster, not only the
             # ones labelled with this release.
-            "prometheus": {"prometheusSpec": {**spec, "retention": "35d"}},
+            "prometheus": {"prometheusSpec": {
+                **spec,
+                "retention": "35d",
+                # On a persistent volume: the 30-day SLO windows must survive a restart.
+                "storageSpec": {"volumeClaimTemplate": {"spec": {
+                    "storageClassName": STORAGE_CLASS,
+                    "accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {
+                        "storage": f"{deployment.stack.settings.monitoring.prometheus_storage_gib}Gi",
+                    }},
+                }}},
+            }},
             # Node labels are needed to sum GPU requests per pool.
             "kube-state-metrics": {"metricLabelsAllowlist": [f"nodes=[{NODE_POOL_LABEL}]"]},
             "grafana": {
@@ -232,6 +262,7 @@ def prometheus_stack(deployment: StackDeployment) -> HelmRelease:
                 }},
             },
         },
+        depends_on=(f"StorageClass/{STORAGE_CLASS}",),
         managed_values=tuple(f"prometheus.prometheusSpec.{key}" for key in sorted(spec))
         + ("grafana.sidecar.dashboards.label",),
     )
@@ -330,11 +361,7 @@ def render_addon_releases(deployment: StackDeployment) -> tuple[list[HelmRelease
                         f"{config_key('addons')}.{release.name}.values.{path}",
                         "is set by modelplane, which relies on it; remove the override",
                     ))
-            release = HelmRelease(
-                release.name, release.namespace, release.chart,
-                deep_merge(release.values, override.values),
-                release.depends_on, release.managed_values,
-            )
+            release = dataclasses.replace(release, values=deep_merge(release.values, override.values))
         releases.append(release)
     for name in sorted(set(settings.addons) - installed):
         problems.append(Problem(

@@ -26,6 +26,7 @@ AUTOSCALER_TAG_PREFIX = "k8s.io/cluster-autoscaler"
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
 _MAX_IAM_ROLE_NAME = 64
+_MAX_NODE_GROUP_NAME = 63
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,21 @@ class ClusterShape:
     cluster_role_name: str
     node_role_name: str
     partition: str
+    # EKS managed add-ons: name -> settings (see render_eks_addons).
+    eks_addons: dict[str, "EksAddonShape"] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EksAddonShape:
+    """An EKS managed add-on; EKS picks the add-on version that matches the cluster's."""
+
+    configuration: dict[str, Any] = field(default_factory=dict)
+    # For add-ons that call AWS: the ServiceAccount their IRSA role trusts and the AWS-managed
+    # policy it gets.
+    service_account: tuple[str, str] | None = None
+    managed_policy: str | None = None
+    role_name: str | None = None
 
 
 def stack_tags(stack: Stack) -> dict[str, str]:
@@ -127,8 +142,26 @@ def render_cluster_shape(stack: Stack) -> ClusterShape:
         cluster_role_name=iam_role_name(stack, "cluster"),
         node_role_name=iam_role_name(stack, "nodes"),
         partition=aws_partition(settings.region),
+        eks_addons=render_eks_addons(stack),
         tags=stack_tags(stack),
     )
+
+
+EBS_CSI_SERVICE_ACCOUNT = (KUBE_SYSTEM_NAMESPACE, "ebs-csi-controller-sa")
+
+
+def render_eks_addons(stack: Stack) -> dict[str, EksAddonShape]:
+    partition = aws_partition(stack.settings.region)
+    return {
+        # The VPC CNI enforces NetworkPolicies (the teams' isolation) only when asked to.
+        "vpc-cni": EksAddonShape(configuration={"enableNetworkPolicy": "true"}),
+        # Persistent volumes (Prometheus keeps 30+ days of metrics for the SLOs and idle alerts).
+        "aws-ebs-csi-driver": EksAddonShape(
+            service_account=EBS_CSI_SERVICE_ACCOUNT,
+            managed_policy=f"arn:{partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
+            role_name=iam_role_name(stack, "ebs-csi"),
+        ),
+    }
 
 
 def render_network_shape(stack: Stack) -> NetworkShape:
@@ -189,7 +222,7 @@ def render_node_group_shape(stack: Stack, name: str, pool: NodePool) -> NodeGrou
         autoscaler_tags[f"{AUTOSCALER_TAG_PREFIX}/node-template/resources/{resource}"] = str(count)
     return NodeGroupShape(
         pool=name,
-        node_group_name=f"{stack.cluster_name}-{name}"[:63],
+        node_group_name=_shortened(f"{stack.cluster_name}-{name}", _MAX_NODE_GROUP_NAME),
         instance_types=tuple(pool.instance_types),
         capacity_type="SPOT" if pool.capacity_type == "spot" else "ON_DEMAND",
         min_size=pool.min_size,
@@ -205,13 +238,17 @@ def render_node_group_shape(stack: Stack, name: str, pool: NodePool) -> NodeGrou
     )
 
 
-def iam_role_name(stack: Stack, purpose: str) -> str:
-    """``<cluster>-<purpose>``, shortened with a hash when IAM's 64 characters are not enough."""
-    name = f"{stack.cluster_name}-{purpose}"
-    if len(name) <= _MAX_IAM_ROLE_NAME:
+def _shortened(name: str, limit: int) -> str:
+    """``name`` itself when it fits, else cut and given a hash of the whole, so names stay unique."""
+    if len(name) <= limit:
         return name
     digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: _MAX_IAM_ROLE_NAME - 9]}-{digest}"
+    return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
+
+def iam_role_name(stack: Stack, purpose: str) -> str:
+    """``<cluster>-<purpose>``, shortened with a hash when IAM's 64 characters are not enough."""
+    return _shortened(f"{stack.cluster_name}-{purpose}", _MAX_IAM_ROLE_NAME)
 
 
 def aws_partition(region: str) -> str:

@@ -78,6 +78,10 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
     }
     if spec.env:
         model_section["env"] = [{"name": name, "value": spec.env[name]} for name in sorted(spec.env)]
+    if spec.is_grpc:
+        # Knative proxies HTTP/2 (gRPC) only to a container port named h2c.
+        port = spec.serving_runtime.grpc_port
+        model_section["ports"] = [{"name": "h2c", "containerPort": port, "protocol": "TCP"}]
     predictor = {
         "minReplicas": model.min_replicas,
         "maxReplicas": model.max_replicas,

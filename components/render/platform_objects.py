@@ -23,6 +23,7 @@ from components.platform_names import (
     MONITORING_NAMESPACE,
     NVIDIA_NAMESPACE,
     SHARED_GATEWAY_NAME,
+    STORAGE_CLASS,
 )
 from components.render.addons import MIG_CONFIG_MAP
 from components.render.cluster_shape import mig_config_name
@@ -50,6 +51,9 @@ ADDON_NAMESPACES: dict[str, dict[str, str]] = {
     NVIDIA_NAMESPACE: _pod_security("privileged"),
 }
 
+# Namespaces every EKS cluster has.
+PREEXISTING_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+
 # Knative's default revision timeout; a model may raise its own up to the maximum.
 REVISION_TIMEOUT_SECONDS = 300
 MAX_REVISION_TIMEOUT_SECONDS = 3600
@@ -63,18 +67,39 @@ GPU_PROGRESS_DEADLINE_SECONDS = 1800
 def render_platform_objects(deployment: StackDeployment) -> list[KubeObject]:
     objects = [render_addon_namespace(name, deployment) for name in sorted(ADDON_NAMESPACES)
                if name != NVIDIA_NAMESPACE or deployment.stack.settings.nvidia_provider]
+    # Extra releases install into namespaces modelplane creates too (Helm does not create them).
+    known = set(ADDON_NAMESPACES) | {team.namespace for team in deployment.teams} | PREEXISTING_NAMESPACES
+    for namespace in sorted({r.namespace for r in deployment.stack.settings.extra_releases} - known):
+        objects.append({"apiVersion": "v1", "kind": "Namespace",
+                        "metadata": metadata(namespace, labels=_pod_security("baseline"))})
     objects += [
         render_mesh_mtls(),
-        render_knative_peer_authentication(),
+        *render_knative_webhook_peer_authentications(),
+        render_gateway_network_policy(),
         render_shared_gateway(deployment),
         render_knative_serving(deployment),
     ]
+    objects.append(render_storage_class())
     if deployment.stack.settings.mig_strategy != "none":
         objects.append(render_mig_config(deployment))
     tls = deployment.stack.settings.gateway.tls
     if tls is not None and tls.cluster_issuer:
         objects.append(render_gateway_certificate(deployment))
     return objects
+
+
+def render_storage_class() -> KubeObject:
+    return {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": metadata(STORAGE_CLASS),
+        "provisioner": "ebs.csi.aws.com",
+        "parameters": {"type": "gp3", "encrypted": "true"},
+        # Created in the zone of the node that first mounts it.
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "allowVolumeExpansion": True,
+        "reclaimPolicy": "Retain",
+    }
 
 
 def render_addon_namespace(name: str, deployment: StackDeployment) -> KubeObject:
@@ -91,13 +116,53 @@ def render_mesh_mtls() -> KubeObject:
     }
 
 
-def render_knative_peer_authentication() -> KubeObject:
-    # Knative's webhooks are called by the API server, which has no mesh identity.
+# Knative's webhook pods, which the API server (no mesh identity) calls on 8443.
+KNATIVE_WEBHOOKS = ("webhook", "net-istio-webhook")
+KNATIVE_WEBHOOK_PORT = 8443
+# The shared gateway's listeners: 80/443 for the world, 8081 for Knative's local gateway, which
+# any caller could use to reach any model (it forwards as the gateway's identity), so only the
+# gateway itself and Knative may reach it. 15021 (health), 15020 and 15090 (metrics) stay open.
+PUBLIC_GATEWAY_PORTS = (80, 443, 15020, 15021, 15090)
+LOCAL_GATEWAY_PORT = 8081
+
+
+def render_knative_webhook_peer_authentications() -> list[KubeObject]:
+    """STRICT mTLS everywhere in knative-serving except the webhooks' port."""
+    return [
+        {
+            "apiVersion": "security.istio.io/v1",
+            "kind": "PeerAuthentication",
+            "metadata": metadata(f"{app}-permissive", KNATIVE_SERVING_NAMESPACE),
+            "spec": {
+                "selector": {"matchLabels": {"app": app}},
+                "mtls": {"mode": "STRICT"},
+                "portLevelMtls": {str(KNATIVE_WEBHOOK_PORT): {"mode": "PERMISSIVE"}},
+            },
+        }
+        for app in KNATIVE_WEBHOOKS
+    ]
+
+
+def render_gateway_network_policy() -> KubeObject:
     return {
-        "apiVersion": "security.istio.io/v1",
-        "kind": "PeerAuthentication",
-        "metadata": metadata("default", KNATIVE_SERVING_NAMESPACE),
-        "spec": {"mtls": {"mode": "PERMISSIVE"}},
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata("shared-gateway", INGRESS_NAMESPACE),
+        "spec": {
+            "podSelector": {"matchLabels": dict(INGRESS_GATEWAY_SELECTOR)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {"ports": [{"protocol": "TCP", "port": port} for port in PUBLIC_GATEWAY_PORTS]},
+                {
+                    "from": [{"namespaceSelector": {"matchExpressions": [{
+                        "key": "kubernetes.io/metadata.name",
+                        "operator": "In",
+                        "values": [INGRESS_NAMESPACE, KNATIVE_SERVING_NAMESPACE],
+                    }]}}],
+                    "ports": [{"protocol": "TCP", "port": LOCAL_GATEWAY_PORT}],
+                },
+            ],
+        },
     }
 
 
@@ -144,7 +209,10 @@ def render_knative_serving(deployment: StackDeployment) -> KubeObject:
     gateway_service = f"{INGRESS_GATEWAY_RELEASE}.{INGRESS_NAMESPACE}.svc.cluster.local"
     # Every value of spec.config is a string: the operator writes them into ConfigMaps.
     config = {
-        "domain": {settings.domain: ""},
+        # Every Knative service is cluster-local: nothing is published on the shared gateway
+        # except the reviewed routes modelplane writes (even for an InferenceService a team
+        # owner creates by hand).
+        "domain": {"svc.cluster.local": ""},
         # The gateway runs in istio-ingress, not istio-system: these (legacy-form) keys make the
         # operator move its local-gateway Service there too.
         "istio": {
@@ -180,7 +248,10 @@ def render_knative_serving(deployment: StackDeployment) -> KubeObject:
     return {
         "apiVersion": "operator.knative.dev/v1beta1",
         "kind": "KnativeServing",
-        "metadata": metadata("knative-serving", KNATIVE_SERVING_NAMESPACE),
+        # pulumi-kubernetes waits for the condition, so KServe and the models start only once
+        # Knative Serving is ready.
+        "metadata": metadata("knative-serving", KNATIVE_SERVING_NAMESPACE,
+                             annotations={"pulumi.com/waitFor": "condition=Ready"}),
         "spec": {
             "version": pins.KNATIVE_SERVING_VERSION,
             "high-availability": {"replicas": replicas},

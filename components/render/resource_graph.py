@@ -11,7 +11,10 @@ from typing import Iterable, Mapping
 
 from components.platform_names import (
     CERT_MANAGER_RELEASE,
+    INGRESS_GATEWAY_RELEASE,
     ISTIO_BASE_RELEASE,
+    ISTIO_CNI_RELEASE,
+    ISTIOD_RELEASE,
     KNATIVE_OPERATOR_RELEASE,
     KSERVE_RELEASE,
     KSERVE_RUNTIMES_RELEASE,
@@ -24,7 +27,8 @@ from components.render.objects import KubeObject, object_id, owner_of
 GROUP_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "networking.istio.io": (ISTIO_BASE_RELEASE,),
     "security.istio.io": (ISTIO_BASE_RELEASE,),
-    "operator.knative.dev": (KNATIVE_OPERATOR_RELEASE,),
+    # Knative's activator and gateways need the mesh (sidecar injection, the gateway) at start.
+    "operator.knative.dev": (KNATIVE_OPERATOR_RELEASE, ISTIOD_RELEASE, ISTIO_CNI_RELEASE, INGRESS_GATEWAY_RELEASE),
     # Models need the controller, its webhooks, the runtimes they name and Knative Serving.
     "serving.kserve.io": (KSERVE_RELEASE, KSERVE_RUNTIMES_RELEASE, KNATIVE_SERVING_OBJECT),
     "monitoring.coreos.com": (PROMETHEUS_RELEASE,),

@@ -25,7 +25,8 @@ from components.render.team_iam import team_role_arn
 
 OWNERS_ROLE = "model-owners"
 # Namespaces whose pods may reach a team's models: the shared gateway, Knative's activator (it
-# holds requests while a model scales from zero) and Prometheus.
+# holds requests while a model scales from zero) and Prometheus (its scrapes use the ports that
+# bypass the sidecar, so only the network policy sees them).
 ADMITTED_NAMESPACES = (INGRESS_NAMESPACE, KNATIVE_SERVING_NAMESPACE, MONITORING_NAMESPACE)
 
 
@@ -187,9 +188,10 @@ def render_authorization_policy(team: CatalogTeam) -> KubeObject:
         "metadata": metadata("allow-platform", team.namespace, team_labels(team)),
         "spec": {
             "action": "ALLOW",
+            # Mesh identities only: the shared gateway and Knative's components (the activator).
             "rules": [{"from": [
                 {"source": {"principals": [gateway]}},
-                {"source": {"namespaces": [KNATIVE_SERVING_NAMESPACE, MONITORING_NAMESPACE]}},
+                {"source": {"namespaces": [KNATIVE_SERVING_NAMESPACE]}},
             ]}],
         },
     }

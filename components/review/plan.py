@@ -39,6 +39,11 @@ def _aws_section(rendered: RenderedStack) -> list[str]:
         f"{len(network.nat_gateway_zones)} NAT gateway{'s' if len(network.nat_gateway_zones) != 1 else ''}",
         f"  EKS control plane: endpoint {endpoint}; secrets encrypted with a KMS key; "
         f"logs: {', '.join(cluster.log_types) or 'none'}",
+        "  EKS add-ons: " + ", ".join(
+            f"{name}{' (IRSA role ' + addon.role_name + ')' if addon.role_name else ''}"
+            f"{' ' + str(addon.configuration) if addon.configuration else ''}"
+            for name, addon in sorted(cluster.eks_addons.items())
+        ),
         f"  access entries (cluster admin): {len(cluster.admin_role_arns)}"
         + "".join(f"\n    {arn}" for arn in cluster.admin_role_arns),
         f"  node pools: {len(cluster.node_groups)}",
