@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import pulumi
 import pulumi_aws as aws
 
-from components.render.cluster_shape import irsa_trust_policy
+from components.render.iam import irsa_trust_policy
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,7 +11,7 @@ from components.helm_addon import HelmAddon, HelmAddonArgs
 from components.irsa import IrsaRole, IrsaRoleArgs
 from components.kube_resources import kube_resource
 from components.platform_names import CLUSTER_AUTOSCALER_RELEASE
-from components.render.cluster_shape import (
+from components.render.iam import (
     CLUSTER_AUTOSCALER_NAMESPACE,
     CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
     cluster_autoscaler_policy,

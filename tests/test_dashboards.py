@@ -33,7 +33,7 @@ from grafana_foundation_sdk.models import units as grafana_units
 from grafana_foundation_sdk.models.dashboard import Dashboard, DataTransformerConfig
 
 from components.catalog import load_catalog, load_stack, resolve_deployment, stack_names
-from components.catalog.deployment import StackDeployment
+from components.catalog.deployed import StackDeployment
 from components.platform_names import MONITORING_NAMESPACE, TEAM_LABEL
 from components.render import dashboards
 from components.render.dashboards import render_dashboard_objects, team_dashboard_uid

@@ -11,7 +11,7 @@ from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
 from components.catalog import load_catalog, load_stack
-from components.render.cluster_shape import cluster_autoscaler_policy, irsa_trust_policy
+from components.render.iam import cluster_autoscaler_policy, irsa_trust_policy
 from components.render.team_iam import team_storage_policy
 from tests.conftest import BUNDLED_STACKS, MODELS_DIR, STACKS_DIR
 

@@ -3,7 +3,9 @@
 Nothing here imports ``pulumi``; the offline CLI and the Pulumi program share it.
 """
 
-from components.catalog.deployment import DeployedModel, GpuClaim, StackDeployment, resolve_deployment
+from components.catalog.deployed import DeployedModel, StackDeployment
+from components.catalog.deployment import resolve_deployment
+from components.catalog.placement import GpuClaim
 from components.catalog.loader import Catalog, CatalogModel, CatalogTeam, load_catalog
 from components.catalog.problems import InputError, Problem
 from components.catalog.stacks import Stack, load_stack, load_stacks, stack_names

@@ -14,11 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from components import pins
-from components.catalog.deployment import (
-    ISTIO_PROXY_CPU,
-    ISTIO_PROXY_MEMORY,
-    StackDeployment,
-)
+from components.catalog.deployed import StackDeployment
+from components.catalog.placement import ISTIO_PROXY_CPU, ISTIO_PROXY_MEMORY
 from components.catalog.problems import Problem
 from components.catalog.runtimes import SERVING_RUNTIMES
 from components.catalog.stacks import config_key
@@ -49,7 +46,7 @@ from components.platform_names import (
     PROMETHEUS_RELEASE,
     STORAGE_CLASS,
 )
-from components.render.cluster_shape import (
+from components.render.iam import (
     CLUSTER_AUTOSCALER_NAMESPACE,
     CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
     cluster_autoscaler_role_name,

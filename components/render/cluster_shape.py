@@ -5,13 +5,12 @@ Plain data for the Pulumi components (and the offline plan) to draw from; nothin
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.catalog.deployment import gpu_offer
+from components.catalog.placement import gpu_offer
 from components.catalog.stack_settings import NodePool
 from components.catalog.stacks import Stack
 from components.platform_names import (
@@ -21,11 +20,9 @@ from components.platform_names import (
     LABEL_PREFIX,
     NODE_POOL_LABEL,
 )
+from components.render.iam import AUTOSCALER_TAG_PREFIX, aws_partition, iam_role_name, shortened
 
-AUTOSCALER_TAG_PREFIX = "k8s.io/cluster-autoscaler"
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
-CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
-_MAX_IAM_ROLE_NAME = 64
 _MAX_NODE_GROUP_NAME = 63
 
 
@@ -222,7 +219,7 @@ def render_node_group_shape(stack: Stack, name: str, pool: NodePool) -> NodeGrou
         autoscaler_tags[f"{AUTOSCALER_TAG_PREFIX}/node-template/resources/{resource}"] = str(count)
     return NodeGroupShape(
         pool=name,
-        node_group_name=_shortened(f"{stack.cluster_name}-{name}", _MAX_NODE_GROUP_NAME),
+        node_group_name=shortened(f"{stack.cluster_name}-{name}", _MAX_NODE_GROUP_NAME),
         instance_types=tuple(pool.instance_types),
         capacity_type="SPOT" if pool.capacity_type == "spot" else "ON_DEMAND",
         min_size=pool.min_size,
@@ -236,95 +233,6 @@ def render_node_group_shape(stack: Stack, name: str, pool: NodePool) -> NodeGrou
         gpu_model=pool.gpu.model if pool.gpu else None,
         gpus_per_node=pool.gpu.per_node if pool.gpu else 0,
     )
-
-
-def _shortened(name: str, limit: int) -> str:
-    """``name`` itself when it fits, else cut and given a hash of the whole, so names stay unique."""
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: limit - 9].rstrip('-')}-{digest}"
-
-
-def iam_role_name(stack: Stack, purpose: str) -> str:
-    """``<cluster>-<purpose>``, shortened with a hash when IAM's 64 characters are not enough."""
-    return _shortened(f"{stack.cluster_name}-{purpose}", _MAX_IAM_ROLE_NAME)
-
-
-def aws_partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
-
-
-def iam_role_arn(stack: Stack, role_name: str) -> str:
-    """The ARN of a role modelplane creates; known offline, so objects can name it before it exists."""
-    return f"arn:{aws_partition(stack.settings.region)}:iam::{stack.settings.aws_account_id}:role/{role_name}"
-
-
-def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer_host: str, namespace: str, service_account: str) -> dict[str, Any]:
-    """Only ``namespace/service_account``, through the cluster's OIDC provider, may assume the role."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Federated": oidc_provider_arn},
-            "Action": "sts:AssumeRoleWithWebIdentity",
-            "Condition": {"StringEquals": {
-                f"{oidc_issuer_host}:sub": f"system:serviceaccount:{namespace}:{service_account}",
-                f"{oidc_issuer_host}:aud": "sts.amazonaws.com",
-            }},
-        }],
-    }
-
-
-def cluster_autoscaler_role_name(stack: Stack) -> str:
-    return iam_role_name(stack, "cluster-autoscaler")
-
-
-CLUSTER_AUTOSCALER_NAMESPACE = KUBE_SYSTEM_NAMESPACE
-
-
-def cluster_autoscaler_policy(stack: Stack) -> dict[str, Any]:
-    """What cluster-autoscaler needs on AWS: read everywhere, resize only this cluster's groups."""
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Sid": "DescribeScalingState",
-                "Effect": "Allow",
-                "Action": [
-                    "autoscaling:DescribeAutoScalingGroups",
-                    "autoscaling:DescribeAutoScalingInstances",
-                    "autoscaling:DescribeLaunchConfigurations",
-                    "autoscaling:DescribeScalingActivities",
-                    "autoscaling:DescribeTags",
-                    "ec2:DescribeImages",
-                    "ec2:DescribeInstanceTypes",
-                    "ec2:DescribeLaunchTemplateVersions",
-                    "ec2:GetInstanceTypesFromInstanceRequirements",
-                    "eks:DescribeNodegroup",
-                ],
-                # Describe calls cannot be limited to resources.
-                "Resource": "*",
-            },
-            {
-                "Sid": "ResizeOwnNodeGroups",
-                "Effect": "Allow",
-                "Action": [
-                    "autoscaling:SetDesiredCapacity",
-                    "autoscaling:TerminateInstanceInAutoScalingGroup",
-                ],
-                "Resource": "*",
-                "Condition": {"StringEquals": {
-                    f"aws:ResourceTag/{AUTOSCALER_TAG_PREFIX}/{stack.cluster_name}": "owned",
-                }},
-            },
-        ],
-    }
-
 
 
 def kubeconfig(cluster_name: str, endpoint: str, certificate_authority: str, region: str) -> dict[str, Any]:

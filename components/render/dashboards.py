@@ -20,7 +20,8 @@ import hashlib
 import json
 from typing import Any, Iterable
 
-from components.catalog.deployment import DeployedModel, StackDeployment, gpu_offer
+from components.catalog.deployed import DeployedModel, StackDeployment
+from components.catalog.placement import gpu_offer
 from components.catalog.loader import CatalogTeam
 from components.platform_names import MONITORING_NAMESPACE
 from components.render.monitoring import (

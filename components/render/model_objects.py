@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from components.catalog.deployment import ISTIO_PROXY_CPU, ISTIO_PROXY_MEMORY, DeployedModel
+from components.catalog.deployed import DeployedModel
+from components.catalog.placement import ISTIO_PROXY_CPU, ISTIO_PROXY_MEMORY
 from components.platform_names import (
     GPU_TAINT_KEY,
     LOCAL_GATEWAY_HOST,

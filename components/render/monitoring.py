@@ -23,7 +23,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from components.catalog.deployment import DeployedModel, StackDeployment, gpu_offer
+from components.catalog.deployed import DeployedModel, StackDeployment
+from components.catalog.placement import gpu_offer
 from components.catalog.loader import CatalogTeam
 from components.platform_names import COST_CENTER_LABEL, MODEL_LABEL, MONITORING_NAMESPACE, TEAM_LABEL
 from components.render.objects import KubeObject, metadata

@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 from components import pins
-from components.catalog.deployment import QUEUE_PROXY_CPU, QUEUE_PROXY_MEMORY, StackDeployment
+from components.catalog.deployed import StackDeployment
+from components.catalog.placement import QUEUE_PROXY_CPU, QUEUE_PROXY_MEMORY
 from components.platform_names import (
     CERT_MANAGER_NAMESPACE,
     INGRESS_GATEWAY_RELEASE,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from components.catalog.deployment import StackDeployment
+from components.catalog.deployed import StackDeployment
 from components.catalog.problems import raise_if_any
 from components.render.addons import HelmRelease, render_addon_releases
 from components.render.cluster_shape import ClusterShape, render_cluster_shape

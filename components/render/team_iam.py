@@ -6,7 +6,7 @@ from typing import Any
 
 from components.catalog.loader import CatalogTeam
 from components.catalog.stacks import Stack
-from components.render.cluster_shape import aws_partition, iam_role_arn, iam_role_name
+from components.render.iam import aws_partition, iam_role_arn, iam_role_name
 
 
 def team_role_name(stack: Stack, team: CatalogTeam) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from components.catalog.deployment import (
+from components.catalog.deployed import StackDeployment
+from components.catalog.placement import (
     ISTIO_PROXY_CPU,
     ISTIO_PROXY_MEMORY,
-    StackDeployment,
     WHOLE_GPU_RESOURCE,
     gpu_offer,
     mig_resource_name,

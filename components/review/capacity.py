@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.catalog.deployment import PoolCapacity, StackDeployment, gpu_capacity
+from components.catalog.budgets import PoolCapacity, gpu_capacity
+from components.catalog.deployed import StackDeployment
 
 
 def capacity_report(deployment: StackDeployment) -> list[PoolCapacity]:

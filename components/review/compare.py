@@ -10,7 +10,7 @@ from components.catalog import InputError, Problem, load_catalog, load_stack, re
 from components.catalog.stacks import stack_file
 from components.inputs import Paths, load_rendered_stack, shown
 from components.render.stack_render import RenderedStack, render_stack
-from components.catalog.deployment import PoolCapacity
+from components.catalog.budgets import PoolCapacity
 from components.review.capacity import capacity_report, capacity_warnings, format_capacity
 from components.review.cost import CostReport, estimate_cost, format_cost
 from components.review.diff import StackDiff, diff_stack, format_diff_markdown, summary_line

@@ -26,13 +26,8 @@ from typing import Any
 
 import yaml
 
-from components.catalog.deployment import (
-    SIDECAR_CPU,
-    SIDECAR_MEMORY,
-    WHOLE_GPU_RESOURCE,
-    DeployedModel,
-    StackDeployment,
-)
+from components.catalog.deployed import DeployedModel, StackDeployment
+from components.catalog.placement import SIDECAR_CPU, SIDECAR_MEMORY, WHOLE_GPU_RESOURCE
 from components.catalog.hardware import GPU_MODELS, INSTANCE_TYPES, MIG_COMPUTE_SLICES
 from components.catalog.problems import Problem
 from components.catalog.quantities import cpu_cores, memory_bytes

@@ -8,11 +8,11 @@ does shows in the golden files under ``tests/golden/`` in the same pull request.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Iterable
 
-from components.catalog.deployment import StackDeployment
+from components.catalog.deployed import StackDeployment
 from components.render.objects import object_id, owner_of
 from components.render.stack_render import RenderedStack
 from components.render.team_iam import team_role_name, team_storage_policy

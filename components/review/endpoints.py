@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.catalog.deployment import StackDeployment
+from components.catalog.deployed import StackDeployment
 
 
 def model_endpoints(deployment: StackDeployment) -> dict[str, str]:

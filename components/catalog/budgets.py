@@ -1,0 +1,135 @@
+"""What a stack's models may use: each team's quota, and what each GPU pool offers at its max size."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from components.catalog.deployed import DeployedModel
+from components.catalog.loader import CatalogTeam
+from components.catalog.placement import SIDECAR_CPU, SIDECAR_MEMORY, WHOLE_GPU_RESOURCE, gpu_offer
+from components.catalog.problems import Problem
+from components.catalog.quantities import cpu_cores, format_cpu, format_memory, memory_bytes
+from components.catalog.stacks import Stack
+
+
+@dataclass(frozen=True)
+class PoolCapacity:
+    """One GPU resource of one pool: what its max size offers against what models ask."""
+
+    pool: str
+    resource: str
+    per_node: int
+    max_nodes: int
+    at_min: int
+    at_max: int
+    # (team/model, units at min replicas, units at max replicas)
+    models: tuple[tuple[str, int, int], ...]
+
+    @property
+    def capacity(self) -> int:
+        return self.per_node * self.max_nodes
+
+
+def gpu_capacity(stack: Stack, models: tuple[DeployedModel, ...] | list[DeployedModel]) -> list[PoolCapacity]:
+    """GPUs and MIG slices demanded by minimum and maximum replicas, per pool and resource."""
+    settings = stack.settings
+    result = []
+    for pool_name, pool in sorted(settings.node_pools.items()):
+        for resource, per_node in sorted(gpu_offer(pool, settings.mig_strategy).items()):
+            users = []
+            for model in models:
+                if model.gpu is not None and model.gpu.resource == resource and model.node_pools == (pool_name,):
+                    revisions = model.revisions_at_floor
+                    users.append((
+                        f"{model.team.name}/{model.name}",
+                        model.gpu.count * model.min_replicas * revisions,
+                        model.gpu.count * model.max_replicas * revisions,
+                    ))
+            result.append(PoolCapacity(
+                pool=pool_name, resource=resource, per_node=per_node, max_nodes=pool.max_size,
+                at_min=sum(u[1] for u in users), at_max=sum(u[2] for u in users), models=tuple(users),
+            ))
+    return result
+
+
+def capacity_problems(stack: Stack, models: list[DeployedModel]) -> list[Problem]:
+    """The minimum replicas of GPU models must fit in what their pool offers at its max size."""
+    problems = []
+    for pool in gpu_capacity(stack, models):
+        if pool.at_min <= pool.capacity:
+            continue
+        nodes_needed = -(-pool.at_min // pool.per_node)
+        users = ", ".join(f"{name} ({units})" for name, units, _ in pool.models if units)
+        problems.append(Problem(
+            stack.source, f"modelplane:node_pools.{pool.pool}.max_size",
+            f"the minimum replicas of GPU models need {pool.at_min} {pool.resource} in pool {pool.pool}, "
+            f"{pool.at_min - pool.capacity} more than its {pool.max_nodes} node(s) at max_size offer "
+            f"({pool.per_node} per node); raise max_size to at least {nodes_needed} or lower the "
+            f"min_replicas of {users}",
+        ))
+    return problems
+
+
+def quota_problems(team: CatalogTeam, models: list[DeployedModel], stack: Stack) -> list[Problem]:
+    """Each replica must fit the quota, and all minimum replicas together must too."""
+    quota = team.spec.quota
+    limits = {
+        "quota.cpu": cpu_cores(quota.cpu),
+        "quota.memory": memory_bytes(quota.memory),
+        "quota.gpu": Decimal(quota.gpu),
+    }
+    for profile, count in quota.mig.items():
+        limits[f"quota.mig.{profile}"] = Decimal(count)
+    floor: dict[str, Decimal] = defaultdict(Decimal)
+    problems = []
+    for model in models:
+        replica = _replica_demand(model)
+        for field, amount in replica.items():
+            if amount > limits.get(field, Decimal(0)):
+                problems.append(Problem(
+                    model.model.source, "gpu" if field.startswith(("quota.gpu", "quota.mig")) else "resources",
+                    f"one replica needs {_show(field, amount)} ({_resource_of(field, model)}), "
+                    f"but team {team.name}'s {field} is {_show(field, limits.get(field, Decimal(0)))}; "
+                    f"raise {field} in {team.source}",
+                ))
+        for field, amount in replica.items():
+            floor[field] += amount * model.min_replicas * model.revisions_at_floor
+    for field, amount in sorted(floor.items()):
+        limit = limits.get(field, Decimal(0))
+        if amount > limit:
+            problems.append(Problem(
+                team.source, field,
+                f"the minimum replicas of the team's models in stack {stack.name} request "
+                f"{_show(field, amount)} (sidecars and canaries included), more than the quota of "
+                f"{_show(field, limit)}; raise {field} or lower min_replicas",
+            ))
+    return problems
+
+
+def _replica_demand(model: DeployedModel) -> dict[str, Decimal]:
+    demand = {
+        "quota.cpu": cpu_cores(model.cpu) + SIDECAR_CPU,
+        "quota.memory": memory_bytes(model.memory) + SIDECAR_MEMORY,
+    }
+    if model.gpu is not None:
+        if model.gpu.resource == WHOLE_GPU_RESOURCE:
+            demand["quota.gpu"] = Decimal(model.gpu.count)
+        else:
+            demand[f"quota.mig.{model.spec.gpu.mig}"] = Decimal(model.gpu.count)
+    return demand
+
+
+def _resource_of(field: str, model: DeployedModel) -> str:
+    if field == "quota.gpu" and model.spec.gpu is not None and model.spec.gpu.mig is not None:
+        return f"a {model.spec.gpu.mig} slice counts as nvidia.com/gpu under MIG strategy single"
+    return "sidecars included" if field in ("quota.cpu", "quota.memory") else model.gpu.resource
+
+
+def _show(field: str, amount: Decimal) -> str:
+    if field == "quota.cpu":
+        return format_cpu(amount)
+    if field == "quota.memory":
+        return format_memory(amount)
+    return str(int(amount))

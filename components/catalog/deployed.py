@@ -1,0 +1,68 @@
+"""The catalog resolved for one stack: the types the renderer and the reviews read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.catalog.loader import CatalogModel, CatalogTeam
+from components.catalog.model_spec import ModelSpec
+from components.catalog.placement import GpuClaim
+from components.catalog.stacks import Stack
+
+
+@dataclass(frozen=True)
+class ModelSlo:
+    """A model's objectives in one stack: its own, or the stack's defaults."""
+
+    p95_latency_ms: int
+    error_rate: float
+    availability: float
+
+
+@dataclass(frozen=True)
+class DeployedModel:
+    """One model as it runs in one stack."""
+
+    team: CatalogTeam
+    model: CatalogModel
+    min_replicas: int
+    max_replicas: int
+    metric: str
+    target: int | None
+    cpu: str
+    memory: str
+    gpu: GpuClaim | None
+    # The node pools a replica may be scheduled on (one for GPU models and pinned models).
+    node_pools: tuple[str, ...]
+    route_path: str | None
+    host: str
+    slo: ModelSlo
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.model.spec
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    @property
+    def namespace(self) -> str:
+        return self.team.namespace
+
+    @property
+    def revisions_at_floor(self) -> int:
+        """Revisions that keep ``min_replicas`` each: two while a canary runs beside the stable one."""
+        return 2 if self.spec.canary is not None else 1
+
+
+@dataclass(frozen=True)
+class StackDeployment:
+    """The whole catalog resolved for one stack."""
+
+    stack: Stack
+    teams: tuple[CatalogTeam, ...]
+    models: tuple[DeployedModel, ...]
+
+    def models_of(self, team: CatalogTeam) -> tuple[DeployedModel, ...]:
+        return tuple(model for model in self.models if model.team.name == team.name)

@@ -1,0 +1,192 @@
+"""Where a model runs: its GPU claim, the node pools it may use, and whether a replica fits.
+
+Also the pod and node overheads every placement and quota check counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from components.catalog.hardware import GPU_MODELS, INSTANCE_TYPES
+from components.catalog.loader import CatalogModel
+from components.catalog.model_spec import GpuRequest
+from components.catalog.problems import Problem
+from components.catalog.quantities import cpu_cores, format_cpu, format_memory, memory_bytes
+from components.catalog.stack_settings import SYSTEM_POOL, NodePool
+from components.catalog.stacks import Stack
+
+# Every model pod runs two sidecars beside the model server: Istio's proxy and Knative's
+# queue-proxy. The platform pins their requests (see the renderer and the Knative settings), and
+# they count against the team's quota like the model's own requests.
+ISTIO_PROXY_CPU = "100m"
+ISTIO_PROXY_MEMORY = "128Mi"
+QUEUE_PROXY_CPU = "25m"
+QUEUE_PROXY_MEMORY = "64Mi"
+SIDECAR_CPU = cpu_cores(ISTIO_PROXY_CPU) + cpu_cores(QUEUE_PROXY_CPU)
+SIDECAR_MEMORY = memory_bytes(ISTIO_PROXY_MEMORY) + memory_bytes(QUEUE_PROXY_MEMORY)
+# What a node keeps for itself: the kubelet's and the OS's reservations on EKS plus the
+# DaemonSets on every node (VPC CNI, kube-proxy, Istio CNI, node exporter, NVIDIA agents).
+# An estimate on the safe side; a replica must fit in the rest.
+NODE_RESERVED_CPU = cpu_cores("500m")
+NODE_RESERVED_MEMORY = memory_bytes("1536Mi")
+
+WHOLE_GPU_RESOURCE = "nvidia.com/gpu"
+
+
+def mig_resource_name(profile: str) -> str:
+    """The extended resource of a MIG slice under the mixed strategy (``+me`` becomes ``.me``)."""
+    return "nvidia.com/mig-" + profile.replace("+me", ".me")
+
+
+@dataclass(frozen=True)
+class GpuClaim:
+    """The extended resource and count one replica asks for."""
+
+    resource: str
+    count: int
+
+
+def gpu_offer(pool: NodePool, mig_strategy: str) -> dict[str, int]:
+    """Extended resource -> how many one node of ``pool`` offers."""
+    if pool.gpu is None:
+        return {}
+    if pool.gpu.mig is None:
+        return {WHOLE_GPU_RESOURCE: pool.gpu.per_node}
+    if mig_strategy == "single":
+        return {WHOLE_GPU_RESOURCE: sum(pool.mig_slices_per_node().values())}
+    return {mig_resource_name(name): count for name, count in pool.mig_slices_per_node().items()}
+
+
+def _claim_on(request: GpuRequest, pool: NodePool, mig_strategy: str) -> GpuClaim | None:
+    """What one replica asks of ``pool`` for ``request``, or ``None`` when the pool cannot serve it."""
+    if pool.gpu is None:
+        return None
+    if request.count is not None:
+        if pool.gpu.mig is None and pool.gpu.per_node >= request.count:
+            return GpuClaim(WHOLE_GPU_RESOURCE, request.count)
+        return None
+    if pool.gpu.mig is None or request.mig not in pool.gpu.mig.layout:
+        return None
+    resource = WHOLE_GPU_RESOURCE if mig_strategy == "single" else mig_resource_name(request.mig)
+    return GpuClaim(resource, 1)
+
+
+def _describe_pool(name: str, pool: NodePool) -> str:
+    if pool.gpu is None:
+        return f"{name} (no GPUs)"
+    if pool.gpu.mig is None:
+        return f"{name} ({pool.gpu.per_node} x {pool.gpu.model} per node)"
+    layout = ", ".join(f"{profile} x{count}" for profile, count in sorted(pool.gpu.mig.layout.items()))
+    return f"{name} ({pool.gpu.model} cut into {layout})"
+
+
+def cpu_model_pools(stack: Stack) -> tuple[str, ...]:
+    """Where CPU models run by default: the CPU pools other than ``system``, else ``system``."""
+    pools = stack.settings.node_pools
+    others = tuple(sorted(name for name, pool in pools.items() if pool.gpu is None and name != SYSTEM_POOL))
+    return others or (SYSTEM_POOL,)
+
+
+def place_model(model: CatalogModel, stack: Stack, problems: list[Problem]) -> tuple[GpuClaim | None, tuple[str, ...]]:
+    """Choose the node pools (and GPU claim) of a model; record why when none fits."""
+    spec = model.spec
+    pools = stack.settings.node_pools
+    strategy = stack.settings.mig_strategy
+    where = f"stack {stack.name} ({stack.source})"
+    if spec.node_pool is not None:
+        pool = pools.get(spec.node_pool)
+        if pool is None:
+            problems.append(Problem(
+                model.source, "node_pool",
+                f"{where} has no node pool {spec.node_pool!r} (pools: {', '.join(sorted(pools))}); "
+                f"name one of them or set environments.{stack.name}.enabled: false",
+            ))
+            return None, None
+        if spec.gpu is None:
+            if pool.gpu is not None:
+                problems.append(Problem(
+                    model.source, "node_pool",
+                    f"{spec.node_pool} is a GPU pool and the model asks for no GPU; GPU nodes are "
+                    "tainted for GPU work, so name a CPU pool or leave node_pool out",
+                ))
+                return None, ()
+            return None, (spec.node_pool,)
+        claim = _claim_on(spec.gpu, pool, strategy)
+        if claim is None:
+            problems.append(Problem(
+                model.source, "node_pool",
+                f"{_describe_pool(spec.node_pool, pool)} in {where} cannot serve "
+                f"{_describe_request(spec.gpu)}; name another pool or leave node_pool out",
+            ))
+            return None, ()
+        return claim, (spec.node_pool,)
+    if spec.gpu is None:
+        return None, cpu_model_pools(stack)
+    for name in sorted(pools):
+        claim = _claim_on(spec.gpu, pools[name], strategy)
+        if claim is not None:
+            return claim, (name,)
+    problems.append(Problem(model.source, *_no_pool_problem(spec.gpu, stack)))
+    return None, ()
+
+
+def _describe_request(request: GpuRequest) -> str:
+    if request.count is not None:
+        return f"{request.count} whole GPU{'s' if request.count > 1 else ''}"
+    return f"a {request.mig} MIG slice"
+
+
+def _no_pool_problem(request: GpuRequest, stack: Stack) -> tuple[str, str]:
+    pools = stack.settings.node_pools
+    gpu_pools = [_describe_pool(name, pool) for name, pool in sorted(pools.items()) if pool.gpu]
+    listed = "; ".join(gpu_pools) if gpu_pools else "none"
+    fix = (
+        f"add such a pool to {stack.source} or set environments.{stack.name}.enabled: false"
+    )
+    if request.count is not None:
+        return "gpu.count", (
+            f"{_describe_request(request)} per replica, but no GPU pool of stack {stack.name} "
+            f"without MIG has that many per node (GPU pools: {listed}); {fix}"
+        )
+    models = sorted(name for name, gpu in GPU_MODELS.items() if request.mig in gpu.mig_profiles)
+    return "gpu.mig", (
+        f"no pool of stack {stack.name} is cut into {request.mig} slices "
+        f"({request.mig} is a profile of {', '.join(models)}; GPU pools: {listed}); {fix}"
+    )
+
+
+def fit_problems(
+    model: CatalogModel, stack: Stack, pool_names: tuple[str, ...], cpu: str, memory: str,
+    field: str, problems: list[Problem],
+) -> None:
+    """A replica that asks for more than any candidate node has can never be scheduled."""
+    candidates = {name: stack.settings.node_pools[name] for name in pool_names}
+    need_cpu = cpu_cores(cpu) + SIDECAR_CPU
+    need_memory = memory_bytes(memory) + SIDECAR_MEMORY
+    for name, pool in candidates.items():
+        for instance_name in pool.instance_types:
+            cpu_free, memory_free = allocatable(instance_name)
+            if need_cpu <= cpu_free and need_memory <= memory_free:
+                return
+    sizes = ", ".join(
+        f"{name}: {format_cpu(allocatable(t)[0])} CPU / {format_memory(allocatable(t)[1])}"
+        for name, pool in sorted(candidates.items())
+        for t in pool.instance_types
+    )
+    problems.append(Problem(
+        model.source, field,
+        f"one replica needs {format_cpu(need_cpu)} CPU and {format_memory(need_memory)} memory "
+        f"with its sidecars, more than any node it may run on in stack {stack.name} has free "
+        f"({sizes}, after what a node keeps for itself); lower the request or add a larger "
+        "instance type",
+    ))
+
+
+def allocatable(instance_type: str) -> tuple[Decimal, Decimal]:
+    """CPU cores and memory bytes a node of ``instance_type`` leaves to pods (an estimate)."""
+    instance = INSTANCE_TYPES[instance_type]
+    return (
+        Decimal(instance.vcpu) - NODE_RESERVED_CPU,
+        Decimal(instance.memory_gib) * 2**30 - NODE_RESERVED_MEMORY,
+    )
