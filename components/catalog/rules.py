@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Callable
 
 from components.catalog.loader import Catalog, CatalogModel, CatalogTeam
 from components.catalog.problems import Problem
@@ -96,16 +97,12 @@ def _route_problems(catalog: Catalog) -> list[Problem]:
         path = route_path(team, model)
         if path is not None:
             by_path[path].append(model)
-    problems = []
+    problems = _shared_by_several(
+        by_path, "route.path",
+        lambda path, other: f"route {path} is also the route of {other.source}; give one of them another route.path",
+    )
     for path, models in by_path.items():
         for model in models:
-            for other in models:
-                if other is not model:
-                    problems.append(Problem(
-                        model.source, "route.path",
-                        f"route {path} is also the route of {other.source}; give one of them "
-                        "another route.path",
-                    ))
             segments = path.split("/")
             for end in range(2, len(segments)):
                 ancestor = "/".join(segments[:end])
@@ -124,14 +121,20 @@ def _grpc_host_problems(catalog: Catalog) -> list[Problem]:
     for team, model in catalog.models():
         if model.spec.is_grpc:
             by_host[f"{model.name}-{team.name}"].append(model)
-    problems = []
-    for host, models in by_host.items():
-        for model in models:
-            for other in models:
-                if other is not model:
-                    problems.append(Problem(
-                        model.source, "name",
-                        f"gRPC host {host}.<domain> is also the host of {other.source}; rename one "
-                        "of the models",
-                    ))
-    return problems
+    return _shared_by_several(
+        by_host, "name",
+        lambda host, other: f"gRPC host {host}.<domain> is also the host of {other.source}; rename one of the models",
+    )
+
+
+def _shared_by_several(
+    groups: dict[str, list[CatalogModel]], field: str, message: Callable[[str, CatalogModel], str]
+) -> list[Problem]:
+    """One problem per model and per other model that has the same value (a route, a host)."""
+    return [
+        Problem(model.source, field, message(value, other))
+        for value, models in groups.items()
+        for model in models
+        for other in models
+        if other is not model
+    ]
