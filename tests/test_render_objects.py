@@ -131,7 +131,10 @@ def test_mesh_policies(objects):
     assert objects["AuthorizationPolicy/team-fraud/allow-platform"]["spec"] == {
         "action": "ALLOW",
         "rules": [{"from": [
-            {"source": {"principals": ["cluster.local/ns/istio-ingress/sa/istio-ingressgateway"]}},
+            {"source": {"principals": [
+                "cluster.local/ns/istio-ingress/sa/istio-ingressgateway",
+                "cluster.local/ns/monitoring/sa/kube-prometheus-stack-prometheus",
+            ]}},
             {"source": {"namespaces": ["knative-serving"]}},
         ]}],
     }

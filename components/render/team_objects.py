@@ -18,12 +18,15 @@ from components.platform_names import (
     KNATIVE_SERVING_NAMESPACE,
     MODEL_SERVICE_ACCOUNT,
     MONITORING_NAMESPACE,
+    PROMETHEUS_RELEASE,
     TEAM_LABEL,
 )
 from components.render.objects import KubeObject, metadata
 from components.render.team_iam import team_role_arn
 
 OWNERS_ROLE = "model-owners"
+# kube-prometheus-stack names Prometheus' ServiceAccount <release>-prometheus.
+PROMETHEUS_PRINCIPAL = f"cluster.local/ns/{MONITORING_NAMESPACE}/sa/{PROMETHEUS_RELEASE}-prometheus"
 # Namespaces whose pods may reach a team's models: the shared gateway, Knative's activator (it
 # holds requests while a model scales from zero) and Prometheus (its scrapes use the ports that
 # bypass the sidecar, so only the network policy sees them).
@@ -188,9 +191,11 @@ def render_authorization_policy(team: CatalogTeam) -> KubeObject:
         "metadata": metadata("allow-platform", team.namespace, team_labels(team)),
         "spec": {
             "action": "ALLOW",
-            # Mesh identities only: the shared gateway and Knative's components (the activator).
+            # Mesh identities: the shared gateway, Knative's components (the activator) and
+            # Prometheus. Prometheus matters here only if it runs with a sidecar: by default it
+            # scrapes the ports that bypass the sidecar, which the network policy governs.
             "rules": [{"from": [
-                {"source": {"principals": [gateway]}},
+                {"source": {"principals": [gateway, PROMETHEUS_PRINCIPAL]}},
                 {"source": {"namespaces": [KNATIVE_SERVING_NAMESPACE]}},
             ]}],
         },
