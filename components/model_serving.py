@@ -12,7 +12,7 @@ import pulumi_kubernetes as k8s
 from components.irsa import IrsaRole, IrsaRoleArgs
 from components.kube_resources import kube_resource
 from components.platform_names import MODEL_SERVICE_ACCOUNT
-from components.render.objects import object_id, owner_of
+from components.render.objects import from_catalog, object_id, owner_of
 from components.render.resource_graph import creation_order, logical_name, object_dependencies
 from components.render.stack_render import RenderedStack
 from components.render.team_iam import team_role_name, team_storage_policy
@@ -29,7 +29,8 @@ class ModelServingArgs:
 
 
 class ModelServing(pulumi.ComponentResource):
-    """Every team's namespace, fences and access, and every model's InferenceService and route.
+    """Every team's namespace, fences and access, every model's InferenceService and route, and
+    the monitoring generated from the catalog (scraping, rules, alerts, dashboards).
 
     One resource per object (named ``<team>/<model>/<kind>/<name>``) gives one URN per model
     object: previews read per model and ``pulumi up --target`` works on a single model.
@@ -62,7 +63,7 @@ class ModelServing(pulumi.ComponentResource):
         }
 
         rendered_ids = [object_id(obj) for obj in rendered.objects]
-        catalog_objects = {object_id(obj): obj for obj in rendered.objects if owner_of(obj)[0] is not None}
+        catalog_objects = {object_id(obj): obj for obj in rendered.objects if from_catalog(obj)}
         dependencies = {key: object_dependencies(obj, rendered_ids) for key, obj in catalog_objects.items()}
         self.resources = {}
         for key in creation_order(dependencies, available=args.platform_resources):
@@ -71,7 +72,7 @@ class ModelServing(pulumi.ComponentResource):
                 self.resources.get(dep) or args.platform_resources[dep] for dep in dependencies[key]
             ]
             team, _ = owner_of(obj)
-            if obj["kind"] == "ServiceAccount":
+            if obj["kind"] == "ServiceAccount" and team is not None:
                 # Pods may only start once the role their ServiceAccount names exists.
                 depends_on.append(self.team_roles[team])
             self.resources[key] = kube_resource(

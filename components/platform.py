@@ -17,7 +17,7 @@ from components.render.iam import (
     cluster_autoscaler_policy,
     cluster_autoscaler_role_name,
 )
-from components.render.objects import object_id, owner_of
+from components.render.objects import from_catalog, object_id
 from components.render.resource_graph import (
     creation_order,
     logical_name,
@@ -65,7 +65,7 @@ class Platform(pulumi.ComponentResource):
         )
 
         rendered_ids = [object_id(obj) for obj in rendered.objects]
-        platform_objects = {object_id(obj): obj for obj in rendered.objects if owner_of(obj)[0] is None}
+        platform_objects = {object_id(obj): obj for obj in rendered.objects if not from_catalog(obj)}
         releases = {release.name: release for release in rendered.releases}
         dependencies = {key: object_dependencies(obj, rendered_ids) for key, obj in platform_objects.items()}
         dependencies.update({key: release_dependencies(r, rendered_ids) for key, r in releases.items()})

@@ -149,6 +149,7 @@ def test_one_config_map_for_the_overview_and_one_per_team_with_models(stack):
         "app.kubernetes.io/managed-by": "modelplane",
         "app.kubernetes.io/part-of": "modelplane",
         "grafana_dashboard": "1",
+        "app.kubernetes.io/component": "monitoring",
     }
     assert overview["metadata"]["labels"] == sidecar_labels
     assert TEAM_LABEL not in overview["metadata"]["labels"]

@@ -101,8 +101,9 @@ def test_every_resource_has_its_component_as_parent(program):
         elif kind == "aws:eks/nodeGroup:NodeGroup":
             assert parent_type(registration) == "modelplane:cluster:NodePool"
         elif kind.startswith("kubernetes:") and kind not in NOT_RENDERED:
-            team = registration.inputs["metadata"].get("labels", {}).get("modelplane.dev/team")
-            expected = "modelplane:serving:ModelServing" if team else "modelplane:platform:Platform"
+            labels = registration.inputs["metadata"].get("labels", {})
+            catalog = "modelplane.dev/team" in labels or labels.get("app.kubernetes.io/component") == "monitoring"
+            expected = "modelplane:serving:ModelServing" if catalog else "modelplane:platform:Platform"
             assert parent_type(registration) == expected, registration.name
         elif kind.startswith("aws:eks") or kind.startswith("aws:ec2/vpc"):
             assert parent_type(registration) in ("modelplane:cluster:Cluster", "modelplane:cluster:NodePool")
@@ -135,6 +136,16 @@ def test_add_on_order(program):
     assert {"knative-operator", "platform/namespace/knative-serving"} <= dependency_names(run, knative)
     autoscaler = releases["cluster-autoscaler"]
     assert "platform-cluster-autoscaler-role" in dependency_names(run, autoscaler)
+
+
+def test_monitoring_from_the_catalog_is_registered_by_model_serving(program):
+    _, run = program
+    by_urn = run.by_urn()
+    for registration in run.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule"):
+        assert by_urn[registration.parent].type == "modelplane:serving:ModelServing"
+    [recording] = [r for r in run.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+                   if r.inputs["metadata"]["name"] == "modelplane-models"]
+    assert "kube-prometheus-stack" in dependency_names(run, recording)
 
 
 def test_models_wait_for_kserve_knative_and_their_namespace(program):

@@ -37,7 +37,7 @@ from components.render.monitoring import (
     REQUESTS_RATE,
     SCALED_FROM_ZERO,
 )
-from components.render.objects import KubeObject, metadata
+from components.render.objects import COMPONENT_LABEL, MONITORING_COMPONENT, KubeObject, metadata
 from components.render.team_objects import team_labels
 
 Panel = dict[str, Any]
@@ -104,7 +104,10 @@ def dashboard_config_map(name: str, labels: dict[str, str], dashboard: dict[str,
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": metadata(name, MONITORING_NAMESPACE, {**labels, **DASHBOARD_LABELS}, FOLDER_ANNOTATIONS),
+        "metadata": metadata(
+            name, MONITORING_NAMESPACE,
+            {COMPONENT_LABEL: MONITORING_COMPONENT, **labels, **DASHBOARD_LABELS}, FOLDER_ANNOTATIONS,
+        ),
         "data": {f"{name}.json": dashboard_json(dashboard)},
     }
 

@@ -27,7 +27,7 @@ from components.catalog.deployed import DeployedModel, StackDeployment
 from components.catalog.placement import gpu_offer
 from components.catalog.loader import CatalogTeam
 from components.platform_names import COST_CENTER_LABEL, MODEL_LABEL, MONITORING_NAMESPACE, TEAM_LABEL
-from components.render.objects import KubeObject, metadata
+from components.render.objects import COMPONENT_LABEL, MONITORING_COMPONENT, KubeObject, metadata
 from components.render.team_objects import team_labels
 
 PODMONITOR_NAME = "model-servers"
@@ -212,7 +212,7 @@ def render_recording_rules(deployment: StackDeployment) -> KubeObject:
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
-        "metadata": metadata(RECORDING_RULES_NAME, MONITORING_NAMESPACE),
+        "metadata": metadata(RECORDING_RULES_NAME, MONITORING_NAMESPACE, {COMPONENT_LABEL: MONITORING_COMPONENT}),
         "spec": {"groups": recording_groups(deployment)},
     }
 

@@ -6,6 +6,9 @@ from typing import Any, Iterable, Mapping
 
 from components.platform_names import MANAGED_BY_LABELS, MODEL_LABEL, TEAM_LABEL
 
+COMPONENT_LABEL = "app.kubernetes.io/component"
+MONITORING_COMPONENT = "monitoring"
+
 KubeObject = dict[str, Any]
 
 # Apply order: what others depend on comes first (namespaces before what lives in them, CRD
@@ -61,6 +64,13 @@ def owner_of(obj: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """(team, model) an object belongs to, from its labels; ``None`` for platform objects."""
     labels = obj["metadata"].get("labels", {})
     return labels.get(TEAM_LABEL), labels.get(MODEL_LABEL)
+
+
+def from_catalog(obj: Mapping[str, Any]) -> bool:
+    """Whether an object follows from the catalog (a team's, a model's, or the monitoring of all
+    models) rather than from the platform alone; the ModelServing component registers these."""
+    labels = obj["metadata"].get("labels", {})
+    return TEAM_LABEL in labels or labels.get(COMPONENT_LABEL) == MONITORING_COMPONENT
 
 
 def _sort_key(obj: Mapping[str, Any]) -> tuple:
