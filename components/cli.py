@@ -1,4 +1,4 @@
-"""The ``modelplane`` command: validate, render and plan the platform offline.
+"""The ``modelplane`` command: validate, render, plan, diff and cost the platform offline.
 
 Uses the pure layers only, so what it prints is exactly what ``pulumi up`` would apply.
 Exit codes: 0 success, 1 a problem with the input (printed one per line) or a change that needs
@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from components.catalog import InputError, Problem, load_catalog
-from components.catalog.problems import raise_if_any
-from components.codeowners import platform_reviewers, render_codeowners
 from components.catalog.json_schema import catalog_json_schemas
-from components.catalog.problems import WHOLE_FILE
+from components.catalog.problems import WHOLE_FILE, raise_if_any
+from components.codeowners import platform_reviewers, render_codeowners
+from components.inputs import Paths, load_rendered_stack, shown, validate_all
 from components.render.manifests import dump_objects, object_file_name
 from components.render.objects import KubeObject
-from components.inputs import Paths, load_rendered_stack, shown, validate_all
 from components.review.capacity import capacity_as_dict, capacity_report, format_capacity
 from components.review.compare import compare_stack, format_review_markdown, review_stacks
 from components.review.cost import cost_as_dict, estimate_cost, format_cost

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components.catalog import InputError, load_catalog, resolve_deployment, stack_names
 from components.cluster import Cluster, ClusterArgs
@@ -58,9 +59,8 @@ def main() -> None:
 
 
 def gateway_address(platform: Platform, cluster: Cluster) -> pulumi.Output[str]:
-    """The load balancer host name of the shared gateway, read once its release is installed."""
-    import pulumi_kubernetes as k8s
-
+    """The load balancer host name of the shared gateway, read once its release is installed
+    (inside the release's output, so a preview of a new stack does not try to read it)."""
     release = platform.resources[INGRESS_GATEWAY_RELEASE].release
 
     def read(_status) -> pulumi.Output[str]:
