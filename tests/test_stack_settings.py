@@ -20,6 +20,13 @@ def problems_of(workspace, name="dev") -> list[str]:
     return [str(problem) for problem in caught.value.problems]
 
 
+def assert_stack_problem(workspace, changes, expected) -> None:
+    """The stack file with ``changes`` yields a problem starting with ``expected``."""
+    workspace.stack(**changes)
+    problems = problems_of(workspace)
+    assert any(problem.startswith(f"{SOURCE}: {expected}") for problem in problems), problems
+
+
 def pools(**changes):
     result = copy.deepcopy(STACK_CONFIG["modelplane:node_pools"])
     for name, pool in changes.items():
@@ -122,9 +129,7 @@ def test_valid_stack(workspace):
     ],
 )
 def test_stack_rules(workspace, changes, expected):
-    workspace.stack(**changes)
-    problems = problems_of(workspace)
-    assert any(problem.startswith(f"{SOURCE}: {expected}") for problem in problems), problems
+    assert_stack_problem(workspace, changes, expected)
 
 
 @pytest.mark.parametrize(
@@ -185,9 +190,7 @@ def test_stack_rules(workspace, changes, expected):
     ],
 )
 def test_platform_settings_rules(workspace, changes, expected):
-    workspace.stack(**changes)
-    problems = problems_of(workspace)
-    assert any(problem.startswith(f"{SOURCE}: {expected}") for problem in problems), problems
+    assert_stack_problem(workspace, changes, expected)
 
 
 @pytest.mark.parametrize(
@@ -224,9 +227,7 @@ def test_platform_settings_rules(workspace, changes, expected):
     ],
 )
 def test_more_stack_rules(workspace, changes, expected):
-    workspace.stack(**changes)
-    problems = problems_of(workspace)
-    assert any(problem.startswith(f"{SOURCE}: {expected}") for problem in problems), problems
+    assert_stack_problem(workspace, changes, expected)
 
 
 def test_stack_name_must_give_a_valid_cluster_name(workspace):
