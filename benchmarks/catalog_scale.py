@@ -21,7 +21,7 @@ from benchmarks.synthetic_catalog import REPO, write_synthetic_catalog  # noqa: 
 MEASURE = """
 import contextlib, io, json, os, resource, sys, time
 sys.argv = ["modelplane"] + sys.argv[1:]
-from components.cli import main
+from components.cli.main import main
 baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):

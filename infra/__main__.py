@@ -12,10 +12,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.catalog import InputError, load_catalog, resolve_deployment, stack_names
-from components.cluster import Cluster, ClusterArgs
-from components.engine_config import stack_from_engine
-from components.model_serving import ModelServing, ModelServingArgs
-from components.platform import Platform, PlatformArgs
+from components.pulumi.cluster import Cluster, ClusterArgs
+from components.pulumi.engine_config import stack_from_engine
+from components.pulumi.model_serving import ModelServing, ModelServingArgs
+from components.pulumi.platform import Platform, PlatformArgs
 from components.platform_names import INGRESS_GATEWAY_RELEASE, INGRESS_NAMESPACE
 from components.render.stack_render import RenderedStack, render_stack
 from components.review.endpoints import model_endpoints

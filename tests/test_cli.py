@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.cli import RENDER_MARKER, main
+from components.cli.main import RENDER_MARKER, main
 from tests.conftest import REPO
 
 

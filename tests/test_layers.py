@@ -9,11 +9,9 @@ import sys
 
 from tests.conftest import REPO
 
-PURE_PACKAGES = ("components/catalog", "components/render", "components/review")
-PURE_MODULES = (
-    "components/__init__.py", "components/platform_names.py", "components/pins.py", "components/cli.py",
-    "components/inputs.py", "components/codeowners.py",
-)
+PURE_PACKAGES = ("components/catalog", "components/render", "components/review", "components/cli")
+PURE_MODULES = ("components/__init__.py", "components/platform_names.py", "components/pins.py")
+LAYERS = ("components/catalog", "components/render", "components/review", "components/cli", "components/pulumi")
 
 
 def imported_modules(path) -> set[str]:
@@ -50,7 +48,7 @@ def test_pure_layers_import_with_pulumi_unavailable():
         "for name in ('pulumi', 'pulumi_aws', 'pulumi_kubernetes'):\n"
         "    sys.modules[name] = None\n"
         "import components.catalog, components.render.stack_render, components.cli\n"
-        "import components.review.compare, components.review.endpoints, components.codeowners\n"
+        "import components.review.compare, components.review.endpoints, components.cli.codeowners\n"
         "print('ok')\n"
     )
     result = subprocess.run(
@@ -60,8 +58,30 @@ def test_pure_layers_import_with_pulumi_unavailable():
     assert (result.returncode, result.stdout, result.stderr) == (0, "ok\n", "")
 
 
-def test_render_does_not_reach_into_the_cli():
-    for path in sorted((REPO / "components/render").rglob("*.py")):
-        assert "components.cli" not in imported_modules(path), path
-    for path in sorted((REPO / "components/catalog").rglob("*.py")):
-        assert not any(m.startswith(("components.render", "components.cli")) for m in imported_modules(path)), path
+# Which packages each package may import from: catalog <- render <- review/cli <- pulumi.
+ALLOWED_IMPORTS = {
+    "components/catalog": set(),
+    "components/render": {"components.catalog"},
+    "components/review": {"components.catalog", "components.render", "components.cli.inputs"},
+    "components/cli": {"components.catalog", "components.render", "components.review"},
+    "components/pulumi": {"components.catalog", "components.render", "components.review.endpoints"},
+}
+
+
+def test_imports_go_in_one_direction():
+    offenders = []
+    for package, allowed in ALLOWED_IMPORTS.items():
+        own = package.replace("/", ".")
+        for path in sorted((REPO / package).rglob("*.py")):
+            for name in imported_modules(path):
+                layer = next((layer.replace("/", ".") for layer in LAYERS if name.startswith(layer.replace("/", "."))), None)
+                if layer and layer != own and not any(name.startswith(prefix) for prefix in allowed):
+                    offenders.append(f"{path.relative_to(REPO)} imports {name}")
+    assert offenders == []
+
+
+def test_every_layer_is_a_folder():
+    """The components' top level holds only the layer packages and the leaf modules shared by all."""
+    loose = sorted(path.name for path in (REPO / "components").glob("*.py"))
+    assert loose == ["__init__.py", "pins.py", "platform_names.py"]
+    assert all((REPO / layer / "__init__.py").is_file() for layer in LAYERS)

@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 
 from components.catalog import InputError, load_catalog, load_stack, resolve_deployment
-from components.cli import main
-from components.codeowners import platform_reviewers, render_codeowners
-from components.inputs import Paths
+from components.cli.main import main
+from components.cli.codeowners import platform_reviewers, render_codeowners
+from components.cli.inputs import Paths
 from components.review.compare import compare_stack
 from components.review.cost import estimate_cost, money
 from components.review.diff import ADDED, CHANGED, REMOVED, REPLACED, FieldChange

@@ -348,7 +348,7 @@ def test_the_review_is_one_sticky_comment_and_errors_fail_the_job_after_it():
 
 
 def test_review_arguments_are_accepted_by_the_cli():
-    from components.cli import build_parser
+    from components.cli.main import build_parser
 
     parser = build_parser()
     for extra in ([], ["--allow-delete"]):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from components.catalog import InputError, Problem, load_catalog, load_stack, resolve_deployment, stack_names
 from components.catalog.stacks import stack_file
-from components.inputs import Paths, load_rendered_stack, shown
+from components.cli.inputs import Paths, load_rendered_stack, shown
 from components.render.stack_render import RenderedStack, render_stack
 from components.catalog.budgets import PoolCapacity
 from components.review.capacity import capacity_report, capacity_warnings, format_capacity

@@ -18,8 +18,8 @@ from typing import Callable, Sequence
 from components.catalog import InputError, Problem, load_catalog
 from components.catalog.json_schema import catalog_json_schemas
 from components.catalog.problems import WHOLE_FILE, raise_if_any
-from components.codeowners import platform_reviewers, render_codeowners
-from components.inputs import Paths, load_rendered_stack, shown, validate_all
+from components.cli.codeowners import platform_reviewers, render_codeowners
+from components.cli.inputs import Paths, load_rendered_stack, shown, validate_all
 from components.render.manifests import dump_objects, object_file_name
 from components.render.objects import KubeObject
 from components.review.capacity import capacity_as_dict, capacity_report, format_capacity

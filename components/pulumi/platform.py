@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.helm_addon import HelmAddon, HelmAddonArgs
-from components.irsa import IrsaRole, IrsaRoleArgs
-from components.kube_resources import kube_resource
+from components.pulumi.helm_addon import HelmAddon, HelmAddonArgs
+from components.pulumi.irsa import IrsaRole, IrsaRoleArgs
+from components.pulumi.kube_resources import kube_resource
 from components.platform_names import CLUSTER_AUTOSCALER_RELEASE
 from components.render.iam import (
     CLUSTER_AUTOSCALER_NAMESPACE,

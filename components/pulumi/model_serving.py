@@ -9,8 +9,8 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.irsa import IrsaRole, IrsaRoleArgs
-from components.kube_resources import kube_resource
+from components.pulumi.irsa import IrsaRole, IrsaRoleArgs
+from components.pulumi.kube_resources import kube_resource
 from components.platform_names import MODEL_SERVICE_ACCOUNT
 from components.render.objects import from_catalog, object_id, owner_of
 from components.render.resource_graph import creation_order, logical_name, object_dependencies

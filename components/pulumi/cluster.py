@@ -14,8 +14,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.irsa import IrsaRole, IrsaRoleArgs
-from components.node_pool import NodePool, NodePoolArgs
+from components.pulumi.irsa import IrsaRole, IrsaRoleArgs
+from components.pulumi.node_pool import NodePool, NodePoolArgs
 from components.render.cluster_shape import ClusterShape, kubeconfig
 
 CLUSTER_ADMIN_POLICY = "arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
