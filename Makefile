@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: plan test validate render benchmark clean
+.PHONY: plan test validate render schema codeowners benchmark clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ validate: $(INSTALLED)
 
 render: $(INSTALLED)
 	$(BIN)/modelplane render --stack $(or $(STACK),dev) --out -
+
+# Generated files that live in the repository: regenerate, then commit them.
+schema: $(INSTALLED)
+	$(BIN)/modelplane schema --out models
+
+codeowners: $(INSTALLED)
+	$(BIN)/modelplane codeowners --out .github/CODEOWNERS
 
 benchmark: $(INSTALLED)
 	$(BIN)/python benchmarks/catalog_scale.py

@@ -23,16 +23,18 @@ from components.review.endpoints import model_endpoints
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def load() -> RenderedStack:
+def load(project_root: Path) -> RenderedStack:
     stack = stack_from_engine()
-    catalog = load_catalog(PROJECT_ROOT / "models", "models")
-    deployment = resolve_deployment(catalog, stack, stack_names(PROJECT_ROOT / "stacks"))
+    catalog = load_catalog(project_root / "models", "models")
+    deployment = resolve_deployment(catalog, stack, stack_names(project_root / "stacks"))
     return render_stack(deployment)
 
 
-def main() -> None:
+def main(project_root: Path = PROJECT_ROOT) -> None:
+    """Build the stack from ``models/`` and ``stacks/`` under ``project_root`` (the project's own,
+    unless a test runs the program over a catalog of its own)."""
     try:
-        rendered = load()
+        rendered = load(project_root)
     except InputError as error:
         # One line per problem, as `modelplane validate` prints them; no stack trace.
         raise pulumi.RunError("\n" + "\n".join(str(problem) for problem in error.problems)) from None
@@ -75,4 +77,5 @@ def gateway_address(platform: Platform, cluster: Cluster) -> pulumi.Output[str]:
     return release.status.apply(read)
 
 
-main()
+if __name__ == "__main__":
+    main()

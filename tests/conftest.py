@@ -1,4 +1,11 @@
-"""Shared fixtures: the repository's own catalog and stacks, and builders for small throwaway ones."""
+"""Shared fixtures: the library's own fixture catalogs under ``tests/catalogs/``, and builders for
+small throwaway ones.
+
+The repository's ``models/`` and ``stacks/`` belong to the platform team using modelplane; only
+``tests/test_repository_catalog.py`` reads them, and only for what a catalog pull request must
+satisfy. Every other test uses a fixture catalog here, so a pull request that adds a model never
+needs a test or a golden file changed.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +17,13 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-MODELS_DIR = REPO / "models"
-STACKS_DIR = REPO / "stacks"
-BUNDLED_STACKS = ("dev", "prod", "staging")
+CATALOGS = REPO / "tests" / "catalogs"
+# The platform fixture: four teams, CPU, whole-GPU and MIG models, three stacks. Golden files pin
+# its renders (tests/golden/).
+PLATFORM_FIXTURE = CATALOGS / "platform"
+MODELS_DIR = PLATFORM_FIXTURE / "models"
+STACKS_DIR = PLATFORM_FIXTURE / "stacks"
+FIXTURE_STACKS = ("dev", "prod", "staging")
 
 TEAM = {
     "team": "fraud",

@@ -21,6 +21,8 @@ from pulumi.runtime import settings as pulumi_settings
 
 REPO = Path(__file__).resolve().parent.parent
 PROGRAM = REPO / "infra" / "__main__.py"
+# The program runs over the library's own fixture catalog, never the repository's models/.
+FIXTURE_ROOT = REPO / "tests" / "catalogs" / "platform"
 
 
 @dataclass
@@ -123,10 +125,11 @@ def engine_config_of(stack_file: Path) -> dict[str, str]:
     return {key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
 
 
-def run_program(stack: str, config: dict[str, str] | None = None) -> ProgramRun:
-    """Run ``infra/__main__.py`` for ``stack`` under mocks; return every registration and output."""
+def run_program(stack: str, config: dict[str, str] | None = None, root: Path = FIXTURE_ROOT) -> ProgramRun:
+    """Run ``infra/__main__.py`` for ``stack`` over the catalog under ``root`` (its ``models/`` and
+    ``stacks/``) under mocks; return every registration and output."""
     if config is None:
-        config = engine_config_of(REPO / "stacks" / f"Pulumi.{stack}.yaml")
+        config = engine_config_of(root / "stacks" / f"Pulumi.{stack}.yaml")
     account = json.loads(json.dumps(config.get("modelplane:aws_account_id", "123456789012")))
     region = config.get("aws:region", "us-west-2")
     mocks = ModelplaneMocks(account, region)
@@ -139,7 +142,10 @@ def run_program(stack: str, config: dict[str, str] | None = None) -> ProgramRun:
 
     @pulumi.runtime.test
     def program():
-        runpy.run_path(str(PROGRAM), run_name="__main__")
+        # Loaded under another name, so its `if __name__ == "__main__"` guard does not build the
+        # project's own catalog; then built over the fixture's.
+        program_globals = runpy.run_path(str(PROGRAM), run_name="modelplane_program")
+        program_globals["main"](root)
 
     program()
     root = pulumi_settings.get_root_resource()

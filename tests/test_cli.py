@@ -158,6 +158,35 @@ def test_codeowners_uses_the_repository_of_the_catalog(in_workspace, capsys, tmp
     in_workspace.team(reviewers=["@acme/fraud"])
     in_workspace.write("pyproject.toml", '[tool.modelplane]\nplatform_reviewers = ["@acme/platform"]\n')
     monkeypatch.chdir(tmp_path.parent)
-    code, out, _ = run(capsys, "codeowners", "--models", str(in_workspace.models))
+    code, out, _ = run(capsys, "codeowners", "--models", str(in_workspace.models), "--out", "-")
     assert code == 0
     assert out.splitlines()[-2:] == ["* @acme/platform", "/models/fraud/ @acme/fraud"]
+
+
+def test_codeowners_writes_github_codeowners_by_default(in_workspace, capsys):
+    in_workspace.team(reviewers=["@acme/fraud"])
+    code, _, err = run(capsys, "codeowners", "--platform-reviewer", "@acme/platform")
+    assert (code, err) == (0, "wrote .github/CODEOWNERS\n")
+    assert Path(".github/CODEOWNERS").read_text().splitlines()[-1] == "/models/fraud/ @acme/fraud"
+
+
+def test_codeowners_check_only_warns_about_a_new_team(in_workspace, capsys):
+    in_workspace.team(reviewers=["@acme/fraud"])
+    assert run(capsys, "codeowners", "--platform-reviewer", "@acme/platform")[0] == 0
+    in_workspace.team("payments", reviewers=["@acme/payments"])
+    code, _, err = run(capsys, "codeowners", "--platform-reviewer", "@acme/platform", "--check")
+    assert code == 0
+    assert err.splitlines()[0].startswith(
+        "warning: .github/CODEOWNERS: no rule `/models/payments/ @acme/payments` yet; until it is added "
+        "the platform reviewers own that folder; run `modelplane codeowners --out .github/CODEOWNERS`"
+    )
+
+
+def test_codeowners_check_fails_on_a_grant_the_catalog_no_longer_gives(in_workspace, capsys):
+    in_workspace.team(reviewers=["@acme/fraud"])
+    assert run(capsys, "codeowners", "--platform-reviewer", "@acme/platform")[0] == 0
+    in_workspace.team(reviewers=["@acme/fraud-new"])
+    code, _, err = run(capsys, "codeowners", "--platform-reviewer", "@acme/platform", "--check")
+    assert code == 1
+    assert ".github/CODEOWNERS: (file): rule `/models/fraud/ @acme/fraud` grants ownership the catalog no longer gives" in err
+    assert Path(".github/CODEOWNERS").read_text().splitlines()[-1] == "/models/fraud/ @acme/fraud"

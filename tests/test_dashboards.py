@@ -52,7 +52,7 @@ from components.render.monitoring import (
     render_monitoring_objects,
 )
 from components.render.team_objects import team_labels
-from tests.conftest import BUNDLED_STACKS, MODELS_DIR, REPO, STACKS_DIR
+from tests.conftest import FIXTURE_STACKS, MODELS_DIR, PLATFORM_FIXTURE, REPO, STACKS_DIR
 from tests.schema_checks import check_core
 
 ALLOWED_SERIES = {
@@ -103,7 +103,7 @@ def dashboard_text(obj: dict) -> str:
 
 
 def every_dashboard() -> Iterator[tuple[str, str, dict]]:
-    for stack in BUNDLED_STACKS:
+    for stack in FIXTURE_STACKS:
         for name, dashboard in dashboards_of(stack).items():
             yield stack, name, dashboard
 
@@ -134,7 +134,7 @@ def series_in(expr: str) -> set[str]:
     return {token for token in IDENTIFIER.findall(without_strings) if ":" in token}
 
 
-@pytest.mark.parametrize("stack", BUNDLED_STACKS)
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
 def test_one_config_map_for_the_overview_and_one_per_team_with_models(stack):
     deployment = deployment_of(stack)
     objects = render_dashboard_objects(deployment)
@@ -165,7 +165,7 @@ def test_one_config_map_for_the_overview_and_one_per_team_with_models(stack):
         assert check_core(obj) == []
 
 
-@pytest.mark.parametrize("stack", BUNDLED_STACKS)
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
 def test_rendering_is_deterministic_and_canonical(stack):
     first = render_dashboard_objects(deployment_of(stack))
     # From a freshly loaded catalog, not the cached one.
@@ -193,13 +193,13 @@ def test_rendering_is_byte_identical_across_processes():
     here = [hashlib.sha256(dashboard_text(obj).encode()).hexdigest() for obj in objects]
     for seed in ("1", "2"):
         result = subprocess.run(
-            [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+            [sys.executable, "-c", code], cwd=PLATFORM_FIXTURE, capture_output=True, text=True,
             env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONHASHSEED": seed},
         )
         assert (result.returncode, result.stdout.split(), result.stderr) == (0, here, "")
 
 
-@pytest.mark.parametrize("stack", BUNDLED_STACKS)
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
 def test_uids_are_unique_and_short_enough(stack):
     found = dashboards_of(stack)
     uids = [dashboard["uid"] for dashboard in found.values()]
@@ -299,7 +299,7 @@ def recording_rules(deployment: StackDeployment) -> list[dict]:
     ]
 
 
-@pytest.mark.parametrize("stack", BUNDLED_STACKS)
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
 def test_every_series_the_dashboards_read_is_recorded(stack):
     recorded = {rule["record"] for rule in recording_rules(deployment_of(stack))}
     used = {series for dashboard in dashboards_of(stack).values() for expr in all_queries(dashboard)
@@ -318,7 +318,7 @@ def test_units_are_grafana_units(stack, name, dashboard):
         assert set(filter(None, units)) <= GRAFANA_UNITS, panel["title"]
 
 
-@pytest.mark.parametrize("stack", BUNDLED_STACKS)
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
 def test_team_dashboards_have_one_row_per_model(stack):
     deployment = deployment_of(stack)
     found = dashboards_of(stack)
@@ -366,7 +366,7 @@ def test_a_stack_without_gpu_pools_has_no_gpu_panels(workspace):
     assert "GPU saturation by pool" in {panel["title"] for panel in all_panels(with_gpus)}
 
 
-@pytest.mark.parametrize("stack", BUNDLED_STACKS)
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
 def test_overview_covers_every_team(stack):
     deployment = deployment_of(stack)
     overview = dashboards_of(stack)["modelplane-dashboard-overview"]
@@ -387,7 +387,7 @@ def test_overview_covers_every_team(stack):
     assert {"Models", "Models at zero replicas", "Cold starts", "GPU saturation by pool"} <= titles
 
 
-@pytest.mark.parametrize("stack", BUNDLED_STACKS)
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
 def test_the_docs_explain_every_panel(stack):
     docs = (REPO / "docs" / "dashboards.md").read_text(encoding="utf-8")
     for dashboard in dashboards_of(stack).values():
@@ -542,7 +542,7 @@ def as_promql(expr: str) -> str:
 
 
 @needs_promtool
-@pytest.mark.parametrize("stack", BUNDLED_STACKS)
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
 def test_promtool_parses_every_query(tmp_path, stack):
     exprs = sorted({as_promql(expr) for dashboard in dashboards_of(stack).values() for expr in all_queries(dashboard)
                     if not expr.startswith("label_values(")})

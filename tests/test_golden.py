@@ -15,11 +15,10 @@ from pathlib import Path
 import pytest
 
 from components.catalog import load_catalog, load_stack, resolve_deployment, stack_names
-from components.catalog.json_schema import catalog_json_schemas
 from components.render.manifests import dump_objects
 from components.render.stack_render import render_stack, render_stack_objects
 from components.review.diff import desired_state
-from tests.conftest import BUNDLED_STACKS, MODELS_DIR, REPO, STACKS_DIR
+from tests.conftest import FIXTURE_STACKS, MODELS_DIR, PLATFORM_FIXTURE, REPO, STACKS_DIR
 
 # The desired state's entries that are not Kubernetes objects (those are in render-<stack>.yaml).
 NOT_KUBERNETES_OBJECTS = {"HelmRelease", "EksCluster", "NodePool", "IamRole"}
@@ -37,15 +36,15 @@ def check_golden(name: str, text: str) -> None:
     assert text == path.read_text(encoding="utf-8"), f"{name} differs; review and regenerate"
 
 
-def render_bundled(stack: str) -> str:
+def render_fixture(stack: str) -> str:
     catalog = load_catalog(MODELS_DIR, "models")
     deployment = resolve_deployment(catalog, load_stack(STACKS_DIR, stack, "stacks"), stack_names(STACKS_DIR))
     return dump_objects(render_stack_objects(deployment))
 
 
-@pytest.mark.parametrize("stack", BUNDLED_STACKS)
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
 def test_rendered_stack_matches_golden(stack):
-    check_golden(f"render-{stack}.yaml", render_bundled(stack))
+    check_golden(f"render-{stack}.yaml", render_fixture(stack))
 
 
 def test_rendering_is_byte_identical_across_processes():
@@ -54,14 +53,15 @@ def test_rendering_is_byte_identical_across_processes():
     for seed in ("0", "1", "12345"):
         result = subprocess.run(
             [sys.executable, "-m", "components.cli", "render", "--stack", "prod"],
-            cwd=REPO, capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed},
+            cwd=PLATFORM_FIXTURE, capture_output=True, check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO)},
         )
         outputs.add(result.stdout)
     assert len(outputs) == 1
-    assert outputs.pop().decode() == render_bundled("prod")
+    assert outputs.pop().decode() == render_fixture("prod")
 
 
-@pytest.mark.parametrize("stack", BUNDLED_STACKS)
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
 def test_desired_state_matches_golden(stack):
     """Everything else `pulumi up` manages (Helm releases and values, node pools, IAM): a
     version pin or a default value that changes shows as a reviewable diff."""
@@ -71,12 +71,3 @@ def test_desired_state_matches_golden(stack):
         key: entry.body for key, entry in desired_state(rendered).items() if entry.kind in NOT_KUBERNETES_OBJECTS
     }
     check_golden(f"state-{stack}.json", json.dumps(state, indent=2, sort_keys=True) + "\n")
-
-
-@pytest.mark.parametrize("file_name", sorted(catalog_json_schemas()))
-def test_committed_json_schemas_are_current(file_name):
-    """models/*.schema.json must be regenerated (modelplane schema) when the models change."""
-    generated = catalog_json_schemas()[file_name]
-    committed = (MODELS_DIR / file_name).read_text(encoding="utf-8")
-    assert json.loads(committed) == json.loads(generated)
-    assert committed == generated

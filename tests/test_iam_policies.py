@@ -13,7 +13,7 @@ from moto.core import set_initial_no_auth_action_count
 from components.catalog import load_catalog, load_stack
 from components.render.iam import cluster_autoscaler_policy, irsa_trust_policy
 from components.render.team_iam import team_storage_policy
-from tests.conftest import BUNDLED_STACKS, MODELS_DIR, STACKS_DIR
+from tests.conftest import FIXTURE_STACKS, MODELS_DIR, STACKS_DIR
 
 REGION = "us-east-1"
 
@@ -35,7 +35,7 @@ def test_moto_rejects_a_malformed_policy():
     assert caught.value.response["Error"]["Code"] == "MalformedPolicyDocument"
 
 
-@pytest.mark.parametrize("stack_name", BUNDLED_STACKS)
+@pytest.mark.parametrize("stack_name", FIXTURE_STACKS)
 @mock_aws
 def test_every_policy_modelplane_writes_is_accepted_by_iam(stack_name):
     iam = boto3.client("iam", region_name=REGION)

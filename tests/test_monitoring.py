@@ -20,7 +20,7 @@ from components.catalog import load_catalog, load_stack, resolve_deployment, sta
 from components.render.monitoring import SERIES_LABELS
 from components.render.objects import object_id
 from components.render.stack_render import render_stack_objects
-from tests.conftest import BUNDLED_STACKS, MODELS_DIR, STACKS_DIR
+from tests.conftest import FIXTURE_STACKS, MODELS_DIR, STACKS_DIR
 
 from tests.promtool import needs_promtool, promtool
 
@@ -44,7 +44,7 @@ def write_rules(tmp_path: Path, stack: str) -> Path:
 
 
 @needs_promtool
-@pytest.mark.parametrize("stack", BUNDLED_STACKS)
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
 def test_promtool_accepts_every_rule_group(tmp_path, stack):
     result = promtool("check", "rules", str(write_rules(tmp_path, stack)))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -258,7 +258,7 @@ def test_cold_starts_and_ready_replicas_are_recorded(tmp_path):
 
 
 def test_every_alert_routes_to_a_team_and_links_a_runbook():
-    for stack in BUNDLED_STACKS:
+    for stack in FIXTURE_STACKS:
         for group in rule_groups(objects_of(stack)):
             for rule in group["rules"]:
                 if "alert" in rule:

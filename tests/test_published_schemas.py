@@ -9,7 +9,7 @@ import pytest
 from components.catalog import load_catalog, load_stack, resolve_deployment, stack_names
 from components.render.objects import object_id
 from components.render.stack_render import render_stack_objects
-from tests.conftest import BUNDLED_STACKS, MODELS_DIR, STACKS_DIR
+from tests.conftest import FIXTURE_STACKS, MODELS_DIR, STACKS_DIR
 from tests.schema_checks import schema_errors
 
 # Kinds no published package describes: the Knative operator publishes no typed models or
@@ -24,7 +24,7 @@ def bundled_objects(stack: str) -> list[dict]:
     return render_stack_objects(deployment)
 
 
-@pytest.mark.parametrize("stack", BUNDLED_STACKS)
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
 def test_every_bundled_object_is_valid(stack):
     unchecked, errors = set(), []
     for obj in bundled_objects(stack):

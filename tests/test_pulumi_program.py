@@ -16,14 +16,14 @@ from components.catalog import load_catalog, load_stack, resolve_deployment, sta
 from components.render.objects import object_id
 from components.render.resource_graph import logical_name
 from components.render.stack_render import render_stack
-from tests.conftest import BUNDLED_STACKS, MODELS_DIR, STACKS_DIR
+from tests.conftest import FIXTURE_STACKS, MODELS_DIR, STACKS_DIR
 from tests.pulumi_harness import ProgramRun, engine_config_of, run_program
 
 # Resource types that are not Kubernetes objects modelplane renders.
 NOT_RENDERED = {"kubernetes:helm.sh/v3:Release", "pulumi:providers:kubernetes"}
 
 
-@pytest.fixture(scope="module", params=BUNDLED_STACKS)
+@pytest.fixture(scope="module", params=FIXTURE_STACKS)
 def program(request) -> tuple[str, ProgramRun]:
     return request.param, run_program(request.param)
 

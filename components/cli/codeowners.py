@@ -30,3 +30,22 @@ def render_codeowners(catalog: Catalog, platform: list[str], models_dir: str = "
         if owners:
             lines.append(f"/{models_dir}/{team.name}/ {' '.join(owners)}")
     return "\n".join(lines) + "\n"
+
+
+def rule_lines(text: str) -> list[str]:
+    """The ownership rules of a CODEOWNERS text: its non-comment, non-blank lines, spaces normalised."""
+    return [" ".join(line.split()) for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def codeowners_drift(committed: str, expected: str) -> tuple[list[str], list[str]]:
+    """``(stale, missing)`` rules of a committed CODEOWNERS against the one the catalog produces.
+
+    A stale rule still grants ownership the catalog no longer gives (a removed team, a changed
+    reviewer list, a changed platform line): it must be fixed in the same pull request. A missing
+    rule belongs to a new team: until it is added, the platform line (``*``) owns that folder, so
+    the pull request is reviewed by the platform team, which is the safe default.
+    """
+    have, want = rule_lines(committed), rule_lines(expected)
+    stale = [rule for rule in have if rule not in want]
+    missing = [rule for rule in want if rule not in have]
+    return stale, missing

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 from components.catalog import InputError, Problem, load_catalog
 from components.catalog.json_schema import catalog_json_schemas
 from components.catalog.problems import WHOLE_FILE, raise_if_any
-from components.cli.codeowners import platform_reviewers, render_codeowners
+from components.cli.codeowners import codeowners_drift, platform_reviewers, render_codeowners
 from components.cli.inputs import Paths, load_rendered_stack, shown, validate_all
 from components.render.manifests import dump_objects, object_file_name
 from components.render.objects import KubeObject
@@ -136,12 +136,35 @@ def command_codeowners(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return EXIT_OK
     out = Path(args.out)
+    if args.check:
+        return check_codeowners(out, text)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
     except OSError as error:
         raise InputError([Problem(shown(out), WHOLE_FILE, f"cannot write: {error.strerror}")]) from None
     print(f"wrote {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def check_codeowners(path: Path, expected: str) -> int:
+    """Exit 1 when ``path`` grants ownership the catalog no longer gives; only warn when it lacks
+    a new team's rule (the platform owns that folder until it is added)."""
+    try:
+        committed = path.read_text(encoding="utf-8") if path.is_file() else ""
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError([Problem(shown(path), WHOLE_FILE, f"cannot read: {error}")]) from None
+    stale, missing = codeowners_drift(committed, expected)
+    fix = f"run `modelplane codeowners --out {shown(path)}` (or `make codeowners`) and commit it"
+    for rule in missing:
+        print(f"warning: {shown(path)}: no rule `{rule}` yet; until it is added the platform "
+              f"reviewers own that folder; {fix}", file=sys.stderr)
+    if stale:
+        raise InputError([
+            Problem(shown(path), WHOLE_FILE, f"rule `{rule}` grants ownership the catalog no longer gives; {fix}")
+            for rule in stale
+        ])
+    print(f"ok: {shown(path)} grants only what the catalog's reviewers say", file=sys.stderr)
     return EXIT_OK
 
 
@@ -225,7 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--format", choices=("text", "markdown", "json"), default="markdown")
     review.add_argument("--allow-delete", action="store_true", help="acknowledge deletions in prod stacks")
     owners = add("codeowners", command_codeowners, "write CODEOWNERS from the teams' reviewers", "none")
-    owners.add_argument("--out", default="-", help="file to write, or - for stdout")
+    owners.add_argument("--out", default=".github/CODEOWNERS",
+                        help="file to write, or - for stdout (default: .github/CODEOWNERS)")
+    owners.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if the file grants ownership the catalog no longer gives")
     owners.add_argument("--platform-reviewer", action="append",
                         help="owner of everything outside the team folders (default: pyproject.toml "
                         "[tool.modelplane] platform_reviewers)")
