@@ -7,9 +7,12 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: plan test validate render schema codeowners benchmark clean
 
-$(INSTALLED): pyproject.toml constraints.txt
+$(INSTALLED): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	# KServe's storage initializer at the pinned KServe version (components/pins.py; a test checks
+	# they agree), without its cloud SDKs: the tests run its S3 download against moto.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps kserve-storage==0.20.0
 	touch $(INSTALLED)
 
 plan: $(INSTALLED)

@@ -109,6 +109,7 @@ def _cloudcoil_checkers() -> dict[tuple[str, str], Callable[[dict], list[str]]]:
     classes = {
         ("networking.istio.io/v1", "VirtualService"): istio_networking.VirtualService,
         ("networking.istio.io/v1", "Gateway"): istio_networking.Gateway,
+        ("networking.istio.io/v1", "Sidecar"): istio_networking.Sidecar,
         ("security.istio.io/v1", "PeerAuthentication"): istio_security.PeerAuthentication,
         ("security.istio.io/v1", "AuthorizationPolicy"): istio_security.AuthorizationPolicy,
         ("monitoring.coreos.com/v1", "PodMonitor"): prometheus.PodMonitor,

@@ -42,6 +42,7 @@ def test_team_gets_exactly_these_objects(objects):
         "NetworkPolicy/team-fraud/allow-platform-ingress",
         "PeerAuthentication/team-fraud/default",
         "AuthorizationPolicy/team-fraud/allow-platform",
+        "Sidecar/team-fraud/default",
         "InferenceService/team-fraud/scorer",
         "VirtualService/team-fraud/scorer-route",
         "PodMonitor/team-fraud/model-servers",
@@ -93,24 +94,36 @@ def test_model_service_account_assumes_the_team_role(objects):
     assert account["metadata"]["annotations"] == {
         "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/modelplane-dev-fraud-models",
         "eks.amazonaws.com/sts-regional-endpoints": "true",
-        "serving.kserve.io/s3-endpoint": "s3.us-west-2.amazonaws.com",
         "serving.kserve.io/s3-region": "us-west-2",
-        "serving.kserve.io/s3-usehttps": "1",
         "serving.kserve.io/s3-useanoncredential": "false",
     }
 
 
-def test_owners_may_manage_models_and_read_pods_only(objects):
+def test_owners_may_manage_models_and_read_what_explains_a_failure(objects):
     role = objects["Role/team-fraud/model-owners"]
     assert role["rules"] == [
         {"apiGroups": ["serving.kserve.io"], "resources": ["inferenceservices"],
          "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]},
-        {"apiGroups": [""], "resources": ["pods", "pods/log"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": [""], "resources": ["events", "pods", "pods/log"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["get", "list", "watch"]},
+        {"apiGroups": ["serving.knative.dev"], "resources": ["configurations", "revisions", "routes", "services"],
+         "verbs": ["get", "list", "watch"]},
     ]
+    # Nothing that reads secrets, opens a shell or changes the team's fences.
+    granted = {(group, resource) for rule in role["rules"] for group in rule["apiGroups"] for resource in rule["resources"]}
+    assert not granted & {("", "secrets"), ("", "pods/exec"), ("", "pods/portforward"), ("", "resourcequotas")}
     binding = objects["RoleBinding/team-fraud/model-owners"]
     assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "model-owners"}
     assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "ml-fraud"}]
     assert not any(obj["kind"].startswith("Cluster") for obj in objects.values())
+
+
+def test_sidecar_scopes_every_proxy_to_what_models_reach(objects):
+    sidecar = objects["Sidecar/team-fraud/default"]
+    assert "workloadSelector" not in sidecar["spec"]  # namespace-wide
+    assert sidecar["spec"]["egress"] == [
+        {"hosts": ["./*", "istio-system/*", "istio-ingress/*", "knative-serving/*"]}
+    ]
 
 
 def test_network_policy_admits_platform_namespaces_only(objects):

@@ -19,29 +19,36 @@ def team_role_arn(stack: Stack, team: CatalogTeam) -> str:
 
 
 def team_storage_policy(stack: Stack, team: CatalogTeam) -> dict[str, Any]:
-    """Read-only access to exactly the team's S3 prefixes: list them and get their objects."""
+    """Read-only access to the team's S3 prefixes: get their objects, list their buckets.
+
+    KServe's storage initializer calls HeadBucket before it lists the prefix
+    (``kserve_storage.py`` ``_download_s3`` @v0.20.0, since #5016 in v0.17.0). HeadBucket is
+    authorised as ``s3:ListBucket`` and carries no ``s3:prefix``, and a ``StringLike`` condition on
+    an absent key never matches, so listing can not be limited to the team's prefixes: the role
+    may list (see key names, never read objects) in the buckets that hold its prefixes. A team
+    whose key names must stay private gets a bucket of its own.
+    """
     partition = aws_partition(stack.settings.region)
     by_bucket: dict[str, list[str]] = {}
     for prefix in team.spec.storage.s3_prefixes:
         bucket, _, key = prefix.removeprefix("s3://").partition("/")
         by_bucket.setdefault(bucket, []).append(key)
-    statements: list[dict[str, Any]] = [{
-        "Sid": "ReadModelArtifacts",
-        "Effect": "Allow",
-        "Action": ["s3:GetObject"],
-        "Resource": sorted(
-            f"arn:{partition}:s3:::{bucket}/{key}*"
-            for bucket, keys in by_bucket.items()
-            for key in keys
-        ),
-    }]
-    for index, (bucket, keys) in enumerate(sorted(by_bucket.items())):
-        statements.append({
-            "Sid": f"ListModelPrefixes{index}",
+    return {"Version": "2012-10-17", "Statement": [
+        {
+            "Sid": "ReadModelArtifacts",
+            "Effect": "Allow",
+            # GetObject covers the HeadObject that boto3's download_file sends first.
+            "Action": ["s3:GetObject"],
+            "Resource": sorted(
+                f"arn:{partition}:s3:::{bucket}/{key}*"
+                for bucket, keys in by_bucket.items()
+                for key in keys
+            ),
+        },
+        {
+            "Sid": "ListModelBuckets",
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
-            "Resource": [f"arn:{partition}:s3:::{bucket}"],
-            # Listing is granted per bucket; the condition keeps it to the team's own prefixes.
-            "Condition": {"StringLike": {"s3:prefix": sorted(f"{key}*" for key in keys)}},
-        })
-    return {"Version": "2012-10-17", "Statement": statements}
+            "Resource": sorted(f"arn:{partition}:s3:::{bucket}" for bucket in by_bucket),
+        },
+    ]}

@@ -49,6 +49,7 @@ def render_team_objects(team: CatalogTeam, deployment: StackDeployment) -> list[
         render_network_policy(team),
         render_peer_authentication(team),
         render_authorization_policy(team),
+        render_sidecar_scope(team),
     ]
 
 
@@ -109,10 +110,12 @@ def render_model_service_account(team: CatalogTeam, deployment: StackDeployment)
     annotations = {
         "eks.amazonaws.com/role-arn": team_role_arn(deployment.stack, team),
         "eks.amazonaws.com/sts-regional-endpoints": "true",
-        # KServe's storage initializer reads S3 settings from the ServiceAccount.
-        "serving.kserve.io/s3-endpoint": f"s3.{region}.amazonaws.com",
+        # KServe's storage initializer reads S3 settings from the ServiceAccount
+        # (pkg/credentials/s3/utils.go @v0.20.0): s3-region becomes AWS_DEFAULT_REGION, from
+        # which boto3 picks the regional HTTPS endpoint. No s3-endpoint or s3-usehttps: they
+        # become AWS_ENDPOINT_URL, which botocore applies to every client, including the STS
+        # client of IRSA, so AssumeRoleWithWebIdentity would go to S3 (kserve/kserve#3482).
         "serving.kserve.io/s3-region": region,
-        "serving.kserve.io/s3-usehttps": "1",
         "serving.kserve.io/s3-useanoncredential": "false",
     }
     return {
@@ -136,8 +139,21 @@ def render_owners_role(team: CatalogTeam) -> KubeObject:
                 "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
             },
             {
+                # What an owner reads to see why a model does not start: its pods and logs, the
+                # namespace's events, and the Knative objects KServe creates (a failed revision
+                # carries the reason). Read-only: the catalog is changed by review, not by hand.
                 "apiGroups": [""],
-                "resources": ["pods", "pods/log"],
+                "resources": ["events", "pods", "pods/log"],
+                "verbs": ["get", "list", "watch"],
+            },
+            {
+                "apiGroups": ["events.k8s.io"],
+                "resources": ["events"],
+                "verbs": ["get", "list", "watch"],
+            },
+            {
+                "apiGroups": ["serving.knative.dev"],
+                "resources": ["configurations", "revisions", "routes", "services"],
                 "verbs": ["get", "list", "watch"],
             },
         ],
@@ -199,4 +215,24 @@ def render_authorization_policy(team: CatalogTeam) -> KubeObject:
                 {"source": {"namespaces": [KNATIVE_SERVING_NAMESPACE]}},
             ]}],
         },
+    }
+
+
+# What a model's sidecar needs to know: its own namespace, the control plane, the shared gateway
+# and Knative (the activator). Without a Sidecar resource every proxy holds the configuration of
+# every Service in the mesh, and each Knative revision adds several, so Envoy's memory grows with
+# the whole catalog until the LimitRange's 512Mi limit kills it. Outbound traffic to hosts outside
+# this list (S3, a hub) still leaves through Istio's passthrough (outboundTrafficPolicy ALLOW_ANY).
+SIDECAR_EGRESS_HOSTS = ("./*", "istio-system/*", f"{INGRESS_NAMESPACE}/*", f"{KNATIVE_SERVING_NAMESPACE}/*")
+
+
+def render_sidecar_scope(team: CatalogTeam) -> KubeObject:
+    """The namespace-wide Sidecar (named ``default``, no selector): Istio applies it to every proxy
+    in the namespace (networking/v1 Sidecar; ``namespace/host`` egress hosts, ``.`` for its own
+    namespace: pilot/pkg/model/sidecar.go @1.30.3)."""
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "Sidecar",
+        "metadata": metadata("default", team.namespace, team_labels(team)),
+        "spec": {"egress": [{"hosts": list(SIDECAR_EGRESS_HOSTS)}]},
     }
