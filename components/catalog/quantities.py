@@ -18,6 +18,17 @@ _BINARY_SUFFIXES = {"Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decima
 _SUFFIXES = {**_DECIMAL_SUFFIXES, **_BINARY_SUFFIXES}
 
 _MEBIBYTE = Decimal(2) ** 20
+# Far beyond any machine or cluster, and small enough that arithmetic on them stays exact: a
+# number past these is a typo (or a hostile file), refused before it reaches any computation.
+MAX_CPU_CORES = Decimal(10) ** 6
+MAX_MEMORY_BYTES = Decimal(2) ** 60  # 1Ei
+
+
+def shown_text(text: str, limit: int = 32) -> str:
+    """``text`` quoted for a message, cut when long (a 4,000-digit number is not echoed in full)."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text)} characters)"
 
 
 def parse_quantity(text: str) -> Decimal:
@@ -67,21 +78,27 @@ def _number_to_text(value: object) -> object:
 def _check_cpu(text: str) -> str:
     match = _QUANTITY.match(text)
     if not match or match["suffix"] not in ("", "m"):
-        raise ValueError(f"{text!r} is not a CPU amount; write cores (2, 0.5) or millicores (500m)")
-    if parse_quantity(text) <= 0:
+        raise ValueError(f"{shown_text(text)} is not a CPU amount; write cores (2, 0.5) or millicores (500m)")
+    cores = parse_quantity(text)
+    if cores <= 0:
         raise ValueError("CPU must be more than 0")
+    if cores > MAX_CPU_CORES:
+        raise ValueError(f"{shown_text(text)} is more than {MAX_CPU_CORES} cores, more than any cluster has; check the number")
     return text
 
 
 def _check_memory(text: str) -> str:
     match = _QUANTITY.match(text)
     if not match or match["suffix"] not in _SUFFIXES or match["suffix"] == "m":
-        raise ValueError(f"{text!r} is not a memory amount; write it with a unit, such as 512Mi or 4Gi")
-    if parse_quantity(text) < _MEBIBYTE:
+        raise ValueError(f"{shown_text(text)} is not a memory amount; write it with a unit, such as 512Mi or 4Gi")
+    size = parse_quantity(text)
+    if size < _MEBIBYTE:
         raise ValueError(
-            f"{text!r} is less than 1Mi (a number without a unit means bytes); "
+            f"{shown_text(text)} is less than 1Mi (a number without a unit means bytes); "
             "write it with a unit, such as 512Mi or 4Gi"
         )
+    if size > MAX_MEMORY_BYTES:
+        raise ValueError(f"{shown_text(text)} is more than 1Ei, more than any cluster has; check the number")
     return text
 
 

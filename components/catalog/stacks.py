@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 from components.catalog.problems import WHOLE_FILE, InputError, Problem
 from components.catalog.stack_settings import StackSettings
 from components.catalog.validation_messages import problems_from_validation_error
-from components.catalog.yaml_files import read_yaml_file
+from components.catalog.yaml_files import read_yaml_file, symlink_problem
 
 NAMESPACE = "modelplane"
 # Settings that come from another provider's configuration namespace.
@@ -67,6 +68,9 @@ def settings_from_config(config: Mapping[str, Any], source: str) -> StackSetting
     the few modelplane reads itself (``aws:region``).
     """
     fields: dict[str, Any] = {}
+    key_problems = [problem for key in config if (problem := _misnamed_key_problem(key, source))]
+    if key_problems:
+        raise InputError(key_problems)
     for key, value in config.items():
         if key.startswith(f"{NAMESPACE}:"):
             fields[key[len(NAMESPACE) + 1 :]] = value
@@ -78,6 +82,29 @@ def settings_from_config(config: Mapping[str, Any], source: str) -> StackSetting
     except ValidationError as error:
         problems = problems_from_validation_error(error, StackSettings, source)
         raise InputError(_with_config_keys(problems)) from None
+
+
+def _misnamed_key_problem(key: Any, source: str) -> Problem | None:
+    """A key modelplane would silently ignore although it was meant for modelplane.
+
+    ``modelplane-gateway:`` for ``modelplane:gateway:`` validated and dropped the prod gateway's
+    TLS; so a key without a namespace, or in a namespace that looks like ``modelplane`` without
+    being it, is an error. Other namespaces (``aws:``, ``kubernetes:``...) belong to their providers.
+    """
+    text = str(key)
+    namespace, colon, name = text.partition(":")
+    if not colon:
+        return Problem(source, text, f"configuration keys are <namespace>:<name>; write {NAMESPACE}:{text}")
+    if namespace == NAMESPACE:
+        return None
+    normalised = re.sub(r"[^a-z0-9]", "", namespace.lower())
+    if NAMESPACE in normalised or difflib.SequenceMatcher(None, normalised, NAMESPACE).ratio() >= 0.75:
+        suggestion = f"{NAMESPACE}:{name}" if normalised == NAMESPACE else f"{NAMESPACE}:<setting>"
+        return Problem(
+            source, text,
+            f"namespace {namespace!r} is not {NAMESPACE!r}, so nothing would read this key; write {suggestion}",
+        )
+    return None
 
 
 def settings_from_engine_config(config: Mapping[str, str], source: str) -> StackSettings:
@@ -126,9 +153,12 @@ def _with_config_keys(problems: list[Problem]) -> list[Problem]:
 def load_stack(stacks_dir: Path, name: str, shown_dir: str | None = None) -> Stack:
     """Read and validate ``Pulumi.<name>.yaml`` in ``stacks_dir``; raise :class:`InputError`."""
     shown_dir = shown_dir if shown_dir is not None else str(stacks_dir)
+    linked = symlink_problem(stacks_dir, shown_dir)
+    if linked is not None:
+        raise InputError([linked])
     path = stack_file(stacks_dir, name)
     shown = f"{shown_dir}/{path.name}"
-    if not path.is_file():
+    if not path.is_file() and not path.is_symlink():
         known = ", ".join(stack_names(stacks_dir)) or "none"
         raise InputError([
             Problem(shown, WHOLE_FILE, f"no such stack file; stacks in {shown_dir}/: {known}")
