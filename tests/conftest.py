@@ -43,6 +43,7 @@ STACK_CONFIG = {
     "modelplane:environment": "dev",
     "modelplane:aws_account_id": "123456789012",
     "modelplane:domain": "models.test.example.com",
+    "modelplane:model_buckets": ["models-bucket", "other-bucket", "acme-ml-models"],
     "modelplane:node_pools": {
         "system": {"instance_types": ["m6i.large"], "min_size": 1, "max_size": 2},
         "gpu": {

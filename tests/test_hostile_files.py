@@ -146,3 +146,41 @@ def test_other_providers_namespaces_are_left_to_them(basic_workspace):
     document["config"].update({"aws:profile": "platform", "kubernetes:enableServerSideApply": "true"})
     path.write_text(yaml.safe_dump(document))
     assert load_stack(basic_workspace.stacks, "dev", "stacks").name == "dev"
+
+
+def deployment_problems(workspace) -> list[str]:
+    from components.catalog import resolve_deployment, stack_names
+
+    catalog = load_catalog(workspace.models, "models")
+    with pytest.raises(InputError) as caught:
+        resolve_deployment(catalog, load_stack(workspace.stacks, "dev", "stacks"), stack_names(workspace.stacks))
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_a_team_can_not_grant_itself_another_bucket(basic_workspace):
+    basic_workspace.team(storage={"s3_prefixes": ["s3://models-bucket/fraud/", "s3://acme-pulumi-state/.pulumi/"]})
+    basic_workspace.model(storage_uri="s3://acme-pulumi-state/.pulumi/stacks/")
+    fix = ("use one of the buckets stack dev allows (models-bucket, other-bucket, acme-ml-models), or have "
+           "the platform team add it to modelplane:model_buckets in stacks/Pulumi.dev.yaml")
+    problems = deployment_problems(basic_workspace)
+    assert f"models/fraud/team.yaml: storage.s3_prefixes[1]: bucket acme-pulumi-state is not one stack dev keeps models in; {fix}" in problems
+    assert f"models/fraud/scorer.yaml: storage_uri: bucket acme-pulumi-state is not one stack dev keeps models in; {fix}" in problems
+
+
+@pytest.mark.parametrize("prefix, problem", [
+    ("s3://models-bucket/${aws:UserAgent}/", "holds *, ?, $, {, } or a space or control character; S3 paths here are plain text"),
+    ("s3://models-bucket/fraud/../search/", "has an empty, '.' or '..' segment; write each folder once, as s3://bucket/folder/"),
+    ("s3://models-bucket//fraud/", "has an empty, '.' or '..' segment; write each folder once, as s3://bucket/folder/"),
+])
+def test_team_prefixes_hold_no_policy_variables_or_odd_segments(basic_workspace, prefix, problem):
+    basic_workspace.team(storage={"s3_prefixes": [prefix]})
+    found = problems_of(basic_workspace)
+    assert f"models/fraud/team.yaml: storage.s3_prefixes[0]: {prefix!r} {problem}" in found
+
+
+def test_storage_uris_hold_no_policy_variables(basic_workspace):
+    basic_workspace.model(storage_uri="s3://models-bucket/fraud/${aws:username}/")
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: storage_uri: 's3://models-bucket/fraud/${aws:username}/' holds *, ?, $, {, } "
+        "or a space or control character; S3 paths here are plain text"
+    ]

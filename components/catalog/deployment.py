@@ -31,6 +31,7 @@ def resolve_deployment(catalog: Catalog, stack: Stack, all_stack_names: list[str
     by_team: dict[str, list[DeployedModel]] = defaultdict(list)
     for model in deployed:
         by_team[model.team.name].append(model)
+    problems.extend(bucket_problems(catalog, stack))
     for team in catalog.teams:
         problems.extend(quota_problems(team, by_team[team.name], stack))
     problems.extend(capacity_problems(stack, deployed))
@@ -140,3 +141,36 @@ def _slo(spec: ModelSpec, stack: Stack) -> ModelSlo:
 
 def _pick(override, default):
     return default if override is None else override
+
+
+def bucket_problems(catalog: Catalog, stack: Stack) -> list[Problem]:
+    """Team prefixes and ``s3://`` model URIs outside the buckets the stack allows.
+
+    The team's IAM role is generated from its prefixes, so without this a pull request could give
+    a team read access to any bucket (the Pulumi state, another account's data).
+    """
+    allowed = set(stack.settings.model_buckets)
+    fix = (
+        f"use one of the buckets stack {stack.name} allows ({', '.join(stack.settings.model_buckets)}), "
+        f"or have the platform team add it to modelplane:model_buckets in {stack.source}"
+    )
+    problems = []
+    for team in catalog.teams:
+        for index, prefix in enumerate(team.spec.storage.s3_prefixes):
+            bucket = prefix.removeprefix("s3://").split("/", 1)[0]
+            if bucket not in allowed:
+                problems.append(Problem(
+                    team.source, f"storage.s3_prefixes[{index}]",
+                    f"bucket {bucket} is not one stack {stack.name} keeps models in; {fix}",
+                ))
+        for model in team.models:
+            uris = [("storage_uri", model.spec.storage_uri)]
+            if model.spec.canary is not None:
+                uris.append(("canary.storage_uri", model.spec.canary.storage_uri))
+            for field, uri in uris:
+                bucket = uri.removeprefix("s3://").split("/", 1)[0]
+                if uri.startswith("s3://") and bucket not in allowed:
+                    problems.append(Problem(
+                        model.source, field, f"bucket {bucket} is not one stack {stack.name} keeps models in; {fix}",
+                    ))
+    return problems

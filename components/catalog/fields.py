@@ -67,3 +67,33 @@ LabelValue = Annotated[
     AfterValidator(check_label_value),
     WithJsonSchema({"type": "string", "pattern": _LABEL_VALUE.pattern, "maxLength": 63}),
 ]
+
+
+S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# Characters that mean something to IAM inside a policy's Resource (``*``, ``?`` wildcards and
+# ``${...}`` policy variables) or that no reviewer can see (whitespace, control characters).
+_S3_KEY_REFUSED = re.compile(r"[*?${}\s\x00-\x1f\x7f]")
+
+
+def s3_key_problem(key: str) -> str | None:
+    """Why ``key`` (the part of an ``s3://`` URI after the bucket) can not name model artifacts.
+
+    Team prefixes become IAM Resource ARNs, so a wildcard or a policy variable would widen the
+    grant, and ``..`` or an empty segment would make two spellings of one place.
+    """
+    if _S3_KEY_REFUSED.search(key):
+        return "holds *, ?, $, {, } or a space or control character; S3 paths here are plain text"
+    segments = key.split("/")
+    inner = segments[:-1] if key.endswith("/") else segments
+    if any(segment in ("", ".", "..") for segment in inner):
+        return "has an empty, '.' or '..' segment; write each folder once, as s3://bucket/folder/"
+    return None
+
+
+def check_s3_bucket(value: str) -> str:
+    if not S3_BUCKET.match(value) or ".." in value:
+        raise ValueError(f"{value!r} is not an S3 bucket name (3-63 lowercase letters, digits, '.' and '-')")
+    return value
+
+
+S3Bucket = Annotated[str, AfterValidator(check_s3_bucket)]

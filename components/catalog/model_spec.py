@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from components.catalog.fields import DnsLabel, LabelValue, StrictModel
+from components.catalog.fields import DnsLabel, LabelValue, StrictModel, s3_key_problem
 from components.catalog.quantities import CpuQuantity, MemoryQuantity
 from components.catalog.runtimes import (
     DEFAULT_RUNTIME_FOR_FORMAT,
@@ -65,6 +65,10 @@ def check_storage_uri(value: str) -> str:
         )
     if not _STORAGE_PATTERNS[scheme].match(match["rest"]):
         raise ValueError(f"{value!r} is not a valid {scheme} URI; write {_STORAGE_EXAMPLES[scheme]}")
+    if scheme == "s3":
+        problem = s3_key_problem(match["rest"].partition("/")[2])
+        if problem:
+            raise ValueError(f"{value!r} {problem}")
     return value
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from components.catalog.fields import DnsLabel, LabelKey, LabelValue, StrictModel
+from components.catalog.fields import DnsLabel, LabelKey, LabelValue, S3Bucket, StrictModel, check_unique_items
 from components.catalog.hardware import GPU_MODELS, INSTANCE_TYPES, mig_layout_problem
 from components.catalog.platform_settings import (
     AddonSettings,
@@ -200,6 +200,12 @@ class StackSettings(StrictModel):
         description="AWS account the stack deploys into; IAM role ARNs are derived from it."
     )
     domain: Hostname = Field(description="Host name of the shared inference gateway.")
+    model_buckets: Annotated[list[S3Bucket], AfterValidator(check_unique_items)] = Field(
+        min_length=1,
+        description="The S3 buckets teams may keep model artifacts in; a team's prefixes and "
+        "its models' s3:// URIs must lie in one of them, so a catalog change can not grant "
+        "a team's role access to any other bucket.",
+    )
     cluster_name: DnsLabel | None = Field(
         default=None, description="EKS cluster name; default modelplane-<stack>."
     )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from components.catalog.fields import DnsLabel, LabelValue, StrictModel, check_unique_items
+from components.catalog.fields import DnsLabel, LabelValue, StrictModel, check_unique_items, s3_key_problem
 from components.catalog.hardware import ALL_MIG_PROFILES
 from components.catalog.quantities import CpuQuantity, MemoryQuantity
 
@@ -33,6 +33,9 @@ def check_s3_prefix(value: str) -> str:
             f"{value!r} is a whole bucket; name the team's folder in it, such as "
             f"{value}models/"
         )
+    problem = s3_key_problem(match["key"])
+    if problem:
+        raise ValueError(f"{value!r} {problem}")
     return value
 
 
