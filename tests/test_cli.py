@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from components.cli.main import RENDER_MARKER, main
+from components.cli.main import EXIT_CHANGES, EXIT_INPUT_ERROR, EXIT_OK, EXIT_USAGE, RENDER_MARKER, main
 from tests.conftest import REPO
 
 
@@ -139,6 +139,30 @@ def test_console_script_prints_no_traceback(basic_workspace):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("models/fraud/scorer.yaml: (file): file is not UTF-8 text")
+
+
+def test_exit_codes_are_distinct():
+    # CI tells them apart: 0 and 3 pass a pull request, 1 and 2 fail it.
+    assert (EXIT_OK, EXIT_INPUT_ERROR, EXIT_USAGE, EXIT_CHANGES) == (0, 1, 2, 3)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["diff", "--stack", "dev"], "the following arguments are required: --base"),
+        (["review", "--base", "main", "--allow-delte"], "unrecognized arguments: --allow-delte"),
+        (["review", "--base", "main", "--format", "html"], "argument --format: invalid choice: 'html'"),
+    ],
+    ids=["missing-argument", "misspelled-flag", "unknown-format"],
+)
+def test_a_usage_error_exits_2_not_the_code_of_differences(in_workspace, argv, message):
+    result = subprocess.run(
+        [sys.executable, "-m", "components.cli", *argv],
+        cwd=in_workspace.root, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert message in result.stderr.splitlines()[-1]
 
 
 def test_schema_command_writes_both_schemas(in_workspace, capsys):

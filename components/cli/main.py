@@ -1,8 +1,14 @@
 """The ``modelplane`` command: validate, render, plan, diff and cost the platform offline.
 
 Uses the pure layers only, so what it prints is exactly what ``pulumi up`` would apply.
-Exit codes: 0 success, 1 a problem with the input (printed one per line) or a change that needs
-acknowledging, 2 differences found (diff, review).
+
+Exit codes, distinct so that CI cannot mistake one for another:
+
+- 0: success; for diff and review, no change;
+- 1: a problem with the input (printed one per line), or a change that needs acknowledging (a prod
+  deletion without ``--allow-delete``);
+- 2: a usage error (an unknown option, a missing argument), argparse's own code;
+- 3: differences found (diff, review): the changes are printed and nothing is wrong.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from components.review.plan import format_plan
 
 EXIT_OK = 0
 EXIT_INPUT_ERROR = 1
-EXIT_CHANGES = 2
+EXIT_USAGE = 2  # argparse exits with 2 on a usage error; nothing else may use it
+EXIT_CHANGES = 3
 # Marks a directory written by `render --out DIR`, so a later render may replace it wholesale.
 RENDER_MARKER = ".modelplane-render"
 
@@ -116,7 +123,7 @@ def command_review(args: argparse.Namespace) -> int:
 
 
 def _compare_exit_code(diffs) -> int:
-    """1 when a change needs fixing or acknowledging, 2 when there are changes, 0 otherwise."""
+    """1 when a change needs fixing or acknowledging, 3 when there are changes, 0 otherwise."""
     if any(diff.errors for diff in diffs):
         for diff in diffs:
             for error in diff.errors:
