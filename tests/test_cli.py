@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -163,6 +165,32 @@ def test_a_usage_error_exits_2_not_the_code_of_differences(in_workspace, argv, m
     )
     assert (result.returncode, result.stdout) == (2, "")
     assert message in result.stderr.splitlines()[-1]
+
+
+def test_version_is_the_installed_distribution_of_pyproject(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert capsys.readouterr().out == f"modelplane {project['version']}\n"
+
+
+@pytest.mark.parametrize(
+    "command, default",
+    [("cost", "text"), ("diff", "text"), ("review", "markdown"),
+     ("validate", None), ("render", None), ("plan", None), ("codeowners", None), ("schema", None)],
+)
+def test_help_shows_the_formats_and_the_default(command, default, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # argparse wraps help to the terminal's width
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    if default is None:
+        assert "--format" not in out
+    else:
+        help_line = rf"\n  --format FORMAT +output format: text, markdown, json \(default: {default}\)\n"
+        assert re.search(help_line, out), out
 
 
 def test_schema_command_writes_both_schemas(in_workspace, capsys):

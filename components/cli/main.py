@@ -14,6 +14,7 @@ Exit codes, distinct so that CI cannot mistake one for another:
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import shutil
 import sys
@@ -40,6 +41,7 @@ EXIT_USAGE = 2  # argparse exits with 2 on a usage error; nothing else may use i
 EXIT_CHANGES = 3
 # Marks a directory written by `render --out DIR`, so a later render may replace it wholesale.
 RENDER_MARKER = ".modelplane-render"
+OUTPUT_FORMATS = ("text", "markdown", "json")
 
 
 def paths_of(args: argparse.Namespace) -> Paths:
@@ -227,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="modelplane",
         description="Validate, render and plan a shared KServe inference platform, offline.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str, stack: str) -> argparse.ArgumentParser:
@@ -240,19 +243,23 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         return sub
 
+    def add_format(sub: argparse.ArgumentParser, default: str) -> None:
+        sub.add_argument("--format", choices=OUTPUT_FORMATS, default=default, metavar="FORMAT",
+                         help=f"output format: {', '.join(OUTPUT_FORMATS)} (default: {default})")
+
     add("validate", command_validate, "check the catalog and stack settings", "optional")
     render = add("render", command_render, "print or write every Kubernetes object of a stack", "required")
     render.add_argument("--out", default="-", help="directory for one file per object, or - for stdout")
     add("plan", command_plan, "a stack's whole desired state, its cost and GPU capacity", "required")
     cost = add("cost", command_cost, "monthly cost per model, per team and in total", "required")
-    cost.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    add_format(cost, "text")
     diff = add("diff", command_diff, "what the work tree changes in a stack compared with a git ref", "required")
     diff.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
-    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    add_format(diff, "text")
     diff.add_argument("--allow-delete", action="store_true", help="acknowledge deletions in prod stacks")
     review = add("review", command_review, "diff, cost and capacity of every stack, for a pull request", "none")
     review.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
-    review.add_argument("--format", choices=("text", "markdown", "json"), default="markdown")
+    add_format(review, "markdown")
     review.add_argument("--allow-delete", action="store_true", help="acknowledge deletions in prod stacks")
     owners = add("codeowners", command_codeowners, "write CODEOWNERS from the teams' reviewers", "none")
     owners.add_argument("--out", default=".github/CODEOWNERS",
@@ -269,6 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--out", default="models", help="directory (default: models)")
     schema.set_defaults(handler=command_schema)
     return parser
+
+
+def installed_version() -> str:
+    """The version of the installed ``modelplane`` distribution (``make plan`` installs it)."""
+    try:
+        return importlib.metadata.version("modelplane")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed: run `make plan`, or pip install -e .)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
