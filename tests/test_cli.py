@@ -193,6 +193,47 @@ def test_help_shows_the_formats_and_the_default(command, default, capsys, monkey
         assert re.search(help_line, out), out
 
 
+LAYOUT_HINT = (
+    "run modelplane from the repository root, which holds models/<team>/*.yaml and "
+    "stacks/Pulumi.<stack>.yaml, or pass --models and --stacks"
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["validate"], ["render", "--stack", "dev"], ["plan", "--stack", "dev"], ["cost", "--stack", "dev"],
+     ["diff", "--stack", "dev", "--base", "HEAD"], ["review", "--base", "HEAD"], ["codeowners", "--check"]],
+    ids=lambda argv: argv[0],
+)
+def test_run_from_a_subdirectory_names_the_expected_layout(basic_workspace, capsys, monkeypatch, argv):
+    # Before, each command listed the files it could not find; review printed an empty review, exit 0.
+    monkeypatch.chdir(basic_workspace.models / "fraud")
+    assert run(capsys, *argv) == (1, "", f"no models/ directory here: {LAYOUT_HINT}\n")
+
+
+def test_a_missing_stacks_directory_is_named(in_workspace, capsys):
+    (in_workspace.stacks / "Pulumi.dev.yaml").unlink()
+    in_workspace.stacks.rmdir()
+    assert run(capsys, "validate") == (1, "", f"no stacks/ directory here: {LAYOUT_HINT}\n")
+    # codeowners reads only models/.
+    assert run(capsys, "codeowners", "--out", "-", "--platform-reviewer", "@acme/platform")[0] == 0
+
+
+def test_a_subdirectory_with_explicit_paths_works(basic_workspace, capsys, monkeypatch):
+    monkeypatch.chdir(basic_workspace.models)
+    code, out, _ = run(capsys, "validate", "--models", ".", "--stacks", "../stacks")
+    assert (code, out) == (0, "ok: 1 teams, 1 models, valid for 1 stack (dev)\n")
+
+
+def test_the_subdirectory_error_has_no_traceback(basic_workspace):
+    result = subprocess.run(
+        [sys.executable, "-m", "components.cli", "plan", "--stack", "dev"],
+        cwd=basic_workspace.models, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", f"no models/ directory here: {LAYOUT_HINT}\n")
+
+
 def test_schema_command_writes_both_schemas(in_workspace, capsys):
     assert run(capsys, "schema", "--out", "models")[0] == 0
     assert (Path("models") / "model.schema.json").is_file()

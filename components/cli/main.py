@@ -42,6 +42,12 @@ EXIT_CHANGES = 3
 # Marks a directory written by `render --out DIR`, so a later render may replace it wholesale.
 RENDER_MARKER = ".modelplane-render"
 OUTPUT_FORMATS = ("text", "markdown", "json")
+DEFAULT_MODELS = "models"
+DEFAULT_STACKS = "stacks"
+LAYOUT_HINT = (
+    "run modelplane from the repository root, which holds models/<team>/*.yaml and "
+    "stacks/Pulumi.<stack>.yaml, or pass --models and --stacks"
+)
 
 
 def paths_of(args: argparse.Namespace) -> Paths:
@@ -234,13 +240,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str, stack: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--models", default="models", help="catalog directory (default: models)")
-        sub.add_argument("--stacks", default="stacks", help="stack settings directory (default: stacks)")
+        sub.add_argument("--models", default=DEFAULT_MODELS, help="catalog directory (default: %(default)s)")
+        sub.add_argument("--stacks", default=DEFAULT_STACKS, help="stack settings directory (default: %(default)s)")
         if stack == "required":
             sub.add_argument("--stack", required=True, help="stack name, e.g. dev")
         elif stack == "optional":
             sub.add_argument("--stack", help="check against this stack only (default: every stack)")
-        sub.set_defaults(handler=handler)
+        sub.set_defaults(handler=handler, reads=("models", "stacks"))
         return sub
 
     def add_format(sub: argparse.ArgumentParser, default: str) -> None:
@@ -262,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_format(review, "markdown")
     review.add_argument("--allow-delete", action="store_true", help="acknowledge deletions in prod stacks")
     owners = add("codeowners", command_codeowners, "write CODEOWNERS from the teams' reviewers", "none")
+    owners.set_defaults(reads=("models",))
     owners.add_argument("--out", default=".github/CODEOWNERS",
                         help="file to write, or - for stdout (default: .github/CODEOWNERS)")
     owners.add_argument("--check", action="store_true",
@@ -274,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="write model.schema.json and team.schema.json for editors",
     )
     schema.add_argument("--out", default="models", help="directory (default: models)")
-    schema.set_defaults(handler=command_schema)
+    schema.set_defaults(handler=command_schema, reads=())
     return parser
 
 
@@ -286,8 +293,21 @@ def installed_version() -> str:
         return "(not installed: run `make plan`, or pip install -e .)"
 
 
+def missing_layout(args: argparse.Namespace) -> str | None:
+    """One line for a default folder the command reads that the current directory lacks (run from a
+    subdirectory), instead of a problem for every file not found there."""
+    for option, default in (("models", DEFAULT_MODELS), ("stacks", DEFAULT_STACKS)):
+        if option in args.reads and getattr(args, option) == default and not Path(default).is_dir():
+            return f"no {default}/ directory here: {LAYOUT_HINT}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    layout_error = missing_layout(args)
+    if layout_error:
+        print(layout_error, file=sys.stderr)
+        return EXIT_INPUT_ERROR
     try:
         return args.handler(args)
     except InputError as error:
