@@ -175,7 +175,7 @@ def test_cli_exit_codes_and_formats(repo, monkeypatch, capsys):
     assert main(["diff", "--stack", "dev", "--base", "base"]) == 0
     assert capsys.readouterr().out == "stack dev (dev): +0 ~0 -0, cost +$0.00/month\n"
     repo.model(scaling={"min_replicas": 0, "max_replicas": 3})
-    assert main(["diff", "--stack", "dev", "--base", "base"]) == 2
+    assert main(["diff", "--stack", "dev", "--base", "base"]) == 3
     text = capsys.readouterr().out.splitlines()
     assert text[1:] == [
         "  fraud:",
@@ -183,12 +183,12 @@ def test_cli_exit_codes_and_formats(repo, monkeypatch, capsys):
         "      ~ InferenceService/team-fraud/scorer",
         "          spec.predictor.maxReplicas: 1 -> 3",
     ]
-    assert main(["diff", "--stack", "dev", "--base", "base", "--format", "json"]) == 2
+    assert main(["diff", "--stack", "dev", "--base", "base", "--format", "json"]) == 3
     document = json.loads(capsys.readouterr().out)
     assert (document["changed"], document["changes"][0]["fields"]) == (
         1, [{"path": "spec.predictor.maxReplicas", "before": 1, "after": 3}],
     )
-    assert main(["review", "--base", "base"]) == 2
+    assert main(["review", "--base", "base"]) == 3
     review = capsys.readouterr().out
     assert review.startswith("### modelplane review against `base`\n\n- :white_check_mark: stack dev (dev): +0 ~1 -0")
     assert "<details><summary>Changes</summary>" in review and "one model per pod" in review
@@ -196,6 +196,25 @@ def test_cli_exit_codes_and_formats(repo, monkeypatch, capsys):
     assert capsys.readouterr().err.startswith(
         "--base: (file): 'no-such-ref' is not a commit of this repository; fetch it first"
     )
+
+
+def test_cli_exit_codes_for_no_change_and_for_an_unacknowledged_deletion(repo, monkeypatch, capsys):
+    # 0 no change, 3 changes, 1 a prod deletion until acknowledged: CI passes on 0 and 3 only.
+    monkeypatch.chdir(repo.root)
+    repo.stack("prod", environment="prod")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "prod stack")
+    git(repo, "tag", "-f", "base")
+    assert main(["review", "--base", "base"]) == 0
+    assert main(["diff", "--stack", "prod", "--base", "base"]) == 0
+    capsys.readouterr()
+    (repo.models / "fraud" / "scorer.yaml").unlink()
+    assert main(["diff", "--stack", "prod", "--base", "base"]) == 1
+    assert capsys.readouterr().err.startswith("stack prod: 5 resource(s) deleted or replaced in stack prod (")
+    assert main(["review", "--base", "base", "--format", "text"]) == 1
+    assert main(["diff", "--stack", "dev", "--base", "base"]) == 3  # dev deletions need no acknowledging
+    assert main(["diff", "--stack", "prod", "--base", "base", "--allow-delete"]) == 3
+    assert main(["review", "--base", "base", "--allow-delete"]) == 3
 
 
 def test_review_reports_an_invalid_catalog_in_the_comment(repo, monkeypatch, capsys):

@@ -313,7 +313,7 @@ def test_review_command_and_the_label(tmp_path, label):
     assert outputs == {"status": "0"}
 
 
-@pytest.mark.parametrize("exit_code", [0, 1, 2])
+@pytest.mark.parametrize("exit_code", [0, 1, 2, 3, 42])
 def test_review_step_records_the_exit_code_and_keeps_the_comment(tmp_path, exit_code):
     # The step itself never fails: the comment is posted first, the last step fails on an error.
     markdown = "## modelplane review\n\n| stack | added |\n|---|---|\n| prod | 1 |\n"
@@ -330,17 +330,47 @@ def test_a_review_that_prints_nothing_still_replaces_the_comment(tmp_path):
     assert "exited 1" in comment and "https://example.invalid/run/1" in comment
 
 
-def test_the_review_is_one_sticky_comment_and_errors_fail_the_job_after_it():
+def verdict_step() -> dict[str, Any]:
+    return load(PULL_REQUEST)["jobs"]["review"]["steps"][-1]
+
+
+def test_the_review_is_one_sticky_comment_and_the_verdict_comes_after_it():
     steps = load(PULL_REQUEST)["jobs"]["review"]["steps"]
     review = step_index({"steps": steps}, lambda s: s.get("id") == "review")
     post = step_index({"steps": steps}, uses("marocchino/sticky-pull-request-comment"))
     post_step = steps[post]
     assert post_step["with"]["path"] == "review.md" and post_step["with"]["header"]
-    fail = steps[-1]
     assert review < post < len(steps) - 1
-    # Exit 0 (no changes) and 2 (changes) pass; anything else (1: an error) fails, after posting.
-    assert fail["if"] == "steps.review.outputs.status != '0' && steps.review.outputs.status != '2'"
-    assert fail["run"].strip().endswith("exit 1")
+    # The verdict reads the recorded code on every run: no `if:` that could skip it.
+    verdict = verdict_step()
+    assert "if" not in verdict
+    assert verdict["env"] == {"STATUS": "${{ steps.review.outputs.status }}"}
+
+
+@pytest.mark.parametrize(
+    "exit_code, passes, message",
+    [
+        (0, True, "modelplane review: no change"),
+        (3, True, "modelplane review: changes, shown in the review comment"),
+        (1, False, "::error::modelplane review found a problem or an unacknowledged change (exit 1)"),
+        (2, False, "::error::modelplane review was called wrongly (exit 2, a usage error)"),
+        (42, False, "::error::modelplane review exited '42', which is none of its exit codes"),
+    ],
+    ids=["no-change", "changes", "input-problem", "usage-error", "unknown-code"],
+)
+def test_the_job_passes_only_on_no_change_or_changes(tmp_path, exit_code, passes, message):
+    # modelplane's codes: 0 no change, 1 a problem or an unacknowledged change, 2 a usage error
+    # (argparse), 3 differences found. The review step records the code; the last step decides.
+    _, outputs, _, _, _ = run_review(tmp_path, label=False, exit_code=exit_code, stdout="review\n")
+    process, _, _ = run_step_script(verdict_step()["run"], tmp_path, {"STATUS": outputs["status"]})
+    assert (process.returncode == 0) is passes, process.stdout + process.stderr
+    assert process.stdout.startswith(message)
+
+
+def test_the_verdict_fails_when_the_review_recorded_no_code(tmp_path):
+    process, _, _ = run_step_script(verdict_step()["run"], tmp_path, {"STATUS": ""})
+    assert process.returncode == 1
+    assert process.stdout.startswith("::error::modelplane review exited '', which is none of its exit codes")
 
 
 def test_review_arguments_are_accepted_by_the_cli():

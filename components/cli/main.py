@@ -1,13 +1,20 @@
 """The ``modelplane`` command: validate, render, plan, diff and cost the platform offline.
 
 Uses the pure layers only, so what it prints is exactly what ``pulumi up`` would apply.
-Exit codes: 0 success, 1 a problem with the input (printed one per line) or a change that needs
-acknowledging, 2 differences found (diff, review).
+
+Exit codes, distinct so that CI cannot mistake one for another:
+
+- 0: success; for diff and review, no change;
+- 1: a problem with the input (printed one per line), or a change that needs acknowledging (a prod
+  deletion without ``--allow-delete``);
+- 2: a usage error (an unknown option, a missing argument), argparse's own code;
+- 3: differences found (diff, review): the changes are printed and nothing is wrong.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import shutil
 import sys
@@ -30,9 +37,17 @@ from components.review.plan import format_plan
 
 EXIT_OK = 0
 EXIT_INPUT_ERROR = 1
-EXIT_CHANGES = 2
+EXIT_USAGE = 2  # argparse exits with 2 on a usage error; nothing else may use it
+EXIT_CHANGES = 3
 # Marks a directory written by `render --out DIR`, so a later render may replace it wholesale.
 RENDER_MARKER = ".modelplane-render"
+OUTPUT_FORMATS = ("text", "markdown", "json")
+DEFAULT_MODELS = "models"
+DEFAULT_STACKS = "stacks"
+LAYOUT_HINT = (
+    "run modelplane from the repository root, which holds models/<team>/*.yaml and "
+    "stacks/Pulumi.<stack>.yaml, or pass --models and --stacks"
+)
 
 
 def paths_of(args: argparse.Namespace) -> Paths:
@@ -116,7 +131,7 @@ def command_review(args: argparse.Namespace) -> int:
 
 
 def _compare_exit_code(diffs) -> int:
-    """1 when a change needs fixing or acknowledging, 2 when there are changes, 0 otherwise."""
+    """1 when a change needs fixing or acknowledging, 3 when there are changes, 0 otherwise."""
     if any(diff.errors for diff in diffs):
         for diff in diffs:
             for error in diff.errors:
@@ -220,34 +235,40 @@ def build_parser() -> argparse.ArgumentParser:
         prog="modelplane",
         description="Validate, render and plan a shared KServe inference platform, offline.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str, stack: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--models", default="models", help="catalog directory (default: models)")
-        sub.add_argument("--stacks", default="stacks", help="stack settings directory (default: stacks)")
+        sub.add_argument("--models", default=DEFAULT_MODELS, help="catalog directory (default: %(default)s)")
+        sub.add_argument("--stacks", default=DEFAULT_STACKS, help="stack settings directory (default: %(default)s)")
         if stack == "required":
             sub.add_argument("--stack", required=True, help="stack name, e.g. dev")
         elif stack == "optional":
             sub.add_argument("--stack", help="check against this stack only (default: every stack)")
-        sub.set_defaults(handler=handler)
+        sub.set_defaults(handler=handler, reads=("models", "stacks"))
         return sub
+
+    def add_format(sub: argparse.ArgumentParser, default: str) -> None:
+        sub.add_argument("--format", choices=OUTPUT_FORMATS, default=default, metavar="FORMAT",
+                         help=f"output format: {', '.join(OUTPUT_FORMATS)} (default: {default})")
 
     add("validate", command_validate, "check the catalog and stack settings", "optional")
     render = add("render", command_render, "print or write every Kubernetes object of a stack", "required")
     render.add_argument("--out", default="-", help="directory for one file per object, or - for stdout")
     add("plan", command_plan, "a stack's whole desired state, its cost and GPU capacity", "required")
     cost = add("cost", command_cost, "monthly cost per model, per team and in total", "required")
-    cost.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    add_format(cost, "text")
     diff = add("diff", command_diff, "what the work tree changes in a stack compared with a git ref", "required")
     diff.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
-    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    add_format(diff, "text")
     diff.add_argument("--allow-delete", action="store_true", help="acknowledge deletions in prod stacks")
     review = add("review", command_review, "diff, cost and capacity of every stack, for a pull request", "none")
     review.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
-    review.add_argument("--format", choices=("text", "markdown", "json"), default="markdown")
+    add_format(review, "markdown")
     review.add_argument("--allow-delete", action="store_true", help="acknowledge deletions in prod stacks")
     owners = add("codeowners", command_codeowners, "write CODEOWNERS from the teams' reviewers", "none")
+    owners.set_defaults(reads=("models",))
     owners.add_argument("--out", default=".github/CODEOWNERS",
                         help="file to write, or - for stdout (default: .github/CODEOWNERS)")
     owners.add_argument("--check", action="store_true",
@@ -260,12 +281,33 @@ def build_parser() -> argparse.ArgumentParser:
         description="write model.schema.json and team.schema.json for editors",
     )
     schema.add_argument("--out", default="models", help="directory (default: models)")
-    schema.set_defaults(handler=command_schema)
+    schema.set_defaults(handler=command_schema, reads=())
     return parser
+
+
+def installed_version() -> str:
+    """The version of the installed ``modelplane`` distribution (``make plan`` installs it)."""
+    try:
+        return importlib.metadata.version("modelplane")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed: run `make plan`, or pip install -e .)"
+
+
+def missing_layout(args: argparse.Namespace) -> str | None:
+    """One line for a default folder the command reads that the current directory lacks (run from a
+    subdirectory), instead of a problem for every file not found there."""
+    for option, default in (("models", DEFAULT_MODELS), ("stacks", DEFAULT_STACKS)):
+        if option in args.reads and getattr(args, option) == default and not Path(default).is_dir():
+            return f"no {default}/ directory here: {LAYOUT_HINT}"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    layout_error = missing_layout(args)
+    if layout_error:
+        print(layout_error, file=sys.stderr)
+        return EXIT_INPUT_ERROR
     try:
         return args.handler(args)
     except InputError as error:
