@@ -61,7 +61,7 @@ def test_validate_checks_every_stack_unless_told(in_workspace, capsys):
     in_workspace.model(gpu={"count": 1})
     code, _, err = run(capsys, "validate")
     assert code == 1
-    assert "models/fraud/scorer.yaml: gpu.count: 1 whole GPU per replica, but no GPU pool of stack prod" in err
+    assert "models/fraud/scorer.yaml: gpu.count: 1 whole GPU per replica, but stack prod has no GPU pool" in err
     assert run(capsys, "validate", "--stack", "dev")[0] == 0
 
 

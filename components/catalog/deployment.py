@@ -100,8 +100,7 @@ def _resolve_model(
 
     gpu_claim, pool_names = place_model(model, stack, problems)
     if pool_names:
-        field = override_field if resources_override else "resources"
-        fit_problems(model, stack, pool_names, cpu, memory, field, problems)
+        fit_problems(model, stack, pool_names, cpu, memory, problems)
 
     domain = stack.settings.domain
     host = f"{spec.name}-{team.name}.{domain}" if spec.is_grpc else domain
