@@ -383,6 +383,22 @@ def test_one_replica_over_the_cpu_quota(basic_workspace):
     ]
 
 
+def test_max_replicas_beyond_a_gpu_pool_are_a_warning_not_a_problem(basic_workspace):
+    basic_workspace.model(gpu={"count": 1}, scaling={"min_replicas": 1, "max_replicas": 2})
+    basic_workspace.model(name="other", gpu={"count": 1}, scaling={"max_replicas": 2})
+    deployment = resolve(basic_workspace)
+    assert [str(warning) for warning in deployment.warnings] == [
+        "stacks/Pulumi.dev.yaml: modelplane:node_pools.gpu.max_size: pool gpu: at max replicas "
+        "the models need 4 nvidia.com/gpu, 2 more than the 2 it offers at max size (2 node(s), 1 "
+        "per node), so replicas beyond that stay pending; raise max_size to 4 if they should all "
+        "run, or lower the max_replicas of fraud/other (2), fraud/scorer (2) (for this stack only: "
+        "environments.dev.scaling.max_replicas)"
+    ]
+    basic_workspace.model(name="other", gpu={"count": 1}, scaling={"max_replicas": 1})
+    basic_workspace.model(gpu={"count": 1}, scaling={"min_replicas": 1, "max_replicas": 1})
+    assert resolve(basic_workspace).warnings == ()
+
+
 def test_one_gpu_replica_needs_gpu_quota(basic_workspace):
     basic_workspace.team(quota={"cpu": "16", "memory": "64Gi", "gpu": 0})
     basic_workspace.model(gpu={"count": 1})

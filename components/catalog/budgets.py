@@ -80,6 +80,26 @@ def capacity_problems(stack: Stack, models: list[DeployedModel]) -> list[Problem
     return problems
 
 
+def capacity_warnings(stack: Stack, models: tuple[DeployedModel, ...] | list[DeployedModel]) -> list[Problem]:
+    """GPU pools too small for every model at its max replicas: not an error (the minimum replicas
+    start, the rest stay pending), but worth saying before a traffic peak finds out."""
+    warnings = []
+    for pool in gpu_capacity(stack, models):
+        if pool.at_max <= pool.capacity:
+            continue
+        nodes_needed = -(-pool.at_max // pool.per_node)
+        users = ", ".join(f"{name} ({units})" for name, _, units in pool.models if units)
+        warnings.append(Problem(
+            stack.source, f"modelplane:node_pools.{pool.pool}.max_size",
+            f"pool {pool.pool}: at max replicas the models need {pool.at_max} {pool.resource}, "
+            f"{pool.at_max - pool.capacity} more than the {pool.capacity} it offers at max size "
+            f"({pool.max_nodes} node(s), {pool.per_node} per node), so replicas beyond that stay pending; "
+            f"raise max_size to {nodes_needed} if they should all run, or lower the max_replicas "
+            f"of {users} (for this stack only: environments.{stack.name}.scaling.max_replicas)",
+        ))
+    return warnings
+
+
 def quota_problems(team: CatalogTeam, models: list[DeployedModel], stack: Stack) -> list[Problem]:
     """Each replica must fit the quota, and all minimum replicas together must too."""
     quota = team.spec.quota

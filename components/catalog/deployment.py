@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from components.catalog.budgets import capacity_problems, quota_problems
+from components.catalog.budgets import capacity_problems, capacity_warnings, quota_problems
 from components.catalog.deployed import DeployedModel, ModelSlo, StackDeployment
 from components.catalog.loader import Catalog, CatalogModel, CatalogTeam
 from components.catalog.model_spec import ModelSpec, scaling_problem
@@ -36,7 +36,10 @@ def resolve_deployment(catalog: Catalog, stack: Stack, all_stack_names: list[str
     problems.extend(capacity_problems(stack, deployed))
     if problems:
         raise InputError(problems)
-    return StackDeployment(stack=stack, teams=catalog.teams, models=tuple(deployed))
+    return StackDeployment(
+        stack=stack, teams=catalog.teams, models=tuple(deployed),
+        warnings=tuple(sorted(capacity_warnings(stack, deployed))),
+    )
 
 
 def _resolve_model(
