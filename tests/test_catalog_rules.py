@@ -338,6 +338,33 @@ def test_both_dimensions_too_large_name_the_override_that_sets_them(basic_worksp
     assert resolve(basic_workspace).models[0].cpu == "1"
 
 
+def test_the_fit_example_of_the_catalog_documentation(basic_workspace):
+    # models/README.md, "Does a replica fit?": 3 CPU and 14Gi fit an m6i.xlarge, 15Gi does not.
+    pools = {**STACK_CONFIG["modelplane:node_pools"]}
+    pools["cpu"] = {"instance_types": ["m6i.xlarge"], "min_size": 0, "max_size": 2}
+    basic_workspace.stack(node_pools=pools)
+    basic_workspace.model(resources={"cpu": "3", "memory": "14Gi"})
+    assert resolve(basic_workspace).models[0].node_pools == ("cpu",)
+    basic_workspace.model(resources={"cpu": "3", "memory": "15Gi"})
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: resources.memory: 15Gi per replica plus 192Mi for the sidecars "
+        "does not fit pool cpu of stack dev (m6i.xlarge: 14.5Gi allocatable); lower it, override "
+        "it for this stack with environments.dev.resources.memory, or add a larger instance type "
+        "to the pool"
+    ]
+    basic_workspace.model(resources={"cpu": "3", "memory": "15Gi"},
+                          environments={"dev": {"resources": {"memory": "12Gi"}}})
+    assert resolve(basic_workspace).models[0].memory == "12Gi"
+    # 3375m plus 125m of sidecars is exactly the 3500m left to pods; 1m more is not.
+    basic_workspace.model(resources={"cpu": "3375m", "memory": "1Gi"})
+    assert resolve(basic_workspace).models[0].cpu == "3375m"
+    basic_workspace.model(resources={"cpu": "3376m", "memory": "1Gi"})
+    assert problems_of(basic_workspace)[0].startswith(
+        "models/fraud/scorer.yaml: resources.cpu: 3376m CPU per replica plus 125m for the sidecars "
+        "does not fit pool cpu of stack dev (m6i.xlarge: 3500m CPU allocatable)"
+    )
+
+
 def test_cpu_and_memory_that_fit_only_different_instance_types(basic_workspace):
     pools = {**STACK_CONFIG["modelplane:node_pools"]}
     pools["cpu"] = {"instance_types": ["c6i.2xlarge", "r6i.xlarge"], "min_size": 0, "max_size": 2}

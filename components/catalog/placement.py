@@ -18,7 +18,8 @@ from components.catalog.stacks import Stack
 
 # Every model pod runs two sidecars beside the model server: Istio's proxy and Knative's
 # queue-proxy. The platform pins their requests (see the renderer and the Knative settings), and
-# they count against the team's quota like the model's own requests.
+# they count against the team's quota like the model's own requests. models/README.md ("Does a
+# replica fit?") documents these numbers and the node reservation below; change both together.
 ISTIO_PROXY_CPU = "100m"
 ISTIO_PROXY_MEMORY = "128Mi"
 QUEUE_PROXY_CPU = "25m"
