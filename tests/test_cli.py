@@ -63,8 +63,38 @@ def test_validate_checks_every_stack_unless_told(in_workspace, capsys):
     in_workspace.model(gpu={"count": 1})
     code, _, err = run(capsys, "validate")
     assert code == 1
-    assert "models/fraud/scorer.yaml: gpu.count: 1 whole GPU per replica, but no GPU pool of stack prod" in err
+    assert "models/fraud/scorer.yaml: gpu.count: 1 whole GPU per replica, but stack prod has no GPU pool" in err
     assert run(capsys, "validate", "--stack", "dev")[0] == 0
+
+
+def test_validate_prints_warnings_on_stderr_and_exits_0(in_workspace, capsys):
+    # Two A10G nodes at most, and the model may scale to 3 replicas of 1 GPU: allowed, but the
+    # third replica would stay pending.
+    in_workspace.model(gpu={"count": 1}, scaling={"min_replicas": 1, "max_replicas": 3})
+    assert run(capsys, "validate") == (
+        0,
+        "ok: 1 teams, 1 models, valid for 1 stack (dev)\n",
+        "warning: stacks/Pulumi.dev.yaml: modelplane:node_pools.gpu.max_size: pool gpu: at max "
+        "replicas the models need 3 nvidia.com/gpu, 1 more than the 2 it offers at max size (2 "
+        "node(s), 1 per node), so replicas beyond that stay pending; raise max_size to 3 if they "
+        "should all run, or lower the max_replicas of fraud/scorer (3) (for this stack only: "
+        "environments.dev.scaling.max_replicas)\n",
+    )
+
+
+def test_validate_warnings_do_not_hide_problems(in_workspace, capsys):
+    # A warning in one stack, a problem in another: the problem decides the exit code.
+    in_workspace.model(gpu={"count": 1}, scaling={"min_replicas": 1, "max_replicas": 3},
+                       environments={"prod": {"resources": {"cpu": "64"}}})
+    in_workspace.stack("prod")
+    code, out, err = run(capsys, "validate")
+    assert (code, out) == (1, "")
+    assert err.splitlines()[0].startswith(
+        "models/fraud/scorer.yaml: environments.prod.resources.cpu: 64 CPU per replica plus 125m"
+    )
+    code, out, err = run(capsys, "validate", "--stack", "dev")
+    assert (code, out) == (0, "ok: 1 teams, 1 models, valid for 1 stack (dev)\n")
+    assert err.startswith("warning: stacks/Pulumi.dev.yaml: modelplane:node_pools.gpu.max_size: pool gpu:")
 
 
 def test_render_to_stdout_is_deterministic(in_workspace, capsys):

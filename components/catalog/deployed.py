@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from components.catalog.loader import CatalogModel, CatalogTeam
 from components.catalog.model_spec import ModelSpec
 from components.catalog.placement import GpuClaim
+from components.catalog.problems import Problem
 from components.catalog.stacks import Stack
 
 
@@ -63,6 +64,8 @@ class StackDeployment:
     stack: Stack
     teams: tuple[CatalogTeam, ...]
     models: tuple[DeployedModel, ...]
+    # What is allowed but likely unintended (GPU pools too small for every max replica).
+    warnings: tuple[Problem, ...] = ()
 
     def models_of(self, team: CatalogTeam) -> tuple[DeployedModel, ...]:
         return tuple(model for model in self.models if model.team.name == team.name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from components.catalog.budgets import capacity_problems, quota_problems
+from components.catalog.budgets import capacity_problems, capacity_warnings, quota_problems
 from components.catalog.deployed import DeployedModel, ModelSlo, StackDeployment
 from components.catalog.loader import Catalog, CatalogModel, CatalogTeam
 from components.catalog.model_spec import ModelSpec, scaling_problem
@@ -37,7 +37,10 @@ def resolve_deployment(catalog: Catalog, stack: Stack, all_stack_names: list[str
     problems.extend(capacity_problems(stack, deployed))
     if problems:
         raise InputError(problems)
-    return StackDeployment(stack=stack, teams=catalog.teams, models=tuple(deployed))
+    return StackDeployment(
+        stack=stack, teams=catalog.teams, models=tuple(deployed),
+        warnings=tuple(sorted(capacity_warnings(stack, deployed))),
+    )
 
 
 def _resolve_model(
@@ -101,8 +104,7 @@ def _resolve_model(
 
     gpu_claim, pool_names = place_model(model, stack, problems)
     if pool_names:
-        field = override_field if resources_override else "resources"
-        fit_problems(model, stack, pool_names, cpu, memory, field, problems)
+        fit_problems(model, stack, pool_names, cpu, memory, problems)
 
     domain = stack.settings.domain
     host = f"{spec.name}-{team.name}.{domain}" if spec.is_grpc else domain

@@ -64,6 +64,14 @@ def format_memory(size: Decimal) -> str:
     return str(int(size))
 
 
+def describe_memory(size: Decimal) -> str:
+    """Memory as a person reads it: ``14.5Gi`` rather than ``14848Mi`` (still a valid quantity)."""
+    gibibytes = size / _BINARY_SUFFIXES["Gi"]
+    if gibibytes >= 1 and (gibibytes * 100) % 1 == 0:
+        return f"{gibibytes.normalize():f}Gi"
+    return format_memory(size)
+
+
 def _number_to_text(value: object) -> object:
     # YAML reads `cpu: 2` as an int and `cpu: 0.5` as a float; both are fine quantities.
     if isinstance(value, bool):

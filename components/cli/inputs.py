@@ -55,9 +55,14 @@ def load_rendered_stack(paths: Paths, stack_name: str) -> RenderedStack:
     return render_stack(load_deployment(paths, stack_name))
 
 
-def validate_all(paths: Paths, only_stack: str | None) -> tuple[Catalog, list[Stack]]:
-    """Validate the catalog against one stack, or against every stack in the stacks folder."""
+def validate_all(paths: Paths, only_stack: str | None) -> tuple[Catalog, list[Stack], list[Problem]]:
+    """Validate the catalog against one stack, or against every stack in the stacks folder.
+
+    Returns the catalog, the stacks and the warnings of every stack (allowed, but worth a look);
+    raises :class:`InputError` with every problem.
+    """
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     catalog: Catalog | None = None
     stacks: list[Stack] = []
     try:
@@ -77,9 +82,10 @@ def validate_all(paths: Paths, only_stack: str | None) -> tuple[Catalog, list[St
                 deployment = resolve_deployment(catalog, stack, stack_names(paths.stacks))
                 # The add-on overrides are the one thing rendering itself checks.
                 raise_if_any(render_addon_releases(deployment)[1])
+                warnings.extend(deployment.warnings)
             except InputError as error:
                 problems.extend(error.problems)
     if problems:
         raise InputError(problems)
     assert catalog is not None
-    return catalog, stacks
+    return catalog, stacks, warnings

@@ -55,7 +55,10 @@ def paths_of(args: argparse.Namespace) -> Paths:
 
 
 def command_validate(args: argparse.Namespace) -> int:
-    catalog, stacks = validate_all(paths_of(args), args.stack)
+    catalog, stacks, warnings = validate_all(paths_of(args), args.stack)
+    # Warnings go to stderr beside the problems' place; they do not change the exit code.
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(
         f"ok: {len(catalog.teams)} teams, {catalog.model_count} models, valid for "
         f"{len(stacks)} stack{'s' if len(stacks) != 1 else ''} ({', '.join(s.name for s in stacks)})"
