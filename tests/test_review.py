@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 from decimal import Decimal
 
 import pytest
@@ -16,25 +15,7 @@ from components.cli.inputs import Paths
 from components.review.compare import compare_stack
 from components.review.cost import estimate_cost, money
 from components.review.diff import ADDED, CHANGED, REMOVED, REPLACED, FieldChange
-from tests.conftest import MODELS_DIR, STACK_CONFIG, Workspace
-
-
-def git(workspace: Workspace, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(workspace.root), *args], check=True, capture_output=True, text=True,
-    ).stdout
-
-
-@pytest.fixture
-def repo(basic_workspace: Workspace) -> Workspace:
-    """The basic workspace committed as the base of a change (ref ``base``)."""
-    git(basic_workspace, "init", "-q", "-b", "main")
-    git(basic_workspace, "config", "user.email", "test@example.com")
-    git(basic_workspace, "config", "user.name", "test")
-    git(basic_workspace, "add", "-A")
-    git(basic_workspace, "commit", "-q", "-m", "base")
-    git(basic_workspace, "tag", "base")
-    return basic_workspace
+from tests.conftest import MODELS_DIR, STACK_CONFIG, Workspace, git
 
 
 def diff_of(workspace: Workspace, stack: str = "dev", allow_delete: bool = False):
@@ -126,9 +107,11 @@ def test_team_added(repo):
     } <= added
     gateway = next(c for c in diff.changes if c.key == "Gateway/istio-ingress/modelplane-gateway")
     assert gateway.action == CHANGED
-    assert FieldChange("spec.servers[0].hosts", ["team-fraud/models.test.example.com", "team-fraud/*.models.test.example.com"],
-                       ["team-fraud/models.test.example.com", "team-fraud/*.models.test.example.com",
-                        "team-risk/models.test.example.com", "team-risk/*.models.test.example.com"]) in gateway.fields
+    # The gateway's hosts gain the team's, item by item.
+    assert gateway.fields == (
+        FieldChange("spec.servers[0].hosts", None, "team-risk/models.test.example.com", ADDED),
+        FieldChange("spec.servers[0].hosts", None, "team-risk/*.models.test.example.com", ADDED),
+    )
 
 
 def test_stack_setting_changed(repo):
@@ -186,7 +169,7 @@ def test_cli_exit_codes_and_formats(repo, monkeypatch, capsys):
     assert main(["diff", "--stack", "dev", "--base", "base", "--format", "json"]) == 3
     document = json.loads(capsys.readouterr().out)
     assert (document["changed"], document["changes"][0]["fields"]) == (
-        1, [{"path": "spec.predictor.maxReplicas", "before": 1, "after": 3}],
+        1, [{"path": "spec.predictor.maxReplicas", "action": "changed", "before": 1, "after": 3}],
     )
     assert main(["review", "--base", "base"]) == 3
     review = capsys.readouterr().out

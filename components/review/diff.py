@@ -16,9 +16,10 @@ from components.catalog.deployed import StackDeployment
 from components.render.objects import object_id, owner_of
 from components.render.stack_render import RenderedStack
 from components.render.team_iam import team_role_name, team_storage_policy
+from components.review.field_changes import ADDED, CHANGED, REMOVED, FieldChange, field_changes
 from components.review.tree import grouped_lines
 
-ADDED, REMOVED, CHANGED, REPLACED = "added", "removed", "changed", "replaced"
+REPLACED = "replaced"
 # Changes to these fields make Pulumi delete the resource and create a new one.
 REPLACING_FIELDS = {
     "NodePool": ("instance_types", "capacity_type", "ami_type", "node_group_name"),
@@ -35,13 +36,6 @@ class StateEntry:
     team: str | None
     model: str | None
     body: Any
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    path: str
-    before: Any
-    after: Any
 
 
 @dataclass(frozen=True)
@@ -104,24 +98,6 @@ def desired_state(rendered: RenderedStack) -> dict[str, StateEntry]:
     for team in rendered.deployment.teams:
         add(f"IamRole/{team_role_name(stack, team)}", "IamRole", team.name, None, team_storage_policy(stack, team))
     return entries
-
-
-def field_changes(before: Any, after: Any, path: str = "") -> list[FieldChange]:
-    """Leaf-level differences; lists of equal length are compared item by item."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        changes = []
-        for key in sorted(set(before) | set(after), key=str):
-            sub = f"{path}.{key}" if path else str(key)
-            if key not in before:
-                changes.append(FieldChange(sub, None, after[key]))
-            elif key not in after:
-                changes.append(FieldChange(sub, before[key], None))
-            else:
-                changes.extend(field_changes(before[key], after[key], sub))
-        return changes
-    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        return [c for i, (a, b) in enumerate(zip(before, after)) for c in field_changes(a, b, f"{path}[{i}]")]
-    return [] if before == after else [FieldChange(path, before, after)]
 
 
 def _replaces(kind: str, fields: Iterable[FieldChange]) -> bool:
@@ -252,7 +228,9 @@ def diff_as_dict(diff: StackDiff) -> dict[str, Any]:
         "changes": [
             {
                 "key": c.key, "kind": c.kind, "team": c.team, "model": c.model, "action": c.action,
-                "fields": [{"path": f.path, "before": f.before, "after": f.after} for f in c.fields],
+                "fields": [
+                    {"path": f.path, "action": f.action, "before": f.before, "after": f.after} for f in c.fields
+                ],
             }
             for c in diff.changes
         ],
