@@ -75,7 +75,6 @@ def render_platform_objects(deployment: StackDeployment) -> list[KubeObject]:
                         "metadata": metadata(namespace, labels=_pod_security("baseline"))})
     objects += [
         render_mesh_mtls(),
-        *render_knative_webhook_peer_authentications(),
         render_gateway_network_policy(),
         render_shared_gateway(deployment),
         render_knative_serving(deployment),
@@ -117,31 +116,15 @@ def render_mesh_mtls() -> KubeObject:
     }
 
 
-# Knative's webhook pods, which the API server (no mesh identity) calls on 8443.
-KNATIVE_WEBHOOKS = ("webhook", "net-istio-webhook")
-KNATIVE_WEBHOOK_PORT = 8443
+# Knative's webhooks, which the API server (no mesh identity) calls on 8443, need no policy of
+# modelplane's: net-istio 1.23 ships PeerAuthentications `webhook` and `net-istio-webhook` that
+# make that port PERMISSIVE under the mesh-wide STRICT default (see tests/test_upstream_contracts.py).
+
 # The shared gateway's listeners: 80/443 for the world, 8081 for Knative's local gateway, which
 # any caller could use to reach any model (it forwards as the gateway's identity), so only the
 # gateway itself and Knative may reach it. 15021 (health), 15020 and 15090 (metrics) stay open.
 PUBLIC_GATEWAY_PORTS = (80, 443, 15020, 15021, 15090)
 LOCAL_GATEWAY_PORT = 8081
-
-
-def render_knative_webhook_peer_authentications() -> list[KubeObject]:
-    """STRICT mTLS everywhere in knative-serving except the webhooks' port."""
-    return [
-        {
-            "apiVersion": "security.istio.io/v1",
-            "kind": "PeerAuthentication",
-            "metadata": metadata(f"{app}-permissive", KNATIVE_SERVING_NAMESPACE),
-            "spec": {
-                "selector": {"matchLabels": {"app": app}},
-                "mtls": {"mode": "STRICT"},
-                "portLevelMtls": {str(KNATIVE_WEBHOOK_PORT): {"mode": "PERMISSIVE"}},
-            },
-        }
-        for app in KNATIVE_WEBHOOKS
-    ]
 
 
 def render_gateway_network_policy() -> KubeObject:

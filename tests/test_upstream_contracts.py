@@ -1,0 +1,94 @@
+"""Contracts with the upstream projects: the exact keys, names and values modelplane relies on.
+
+Each test names the upstream file and tag it pins. Chart values are read from the chart sources
+at the pinned tags in ``../shared/charts`` (see its INDEX.md; CI has it beside the clone); what
+lives only in a controller's source is pinned here as a literal, with its file and line.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.catalog import load_catalog, load_stack, resolve_deployment, stack_names
+from components.render.objects import object_id
+from components.render.stack_render import render_stack
+from tests.conftest import FIXTURE_STACKS, MODELS_DIR, REPO, STACKS_DIR
+
+SHARED = Path(os.environ.get("MODELPLANE_SHARED_DIR", REPO.parent / "shared"))
+CHARTS = SHARED / "charts"
+
+
+def chart_values(folder: str, subchart_archive: str | None = None) -> dict[str, Any]:
+    """``values.yaml`` of a chart copy (``<release>@<tag>/<chart>``), or of a vendored subchart."""
+    if not CHARTS.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"the upstream chart copies are missing: {CHARTS}")
+        pytest.skip(f"no upstream chart copies at {CHARTS}")
+    path = CHARTS / folder
+    if subchart_archive is None:
+        return yaml.safe_load((path / "values.yaml").read_text(encoding="utf-8"))
+    with tarfile.open(path / "charts" / subchart_archive) as archive:
+        name = subchart_archive.rsplit("-", 1)[0]
+        member = archive.extractfile(f"{name}/values.yaml")
+        assert member is not None
+        return yaml.safe_load(member.read())
+
+
+def has_path(values: Any, dotted: str) -> bool:
+    for part in dotted.split("."):
+        if not isinstance(values, dict) or part not in values:
+            return False
+        values = values[part]
+    return True
+
+
+def leaf_paths(values: Any, prefix: str = "") -> list[str]:
+    """Dotted paths of every value that is not a non-empty mapping."""
+    if not isinstance(values, dict) or not values:
+        return [prefix]
+    paths = []
+    for key, value in values.items():
+        paths += leaf_paths(value, f"{prefix}.{key}" if prefix else key)
+    return paths
+
+
+def rendered_stack(name: str):
+    deployment = resolve_deployment(
+        load_catalog(MODELS_DIR, "models"), load_stack(STACKS_DIR, name, "stacks"), stack_names(STACKS_DIR),
+    )
+    return render_stack(deployment)
+
+
+# Knative Serving knative-v1.23.0, through the Knative Operator knative-v1.23.0.
+
+# knative/operator cmd/operator/kodata/ingress/1.23/istio/net-istio.yaml:281-318 @knative-v1.23.0:
+# "Allows the Webhooks to be reached by kube-api with or without sidecar injection and with mTLS
+# PERMISSIVE and STRICT". No mtls.mode, so the rest of each pod inherits the mesh's STRICT.
+NET_ISTIO_WEBHOOK_PEER_AUTHENTICATIONS = {
+    "webhook": {"selector": {"matchLabels": {"app": "webhook"}}, "portLevelMtls": {"8443": {"mode": "PERMISSIVE"}}},
+    "net-istio-webhook": {
+        "selector": {"matchLabels": {"app": "net-istio-webhook"}}, "portLevelMtls": {"8443": {"mode": "PERMISSIVE"}},
+    },
+}
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_knative_webhooks_are_left_to_net_istios_peer_authentications(stack):
+    """A second workload-level policy on the same pods would be resolved by age (Istio 1.30.3
+    pilot/pkg/security/authn/policy_applier.go:394, "the oldest one win"): render none."""
+    objects = rendered_stack(stack).objects
+    selectors = [
+        obj["spec"].get("selector") for obj in objects
+        if obj["kind"] == "PeerAuthentication" and obj["metadata"].get("namespace") == "knative-serving"
+    ]
+    assert selectors == []
+    mesh = next(obj for obj in objects if object_id(obj) == "PeerAuthentication/istio-system/default")
+    assert mesh["spec"] == {"mtls": {"mode": "STRICT"}}
+    assert set(NET_ISTIO_WEBHOOK_PEER_AUTHENTICATIONS) == {"webhook", "net-istio-webhook"}
+
