@@ -200,6 +200,7 @@ def test_knative_serving_is_configured_for_gpu_models(basic_workspace):
     config = knative["config"]
     assert config["deployment"]["progress-deadline"] == "1800s"
     assert config["deployment"]["queue-sidecar-cpu-request"] == "25m"
+    assert config["deployment"]["pod-is-always-schedulable"] == "true"
     assert config["features"] == {
         "kubernetes.podspec-nodeselector": "enabled",
         "kubernetes.podspec-tolerations": "enabled",

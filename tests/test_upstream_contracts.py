@@ -92,3 +92,12 @@ def test_knative_webhooks_are_left_to_net_istios_peer_authentications(stack):
     assert mesh["spec"] == {"mtls": {"mode": "STRICT"}}
     assert set(NET_ISTIO_WEBHOOK_PEER_AUTHENTICATIONS) == {"webhook", "net-istio-webhook"}
 
+def test_pods_waiting_for_a_node_do_not_fail_their_revision():
+    """knative/serving pkg/deployment/config.go:88-89,218 @knative-v1.23.0: key
+    ``pod-is-always-schedulable`` of ConfigMap ``config-deployment``, a bool, default false; when
+    false, pkg/reconciler/revision/reconcile_resources.go:105-112 copies PodScheduled=False into
+    ResourcesAvailable=False (knative/serving#14862, PR #16146). The operator writes
+    ``spec.config.deployment`` into ``config-deployment`` (knative/operator
+    pkg/reconciler/common/config_maps.go:27-41 @knative-v1.23.0, the "config-" prefix optional)."""
+    knative = next(obj for obj in rendered_stack("dev").objects if obj["kind"] == "KnativeServing")
+    assert knative["spec"]["config"]["deployment"]["pod-is-always-schedulable"] == "true"

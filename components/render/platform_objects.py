@@ -208,6 +208,10 @@ def render_knative_serving(deployment: StackDeployment) -> KubeObject:
             # Pinned: the teams' quota checks count the queue-proxy's requests.
             "queue-sidecar-cpu-request": QUEUE_PROXY_CPU,
             "queue-sidecar-memory-request": QUEUE_PROXY_MEMORY,
+            # A pod waiting for cluster-autoscaler to add a (GPU) node is not a failure: without
+            # this, its PodScheduled=False reason marks the revision and the InferenceService
+            # failed ("Unschedulable") until the node joins.
+            "pod-is-always-schedulable": "true",
         },
         # Without these Knative drops the nodeSelector, tolerations and affinity that put GPU
         # models on GPU nodes.
