@@ -125,6 +125,10 @@ def test_only_the_runtimes_the_models_use_are_enabled(basic_workspace):
     enabled = sorted(key for key, value in runtimes.items() if isinstance(value, dict) and not value["disabled"])
     assert runtimes["enabled"] is True
     assert enabled == ["sklearnserver", "tritonserver"]
+    assert {key for key, value in runtimes.items() if isinstance(value, dict) and value["disabled"]} >= {
+        "autogluonserver", "predictiveserver", "vllmserver",
+    }
+    assert "huggingfaceserver_multinode" not in runtimes
 
 
 def test_gpu_operator_for_mig_device_plugin_otherwise(basic_workspace):

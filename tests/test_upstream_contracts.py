@@ -101,3 +101,23 @@ def test_pods_waiting_for_a_node_do_not_fail_their_revision():
     pkg/reconciler/common/config_maps.go:27-41 @knative-v1.23.0, the "config-" prefix optional)."""
     knative = next(obj for obj in rendered_stack("dev").objects if obj["kind"] == "KnativeServing")
     assert knative["spec"]["config"]["deployment"]["pod-is-always-schedulable"] == "true"
+
+
+# KServe v0.20.0 charts.
+
+def test_every_runtime_of_the_chart_is_switched_by_modelplane():
+    """kserve/kserve charts/kserve-runtime-configs/values.yaml @v0.20.0: each runtime's
+    ``kserve.servingruntime.<key>.disabled`` defaults to false, so every runtime modelplane does not
+    switch off is installed and enabled. The one runtime key modelplane leaves alone is
+    ``huggingfaceserver_multinode``: files/runtimes/clusterservingruntimes-patch.yaml:438 sets that
+    runtime's ``disabled`` from ``huggingfaceserver.disabled``, so its own ``disabled`` is read by
+    nothing."""
+    chart = chart_values("kserve-runtimes@v0.20.0/kserve-runtime-configs")["kserve"]["servingruntime"]
+    runtime_keys = {key for key, value in chart.items() if isinstance(value, dict) and "disabled" in value}
+    values = rendered_stack("prod").releases
+    runtimes = next(r for r in values if r.name == "kserve-runtimes").values["kserve"]["servingruntime"]
+    set_keys = {key for key, value in runtimes.items() if isinstance(value, dict)}
+    assert set_keys == runtime_keys - {"huggingfaceserver_multinode"}
+    assert all(set(runtimes[key]) == {"disabled"} for key in set_keys)
+    # The whole chart renders nothing unless this is true (templates/runtimes/resources.yaml:1).
+    assert has_path(chart, "enabled") and runtimes["enabled"] is True

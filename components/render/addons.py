@@ -56,8 +56,10 @@ from components.render.iam import (
 # The object every Knative-dependent release waits for (see platform_objects).
 KNATIVE_SERVING_OBJECT = f"KnativeServing/{KNATIVE_SERVING_NAMESPACE}/knative-serving"
 MIG_CONFIG_MAP = "modelplane-mig-parted-config"
-# Runtimes of KServe's runtime chart that modelplane never enables.
-_UNUSED_RUNTIME_KEYS = ("huggingfaceserver_multinode", "predictiveserver")
+# Runtimes of KServe's runtime chart that no model format of modelplane's maps to: always off.
+# (The chart's huggingfaceserver_multinode values key has no `disabled` the chart reads: its
+# kserve-huggingfaceserver-multinode runtime follows huggingfaceserver's, see kserve_runtimes.)
+UNUSED_RUNTIME_KEYS = ("autogluonserver", "predictiveserver", "vllmserver")
 
 
 @dataclass(frozen=True)
@@ -208,12 +210,17 @@ def kserve(deployment: StackDeployment) -> HelmRelease:
 
 
 def kserve_runtimes(deployment: StackDeployment) -> HelmRelease:
-    """Only the ClusterServingRuntimes the stack's models use are enabled."""
+    """Only the ClusterServingRuntimes the stack's models use are enabled.
+
+    One exception the chart imposes: kserve-huggingfaceserver-multinode is enabled exactly when
+    kserve-huggingfaceserver is, since the chart gives it huggingfaceserver's ``disabled`` value.
+    No model names it (modelplane's InferenceServices name their runtime), so it stays unused.
+    """
     used = {model.spec.serving_runtime.chart_key for model in deployment.models}
     runtimes: dict[str, Any] = {"enabled": True}
     for runtime in sorted(SERVING_RUNTIMES.values(), key=lambda r: r.chart_key):
         runtimes[runtime.chart_key] = {"disabled": runtime.chart_key not in used}
-    for key in _UNUSED_RUNTIME_KEYS:
+    for key in UNUSED_RUNTIME_KEYS:
         runtimes[key] = {"disabled": True}
     return HelmRelease(
         KSERVE_RUNTIMES_RELEASE, KSERVE_NAMESPACE, pins.KSERVE_RUNTIMES,
