@@ -80,6 +80,11 @@ def test_gpu_node_group_shape(basic_workspace):
     mig = groups["mig"]
     assert mig.labels["nvidia.com/mig.config"] == "modelplane-mig"
     assert mig.autoscaler_tags["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/mig-1g.10gb"] == "56"
+    # Mixed MIG nodes offer no nvidia.com/gpu: no accelerator label (kubernetes/autoscaler#8095), and
+    # the template's whole GPUs, which the autoscaler takes from the instance type, are zeroed.
+    assert "k8s.amazonaws.com/accelerator" not in mig.labels
+    assert not [tag for tag in mig.autoscaler_tags if "accelerator" in tag]
+    assert mig.autoscaler_tags["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"] == "0"
     system = groups["system"]
     assert system.taints == () and system.ami_type == "AL2023_x86_64_STANDARD"
 
@@ -90,6 +95,8 @@ def test_single_strategy_advertises_slices_as_gpus(basic_workspace):
     basic_workspace.stack(node_pools=pools)
     groups = {g.pool: g for g in rendered(basic_workspace).cluster.node_groups}
     assert groups["mig"].autoscaler_tags["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"] == "56"
+    # Slices are nvidia.com/gpu here, which the autoscaler's GPU check knows: the label stays.
+    assert groups["mig"].labels["k8s.amazonaws.com/accelerator"] == "nvidia-h100-80gb"
 
 
 def test_kubeconfig_uses_aws_eks_get_token():

@@ -103,6 +103,35 @@ def test_pods_waiting_for_a_node_do_not_fail_their_revision():
     assert knative["spec"]["config"]["deployment"]["pod-is-always-schedulable"] == "true"
 
 
+# cluster-autoscaler 1.35.1 on AWS.
+
+# kubernetes/autoscaler @cluster-autoscaler-1.35.1: cloudprovider/aws/aws_cloud_provider.go:38-39
+# GPULabel = "k8s.amazonaws.com/accelerator"; utils/gpu/gpu.go:46-52 GPUVendorResourceNames, of
+# which NodeHasGpuAllocatable (:138-146) checks exact names; processors/customresources/
+# gpu_processor.go:41-70 turns a ready node with the label and none of those resources unready.
+AUTOSCALER_GPU_LABEL = "k8s.amazonaws.com/accelerator"
+AUTOSCALER_GPU_RESOURCES = ("nvidia.com/gpu", "habana.ai/gaudi", "gpu.intel.com/xe", "amd.com/gpu", "microsoft.com/directx")
+# cloudprovider/aws/aws_manager.go:268-342 buildNodeFromTemplate: capacity nvidia.com/gpu is the
+# instance type's GPU count (:285) unless an ASG tag with this prefix overrides it (:290-294, :441-461).
+AUTOSCALER_RESOURCE_TAG = "k8s.io/cluster-autoscaler/node-template/resources/"
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_no_node_is_labelled_a_gpu_the_autoscaler_cannot_count(stack):
+    """kubernetes/autoscaler#8095 (open): a node with the GPU label whose GPUs are nvidia.com/mig-*
+    counts as unready forever. Every labelled pool's template offers one of the resources the
+    autoscaler counts; every GPU pool's template says how many whole GPUs it has."""
+    for group in rendered_stack(stack).cluster.node_groups:
+        offered = {
+            tag.removeprefix(AUTOSCALER_RESOURCE_TAG): int(value)
+            for tag, value in group.autoscaler_tags.items() if tag.startswith(AUTOSCALER_RESOURCE_TAG)
+        }
+        counted = any(offered.get(resource, 0) > 0 for resource in AUTOSCALER_GPU_RESOURCES)
+        assert (AUTOSCALER_GPU_LABEL in group.labels) == counted, group.pool
+        if group.gpu_model:
+            assert "nvidia.com/gpu" in offered, group.pool
+
+
 # KServe v0.20.0 charts.
 
 def test_every_runtime_of_the_chart_is_switched_by_modelplane():
