@@ -167,7 +167,8 @@ def test_stack_overrides_are_deep_merged(basic_workspace):
     values = releases_of(rendered(basic_workspace))["kube-prometheus-stack"].values
     assert values["prometheus"]["prometheusSpec"]["retention"] == "30d"
     assert values["prometheus"]["prometheusSpec"]["podMonitorSelectorNilUsesHelmValues"] is False
-    assert values["alertmanager"] == {"enabled": False}
+    assert values["alertmanager"]["enabled"] is False
+    assert values["alertmanager"]["alertmanagerSpec"] == {"nodeSelector": {"modelplane.dev/node-pool": "system"}}
 
 
 def test_deep_merge_replaces_lists_and_scalars():

@@ -150,3 +150,125 @@ def test_every_runtime_of_the_chart_is_switched_by_modelplane():
     assert all(set(runtimes[key]) == {"disabled"} for key in set_keys)
     # The whole chart renders nothing unless this is true (templates/runtimes/resources.yaml:1).
     assert has_path(chart, "enabled") and runtimes["enabled"] is True
+
+
+# Add-on workloads on the system pool.
+
+SYSTEM = {"modelplane.dev/node-pool": "system"}
+# Per release: the chart copy, and the values path of each Deployment, StatefulSet or Job it
+# creates, with the path the chart's own values.yaml has it at (None when the copy lacks it). Line
+# numbers are at the pinned tags. DaemonSets (istio-cni, node exporter, NVIDIA operands, NFD
+# worker, device plugin) are not pinned: they belong on every node.
+WORKLOADS: dict[str, tuple[str | None, dict[str, str | None]]] = {
+    # templates deployment.yaml, webhook-deployment.yaml, cainjector-deployment.yaml,
+    # startupapicheck-job.yaml (values.yaml:510, :969, :1361, :1619) @v1.21.1.
+    "cert-manager": ("cert-manager@v1.21.1/cert-manager", {
+        "nodeSelector": "nodeSelector",
+        "webhook.nodeSelector": "webhook.nodeSelector",
+        "cainjector.nodeSelector": "cainjector.nodeSelector",
+        "startupapicheck.nodeSelector": "startupapicheck.nodeSelector",
+    }),
+    # Istio 1.30.3: defaults live under _internal_defaults_do_not_set and the user's top-level
+    # values are merged over them (templates/zzz_profile.yaml); deployment.yaml:70-82 / :122-133.
+    "istiod": ("istiod@1.30.3/istio-discovery", {"nodeSelector": "_internal_defaults_do_not_set.nodeSelector"}),
+    "istio-ingressgateway": ("istio-ingressgateway@1.30.3/gateway", {
+        "nodeSelector": "_internal_defaults_do_not_set.nodeSelector",
+    }),
+    # knative-v1.23.0 templates/operator.yaml:74-81, 803-810: affinity only, no nodeSelector.
+    "knative-operator": ("knative-operator@knative-v1.23.0/knative-operator", {
+        "knative_operator.knative_operator.affinity": "knative_operator.knative_operator.affinity",
+        "knative_operator.operator_webhook.affinity": "knative_operator.operator_webhook.affinity",
+    }),
+    # v0.20.0 files/kserve/deployment-patch.yaml:29-40 (values.yaml:166); the only Deployment.
+    "kserve": ("kserve@v0.20.0/kserve-resources", {"kserve.controller.nodeSelector": "kserve.controller.nodeSelector"}),
+    # 88.5.3: prometheus.yaml:90, alertmanager.yaml:51, prometheus-operator/deployment.yaml:241,
+    # job-patch/job-patchWebhook.yaml:67 and job-createSecret.yaml:58. The copy does not vendor the
+    # grafana and kube-state-metrics subcharts; their keys were read upstream:
+    # grafana-community/helm-charts charts/grafana/values.yaml:438 @grafana-12.11.1 (_pod.tpl:1548)
+    # and prometheus-community/helm-charts charts/kube-state-metrics/values.yaml:360
+    # @kube-state-metrics-8.4.0 (deployment.yaml:355).
+    "kube-prometheus-stack": ("kube-prometheus-stack@kube-prometheus-stack-88.5.3/kube-prometheus-stack", {
+        "prometheus.prometheusSpec.nodeSelector": "prometheus.prometheusSpec.nodeSelector",
+        "alertmanager.alertmanagerSpec.nodeSelector": "alertmanager.alertmanagerSpec.nodeSelector",
+        "prometheusOperator.nodeSelector": "prometheusOperator.nodeSelector",
+        "prometheusOperator.admissionWebhooks.patch.nodeSelector": "prometheusOperator.admissionWebhooks.patch.nodeSelector",
+        "grafana.nodeSelector": None,
+        "kube-state-metrics.nodeSelector": None,
+    }),
+    # cluster-autoscaler-chart-9.54.0 deployment.yaml:325-328 (values.yaml:329).
+    "cluster-autoscaler": ("cluster-autoscaler@cluster-autoscaler-chart-9.54.0/cluster-autoscaler", {
+        "nodeSelector": "nodeSelector",
+    }),
+    # v26.7.0 templates/operator.yaml:86-97 (values.yaml:82); node-feature-discovery 0.19.0,
+    # vendored under charts/: master.yaml:169 (values.yaml:227), nfd-gc.yaml:118 (:1182).
+    "gpu-operator": ("gpu-operator@v26.7.0/gpu-operator", {
+        "operator.nodeSelector": "operator.nodeSelector",
+        "node-feature-discovery.master.nodeSelector": "charts/node-feature-discovery:master.nodeSelector",
+        "node-feature-discovery.gc.nodeSelector": "charts/node-feature-discovery:gc.nodeSelector",
+    }),
+    # v0.20.0: node-feature-discovery 0.19.0 as dependency alias nfd (Chart.yaml:11-15, enabled by
+    # gfd.enabled), vendored as charts/node-feature-discovery-0.19.0.tgz.
+    "nvidia-device-plugin": ("nvidia-device-plugin@v0.20.0/nvidia-device-plugin", {
+        "nfd.master.nodeSelector": "node-feature-discovery-0.19.0.tgz:master.nodeSelector",
+        "nfd.gc.nodeSelector": "node-feature-discovery-0.19.0.tgz:gc.nodeSelector",
+    }),
+}
+# Releases that create no Deployment, StatefulSet or Job: CRDs, runtimes, and istio-cni's DaemonSet.
+NO_WORKLOADS = {"istio-base", "istio-cni", "kserve-crd", "kserve-runtimes"}
+# knative/operator @knative-v1.23.0 cmd/operator/kodata/knative-serving/1.23.0/2-serving-core.yaml
+# (activator, autoscaler, controller, webhook), 3-serving-hpa.yaml (autoscaler-hpa),
+# ingress/1.23/istio/net-istio.yaml (net-istio-controller, net-istio-webhook),
+# 4-serving-post-install-jobs.yaml:21,90 (generateName storage-version-migration-serving-,
+# cleanup-serving-). pkg/reconciler/common/workload_override.go:40-75 matches spec.workloads[].name
+# to a Deployment's or StatefulSet's name and a Job's generateName.
+KNATIVE_SERVING_WORKLOADS = {
+    "activator", "autoscaler", "controller", "webhook", "autoscaler-hpa", "net-istio-controller",
+    "net-istio-webhook", "storage-version-migration-serving-", "cleanup-serving-",
+}
+
+
+def chart_has(folder: str, where: str) -> bool:
+    if ":" not in where:
+        return has_path(chart_values(folder), where)
+    source, path = where.split(":")
+    if source.endswith(".tgz"):
+        return has_path(chart_values(folder, source), path)
+    return has_path(chart_values(f"{folder}/{source}"), path)
+
+
+def pins_to_system(value: Any) -> bool:
+    if isinstance(value, dict) and "nodeAffinity" in value:
+        terms = value["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        return terms == [{"matchExpressions": [
+            {"key": key, "operator": "In", "values": [v]} for key, v in SYSTEM.items()
+        ]}]
+    return value == SYSTEM
+
+
+def value_at(values: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        values = values[part]
+    return values
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_addon_workload_runs_on_the_system_pool(stack):
+    releases = {release.name: release for release in rendered_stack(stack).releases}
+    assert set(releases) - NO_WORKLOADS <= set(WORKLOADS)
+    for name, release in releases.items():
+        if name in NO_WORKLOADS:
+            continue
+        folder, paths = WORKLOADS[name]
+        for ours, upstream in paths.items():
+            assert pins_to_system(value_at(release.values, ours)), f"{name}: {ours}"
+            if upstream is not None:
+                assert chart_has(folder, upstream), f"{name}: {upstream} is not in {folder}'s values"
+
+
+def test_knative_serving_workloads_run_on_the_system_pool():
+    knative = next(obj for obj in rendered_stack("dev").objects if obj["kind"] == "KnativeServing")
+    workloads = knative["spec"]["workloads"]
+    assert {workload["name"] for workload in workloads} == KNATIVE_SERVING_WORKLOADS
+    # nodeSelector only: an affinity override replaces the upstream pod anti-affinity
+    # (workload_override.go replaceAffinities).
+    assert all(workload == {"name": workload["name"], "nodeSelector": SYSTEM} for workload in workloads)

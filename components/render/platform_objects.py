@@ -26,7 +26,7 @@ from components.platform_names import (
     SHARED_GATEWAY_NAME,
     STORAGE_CLASS,
 )
-from components.render.addons import MIG_CONFIG_MAP
+from components.render.addons import MIG_CONFIG_MAP, system_node_selector
 from components.render.cluster_shape import mig_config_name
 from components.render.objects import KubeObject, metadata
 
@@ -54,6 +54,15 @@ ADDON_NAMESPACES: dict[str, dict[str, str]] = {
 
 # Namespaces every EKS cluster has.
 PREEXISTING_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+
+# Knative Serving's workloads as the operator names them (Deployments by name, Jobs by their
+# generateName): serving-core, serving-hpa, net-istio and the post-install jobs of 1.23. All run on
+# the system pool, like the add-ons.
+KNATIVE_SERVING_WORKLOADS = (
+    "activator", "autoscaler", "autoscaler-hpa", "controller", "webhook",
+    "net-istio-controller", "net-istio-webhook",
+    "storage-version-migration-serving-", "cleanup-serving-",
+)
 
 # Knative's default revision timeout; a model may raise its own up to the maximum.
 REVISION_TIMEOUT_SECONDS = 300
@@ -249,6 +258,11 @@ def render_knative_serving(deployment: StackDeployment) -> KubeObject:
                 "knative-local-gateway": {"selector": dict(INGRESS_GATEWAY_SELECTOR)},
             }},
             "config": config,
+            # A nodeSelector, not an affinity: the operator replaces a workload's whole affinity,
+            # which would drop the upstream pod anti-affinity of the control plane.
+            "workloads": [
+                {"name": name, "nodeSelector": system_node_selector()} for name in KNATIVE_SERVING_WORKLOADS
+            ],
         },
     }
 
