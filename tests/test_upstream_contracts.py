@@ -272,3 +272,17 @@ def test_knative_serving_workloads_run_on_the_system_pool():
     # nodeSelector only: an affinity override replaces the upstream pod anti-affinity
     # (workload_override.go replaceAffinities).
     assert all(workload == {"name": workload["name"], "nodeSelector": SYSTEM} for workload in workloads)
+
+
+def test_kserve_creates_no_ingress_of_its_own():
+    """kserve/kserve charts/kserve-resources values.yaml:154 @v0.20.0
+    ``kserve.controller.gateway.disableIngressCreation`` (default false) becomes the
+    inferenceservice-config ``ingress`` key ``disableIngressCreation`` (files/common/
+    configmap-patch.yaml:88-89), read by the Standard-mode reconcilers
+    (pkg/controller/v1beta1/inferenceservice/reconcilers/ingress/kube_ingress_reconciler.go:106)."""
+    chart = chart_values("kserve@v0.20.0/kserve-resources")
+    assert has_path(chart, "kserve.controller.gateway.disableIngressCreation")
+    assert has_path(chart, "kserve.controller.gateway.disableIstioVirtualHost")
+    kserve = next(r for r in rendered_stack("prod").releases if r.name == "kserve")
+    gateway = kserve.values["kserve"]["controller"]["gateway"]
+    assert gateway["disableIngressCreation"] is True and gateway["disableIstioVirtualHost"] is True

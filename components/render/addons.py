@@ -222,6 +222,9 @@ def kserve(deployment: StackDeployment) -> HelmRelease:
                     # modelplane writes the only routes on the shared gateway; KServe's own
                     # host-based VirtualService would publish every model a second way.
                     "disableIstioVirtualHost": True,
+                    # A hand-made deploymentMode: Standard InferenceService would otherwise get a
+                    # Kubernetes Ingress (ingressClassName istio) publishing it on the domain.
+                    "disableIngressCreation": True,
                     "ingressGateway": {"gateway": f"{KNATIVE_SERVING_NAMESPACE}/knative-ingress-gateway"},
                     "localGateway": {
                         "gateway": f"{KNATIVE_SERVING_NAMESPACE}/knative-local-gateway",
@@ -236,6 +239,7 @@ def kserve(deployment: StackDeployment) -> HelmRelease:
         managed_values=(
             "kserve.controller.deploymentMode",
             "kserve.controller.gateway.disableIstioVirtualHost",
+            "kserve.controller.gateway.disableIngressCreation",
             "kserve.controller.gateway.localGateway.gateway",
             "kserve.controller.gateway.localGateway.gatewayService",
             "kserve.controller.gateway.ingressGateway.gateway",
