@@ -205,8 +205,9 @@ def test_mig_pools_advertise_their_slices_to_the_autoscaler():
         for r in run.of_type("aws:autoscaling/tag:Tag") if r.name.startswith("cluster-gpu-h100-mig-asg-tag-")
     }
     prefix = "k8s.io/cluster-autoscaler/node-template/resources/"
-    # 8 GPUs per p5.48xlarge, each cut into 3g.40gb x1, 2g.20gb x1, 1g.10gb x2.
+    # 8 GPUs per p5.48xlarge, each cut into 3g.40gb x1, 2g.20gb x1, 1g.10gb x2; no whole GPU left.
     assert {key: value for key, value in tags.items() if key.startswith(prefix)} == {
+        prefix + "nvidia.com/gpu": "0",
         prefix + "nvidia.com/mig-1g.10gb": "16",
         prefix + "nvidia.com/mig-2g.20gb": "8",
         prefix + "nvidia.com/mig-3g.40gb": "8",

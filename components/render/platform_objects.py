@@ -26,7 +26,7 @@ from components.platform_names import (
     SHARED_GATEWAY_NAME,
     STORAGE_CLASS,
 )
-from components.render.addons import MIG_CONFIG_MAP
+from components.render.addons import MIG_CONFIG_MAP, system_node_selector
 from components.render.cluster_shape import mig_config_name
 from components.render.objects import KubeObject, metadata
 
@@ -55,6 +55,15 @@ ADDON_NAMESPACES: dict[str, dict[str, str]] = {
 # Namespaces every EKS cluster has.
 PREEXISTING_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 
+# Knative Serving's workloads as the operator names them (Deployments by name, Jobs by their
+# generateName): serving-core, serving-hpa, net-istio and the post-install jobs of 1.23. All run on
+# the system pool, like the add-ons.
+KNATIVE_SERVING_WORKLOADS = (
+    "activator", "autoscaler", "autoscaler-hpa", "controller", "webhook",
+    "net-istio-controller", "net-istio-webhook",
+    "storage-version-migration-serving-", "cleanup-serving-",
+)
+
 # Knative's default revision timeout; a model may raise its own up to the maximum.
 REVISION_TIMEOUT_SECONDS = 300
 MAX_REVISION_TIMEOUT_SECONDS = 3600
@@ -75,7 +84,6 @@ def render_platform_objects(deployment: StackDeployment) -> list[KubeObject]:
                         "metadata": metadata(namespace, labels=_pod_security("baseline"))})
     objects += [
         render_mesh_mtls(),
-        *render_knative_webhook_peer_authentications(),
         render_gateway_network_policy(),
         render_shared_gateway(deployment),
         render_knative_serving(deployment),
@@ -117,31 +125,15 @@ def render_mesh_mtls() -> KubeObject:
     }
 
 
-# Knative's webhook pods, which the API server (no mesh identity) calls on 8443.
-KNATIVE_WEBHOOKS = ("webhook", "net-istio-webhook")
-KNATIVE_WEBHOOK_PORT = 8443
+# Knative's webhooks, which the API server (no mesh identity) calls on 8443, need no policy of
+# modelplane's: net-istio 1.23 ships PeerAuthentications `webhook` and `net-istio-webhook` that
+# make that port PERMISSIVE under the mesh-wide STRICT default (see tests/test_upstream_contracts.py).
+
 # The shared gateway's listeners: 80/443 for the world, 8081 for Knative's local gateway, which
 # any caller could use to reach any model (it forwards as the gateway's identity), so only the
 # gateway itself and Knative may reach it. 15021 (health), 15020 and 15090 (metrics) stay open.
 PUBLIC_GATEWAY_PORTS = (80, 443, 15020, 15021, 15090)
 LOCAL_GATEWAY_PORT = 8081
-
-
-def render_knative_webhook_peer_authentications() -> list[KubeObject]:
-    """STRICT mTLS everywhere in knative-serving except the webhooks' port."""
-    return [
-        {
-            "apiVersion": "security.istio.io/v1",
-            "kind": "PeerAuthentication",
-            "metadata": metadata(f"{app}-permissive", KNATIVE_SERVING_NAMESPACE),
-            "spec": {
-                "selector": {"matchLabels": {"app": app}},
-                "mtls": {"mode": "STRICT"},
-                "portLevelMtls": {str(KNATIVE_WEBHOOK_PORT): {"mode": "PERMISSIVE"}},
-            },
-        }
-        for app in KNATIVE_WEBHOOKS
-    ]
 
 
 def render_gateway_network_policy() -> KubeObject:
@@ -225,6 +217,10 @@ def render_knative_serving(deployment: StackDeployment) -> KubeObject:
             # Pinned: the teams' quota checks count the queue-proxy's requests.
             "queue-sidecar-cpu-request": QUEUE_PROXY_CPU,
             "queue-sidecar-memory-request": QUEUE_PROXY_MEMORY,
+            # A pod waiting for cluster-autoscaler to add a (GPU) node is not a failure: without
+            # this, its PodScheduled=False reason marks the revision and the InferenceService
+            # failed ("Unschedulable") until the node joins.
+            "pod-is-always-schedulable": "true",
         },
         # Without these Knative drops the nodeSelector, tolerations and affinity that put GPU
         # models on GPU nodes.
@@ -262,6 +258,11 @@ def render_knative_serving(deployment: StackDeployment) -> KubeObject:
                 "knative-local-gateway": {"selector": dict(INGRESS_GATEWAY_SELECTOR)},
             }},
             "config": config,
+            # A nodeSelector, not an affinity: the operator replaces a workload's whole affinity,
+            # which would drop the upstream pod anti-affinity of the control plane.
+            "workloads": [
+                {"name": name, "nodeSelector": system_node_selector()} for name in KNATIVE_SERVING_WORKLOADS
+            ],
         },
     }
 
