@@ -130,6 +130,18 @@ def test_merged_override_is_checked(basic_workspace):
     ]
 
 
+def test_a_cpu_request_overridden_above_the_limit_is_refused(basic_workspace):
+    basic_workspace.model(
+        resources={"cpu": "500m", "memory": "1Gi", "cpu_limit": "1"},
+        environments={"dev": {"resources": {"cpu": "1200m"}}},
+    )
+    assert problems_of(basic_workspace) == [
+        "models/fraud/scorer.yaml: environments.dev.resources: cpu_limit 1 is below the CPU "
+        "request 1200m, which Kubernetes refuses; raise cpu_limit to at least the request, or "
+        "leave it out (the stack's serving.cpu_limit_ratio times the request)"
+    ]
+
+
 def test_disabled_model_is_left_out(basic_workspace):
     basic_workspace.model(environments={"dev": {"enabled": False}})
     deployment = resolve(basic_workspace)

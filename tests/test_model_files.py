@@ -27,7 +27,13 @@ def problems_of(workspace) -> list[str]:
         ),
         (
             {"resources": {"cpu": "1", "memory": "1Gi", "gpus": 1}},
-            "resources.gpus: unknown field; allowed here: cpu, memory",
+            "resources.gpus: unknown field; allowed here: cpu, cpu_limit, memory",
+        ),
+        (
+            {"resources": {"cpu": "2", "memory": "1Gi", "cpu_limit": "1500m"}},
+            "resources: cpu_limit 1500m is below the CPU request 2, which Kubernetes refuses; "
+            "raise cpu_limit to at least the request, or leave it out (the stack's "
+            "serving.cpu_limit_ratio times the request)",
         ),
         ({"format": None}, "format: required field is missing: The model's format (KServe modelFormat)."),
         (

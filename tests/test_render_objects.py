@@ -183,7 +183,7 @@ def test_minimal_inference_service(objects):
             "runtime": "kserve-sklearnserver",
             "protocolVersion": "v1",
             "storageUri": "s3://models-bucket/fraud/scorer/v1/",
-            "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "2Gi"}},
+            "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1250m", "memory": "2Gi"}},
         },
     }}
 
@@ -215,8 +215,33 @@ def test_full_inference_service(basic_workspace):
     assert model["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
     assert model["resources"] == {
         "requests": {"cpu": "2", "memory": "2Gi", "nvidia.com/gpu": "1"},
-        "limits": {"memory": "2Gi", "nvidia.com/gpu": "1"},
+        "limits": {"cpu": "2500m", "memory": "2Gi", "nvidia.com/gpu": "1"},
     }
+
+
+@pytest.mark.parametrize(
+    ("resources", "override", "stack_ratio", "limit"),
+    [
+        # The stack's ratio (default 1.25) over the request, rounded up to a millicore.
+        ({"cpu": "500m", "memory": "1Gi"}, None, None, "625m"),
+        ({"cpu": "0.3", "memory": "1Gi"}, None, None, "375m"),
+        ({"cpu": "1", "memory": "1Gi"}, None, 1.5, "1500m"),
+        ({"cpu": "1", "memory": "1Gi"}, None, 1, "1"),
+        # The model's own limit wins; a stack override of it wins over the base.
+        ({"cpu": "1", "memory": "1Gi", "cpu_limit": "4"}, None, None, "4"),
+        ({"cpu": "1", "memory": "1Gi", "cpu_limit": "4"}, {"cpu_limit": "1"}, None, "1"),
+        # An override of the request alone scales the default limit with it.
+        ({"cpu": "500m", "memory": "1Gi"}, {"cpu": "1"}, None, "1250m"),
+    ],
+)
+def test_cpu_is_always_limited(basic_workspace, resources, override, stack_ratio, limit):
+    # KServe merges the model container over its runtime's, whose limits.cpu "1" would survive a
+    # limit left out (tests/test_kserve_runtimes_contract.py), so the render always writes one.
+    basic_workspace.model(resources=resources, environments={"dev": {"resources": override}} if override else None)
+    if stack_ratio is not None:
+        basic_workspace.stack(serving={"cpu_limit_ratio": stack_ratio})
+    model = render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]["model"]
+    assert model["resources"]["limits"]["cpu"] == limit
 
 
 def test_cpu_model_with_several_pools_gets_an_affinity(basic_workspace):

@@ -31,6 +31,8 @@ class DeployedModel:
     metric: str
     target: int | None
     cpu: str
+    # Always set: KServe's runtimes limit CPU to 1 unless the model container says otherwise.
+    cpu_limit: str
     memory: str
     gpu: GpuClaim | None
     # The node pools a replica may be scheduled on (one for GPU models and pinned models).

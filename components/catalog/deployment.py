@@ -9,13 +9,15 @@ from; nothing here knows about Kubernetes object shapes.
 from __future__ import annotations
 
 from collections import defaultdict
+from decimal import ROUND_CEILING, Decimal
 
 from components.catalog.budgets import capacity_problems, capacity_warnings, quota_problems
 from components.catalog.deployed import DeployedModel, ModelSlo, StackDeployment
 from components.catalog.loader import Catalog, CatalogModel, CatalogTeam
-from components.catalog.model_spec import ModelSpec, scaling_problem
+from components.catalog.model_spec import ModelSpec, cpu_limit_problem, scaling_problem
 from components.catalog.placement import fit_problems, place_model
 from components.catalog.problems import InputError, Problem
+from components.catalog.quantities import cpu_cores, format_cpu
 from components.catalog.rules import catalog_problems, route_path
 from components.catalog.stacks import Stack
 
@@ -98,9 +100,16 @@ def _resolve_model(
     resources_override = override.resources if override is not None else None
     cpu = spec.resources.cpu
     memory = spec.resources.memory
+    cpu_limit = spec.resources.cpu_limit
     if resources_override is not None:
         cpu = _pick(resources_override.cpu, cpu)
         memory = _pick(resources_override.memory, memory)
+        cpu_limit = _pick(resources_override.cpu_limit, cpu_limit)
+        problem = cpu_limit_problem(cpu, cpu_limit)
+        if problem:
+            problems.append(Problem(model.source, f"{override_field}.resources", problem))
+    if cpu_limit is None:
+        cpu_limit = default_cpu_limit(cpu, stack.settings.serving.cpu_limit_ratio)
 
     gpu_claim, pool_names = place_model(model, stack, problems)
     if pool_names:
@@ -122,6 +131,7 @@ def _resolve_model(
         metric=metric,
         target=target,
         cpu=cpu,
+        cpu_limit=cpu_limit,
         memory=memory,
         gpu=gpu_claim,
         node_pools=pool_names,
@@ -129,6 +139,13 @@ def _resolve_model(
         host=host,
         slo=_slo(spec, stack),
     )
+
+
+def default_cpu_limit(cpu: str, ratio: float) -> str:
+    """``cpu`` times ``ratio``, rounded up to a whole millicore (never below the request)."""
+    cores = cpu_cores(cpu) * Decimal(str(ratio))
+    millicores = (cores * 1000).to_integral_value(rounding=ROUND_CEILING)
+    return format_cpu(max(millicores / 1000, cpu_cores(cpu)))
 
 
 def _slo(spec: ModelSpec, stack: Stack) -> ModelSlo:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from components.catalog.fields import DnsLabel, LabelValue, StrictModel, s3_key_problem
-from components.catalog.quantities import CpuQuantity, MemoryQuantity
+from components.catalog.quantities import CpuQuantity, MemoryQuantity, cpu_cores
 from components.catalog.runtimes import (
     DEFAULT_RUNTIME_FOR_FORMAT,
     MODEL_FORMATS,
@@ -112,14 +112,38 @@ ModelName = Annotated[DnsLabel, AfterValidator(check_model_name)]
 RoutePath = Annotated[str, AfterValidator(check_route_path)]
 
 
+def cpu_limit_problem(cpu: str, cpu_limit: str | None) -> str | None:
+    """Why ``cpu_limit`` cannot go with the request ``cpu``, or ``None``."""
+    if cpu_limit is not None and cpu_cores(cpu_limit) < cpu_cores(cpu):
+        return (
+            f"cpu_limit {cpu_limit} is below the CPU request {cpu}, which Kubernetes refuses; "
+            "raise cpu_limit to at least the request, or leave it out (the stack's "
+            "serving.cpu_limit_ratio times the request)"
+        )
+    return None
+
+
 class ModelResources(StrictModel):
     cpu: CpuQuantity = Field(description="CPU requested by one replica of the model server.")
     memory: MemoryQuantity = Field(description="Memory requested (and its limit) per replica.")
+    cpu_limit: CpuQuantity | None = Field(
+        default=None,
+        description="Most CPU one replica may use; at least cpu. Default: cpu times the stack's "
+        "serving.cpu_limit_ratio (1.25).",
+    )
+
+    @model_validator(mode="after")
+    def _limit_covers_request(self) -> "ModelResources":
+        problem = cpu_limit_problem(self.cpu, self.cpu_limit)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class ResourcesOverride(StrictModel):
     cpu: CpuQuantity | None = None
     memory: MemoryQuantity | None = None
+    cpu_limit: CpuQuantity | None = None
 
 
 class GpuRequest(StrictModel):

@@ -132,6 +132,13 @@ class ServingSettings(StrictModel):
     high_availability_replicas: int | None = Field(
         default=None, ge=1, le=5, description="Replicas of Knative's control plane; 2 in prod, 1 otherwise."
     )
+    cpu_limit_ratio: float = Field(
+        default=1.25,
+        ge=1,
+        le=10,
+        description="CPU limit of a model server as a multiple of its request, for models whose "
+        "files set no resources.cpu_limit (KServe's runtimes would otherwise cap every model at 1 CPU).",
+    )
 
 
 class NvidiaSettings(StrictModel):

@@ -64,9 +64,11 @@ def render_model_objects(model: DeployedModel) -> list[KubeObject]:
 def render_inference_service(model: DeployedModel) -> KubeObject:
     spec = model.spec
     requests = {"cpu": model.cpu, "memory": model.memory}
-    # Memory is limited to what is requested so one model cannot starve its neighbours; CPU is
-    # not limited, so idle cores are shared instead of throttling.
-    limits = {"memory": model.memory}
+    # KServe merges this container over its ClusterServingRuntime's, key by key, so a limit left
+    # out here is the runtime's (`limits.cpu: "1"` in every chart runtime): CPU is always limited
+    # explicitly, above the request (the stack's serving.cpu_limit_ratio, or the model's own).
+    # Memory is limited to what is requested so one model cannot starve its neighbours.
+    limits = {"cpu": model.cpu_limit, "memory": model.memory}
     if model.gpu is not None:
         requests[model.gpu.resource] = str(model.gpu.count)
         limits[model.gpu.resource] = str(model.gpu.count)
