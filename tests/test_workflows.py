@@ -253,10 +253,15 @@ def test_pull_request_jobs_are_never_skipped_by_event():
     assert {name for name, job in jobs.items() if "if" in job} == {"preview"}
 
 
-def test_test_job_runs_make_test_on_python_3_11():
+def codeowners_step() -> dict[str, Any]:
+    return load(PULL_REQUEST)["jobs"]["test"]["steps"][-1]
+
+
+def test_test_job_runs_make_test_on_python_3_11_then_checks_codeowners():
     job = load(PULL_REQUEST)["jobs"]["test"]
     assert one_step_using(job, "actions/setup-python")["with"]["python-version"] == "3.11"
-    assert job["steps"][-1]["run"] == "make test"
+    assert job["steps"][-2]["run"] == "make test"
+    assert codeowners_step()["run"].startswith(".venv/bin/modelplane codeowners --check")
 
 
 def test_review_job_setup():
@@ -285,11 +290,15 @@ exit "$STUB_EXIT"
 """
 
 
-def run_review(tmp_path: Path, *, label: bool, exit_code: int, stdout: str):
+def install_stub(tmp_path: Path) -> None:
     stub = tmp_path / ".venv" / "bin" / "modelplane"
-    stub.parent.mkdir(parents=True)
+    stub.parent.mkdir(parents=True, exist_ok=True)
     stub.write_text(STUB)
     stub.chmod(0o755)
+
+
+def run_review(tmp_path: Path, *, label: bool, exit_code: int, stdout: str):
+    install_stub(tmp_path)
     env = {
         "BASE_REF": "main",
         "ALLOW_PROD_DELETE": "true" if label else "false",
@@ -371,6 +380,30 @@ def test_the_verdict_fails_when_the_review_recorded_no_code(tmp_path):
     process, _, _ = run_step_script(verdict_step()["run"], tmp_path, {"STATUS": ""})
     assert process.returncode == 1
     assert process.stdout.startswith("::error::modelplane review exited '', which is none of its exit codes")
+
+
+@pytest.mark.parametrize("exit_code", [0, 1])
+def test_the_codeowners_step_annotates_warnings_and_fails_on_a_stale_rule(tmp_path, exit_code):
+    install_stub(tmp_path)
+    printed = "warning: .github/CODEOWNERS: no rule `/models/payments/ @acme/payments` yet\nok\n"
+    env = {"STUB_ARGS": str(tmp_path / "args"), "STUB_STDOUT": printed, "STUB_EXIT": str(exit_code)}
+    process, _, _ = run_step_script(codeowners_step()["run"], tmp_path, env)
+    assert process.returncode == exit_code  # pipefail: the sed after it does not hide a failure
+    assert (tmp_path / "args").read_text().splitlines() == ["codeowners", "--check"]
+    assert process.stdout == "::warning::.github/CODEOWNERS: no rule `/models/payments/ @acme/payments` yet\nok\n"
+
+
+def test_diff_and_review_run_only_where_their_exit_code_is_read():
+    # They exit 3 on changes, which a plain step takes for a failure: the review step records the
+    # code and the verdict step reads it. Everything else exits 0 or 1 (2 on a usage error).
+    calls = {
+        (path.name, name, command)
+        for path in WORKFLOW_FILES
+        for name, job in load(path)["jobs"].items()
+        for step in job["steps"]
+        for command in re.findall(r"bin/modelplane (\w+)", step.get("run", ""))
+    }
+    assert calls == {("pull-request.yml", "test", "codeowners"), ("pull-request.yml", "review", "review")}
 
 
 def test_review_arguments_are_accepted_by_the_cli():
