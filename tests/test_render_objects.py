@@ -174,6 +174,8 @@ def test_minimal_inference_service(objects):
             "sidecar.istio.io/proxyCPU": "100m",
             "sidecar.istio.io/proxyMemory": "128Mi",
             "traffic.sidecar.istio.io/excludeInboundPorts": "9091",
+            "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes":
+                "workload-socket,credential-socket,workload-certs,istio-data,kserve-provision-location",
             "prometheus.io/scrape": "true",
             "prometheus.io/port": "8080",
             "prometheus.io/path": "/metrics",
@@ -289,10 +291,25 @@ def test_custom_route_and_timeout(basic_workspace):
     assert http["timeout"] == "5s"
 
 
-def test_grpc_model_declares_its_h2c_port(basic_workspace):
-    basic_workspace.model(format="pytorch", protocol="grpc-v2")
+@pytest.mark.parametrize(
+    ("format", "protocol", "port"),
+    [
+        # KServe's grpc-v2 TorchServe e2e test uses 8081 (kserve/kserve @ v0.20.0
+        # test/e2e/predictor/test_torchserve.py:127): the torchserve-kfs image's KServe wrapper
+        # serves it (pytorch/serve @ v0.9.0 kubernetes/kserve/kserve_wrapper/__main__.py:126-129);
+        # 7070 is TorchServe's own inference.proto, a different API.
+        ("pytorch", "grpc-v2", 8081),
+        # Triton: the runtime's args --grpc-port=9000 (kserve-runtime-configs @ v0.20.0
+        # files/runtimes/resources.yaml, kserve-tritonserver); test/e2e/predictor/test_triton.py:106.
+        ("onnx", "grpc-v2", 9000),
+        # TF Serving: the runtime's args --port=9000 (same file, kserve-tensorflow-serving).
+        ("tensorflow", "grpc-v1", 9000),
+    ],
+)
+def test_grpc_model_declares_its_h2c_port(basic_workspace, format, protocol, port):
+    basic_workspace.model(format=format, protocol=protocol)
     model = render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]["model"]
-    assert model["ports"] == [{"name": "h2c", "containerPort": 7070, "protocol": "TCP"}]
+    assert model["ports"] == [{"name": "h2c", "containerPort": port, "protocol": "TCP"}]
     basic_workspace.model(format="pytorch")
     assert "ports" not in render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]["model"]
 
@@ -308,3 +325,42 @@ def test_grpc_route_by_host(basic_workspace):
 def test_disabled_model_renders_nothing(basic_workspace):
     basic_workspace.model(environments={"dev": {"enabled": False}})
     assert not any(key.startswith(("InferenceService", "VirtualService")) for key in render(basic_workspace))
+
+
+@pytest.mark.parametrize("metric", ["cpu", "memory"])
+def test_hpa_metrics_name_the_hpa_class_in_the_service_metadata(basic_workspace, metric):
+    # KServe's webhook checks scaleMetric against the KPA's [concurrency, rps] unless the
+    # InferenceService's own metadata.annotations (not predictor.annotations) name the HPA class
+    # (kserve/kserve @ v0.20.0 pkg/apis/serving/v1beta1/inference_service_validation.go:121,
+    # 446-466; pkg/constants/constants.go:290-294). The class and its value are Knative's
+    # (knative/serving @ knative-v1.23.0 pkg/apis/autoscaling/register.go:38,42).
+    basic_workspace.model(scaling={"min_replicas": 1, "max_replicas": 3, "metric": metric, "target": 70})
+    service = render(basic_workspace)["InferenceService/team-fraud/scorer"]
+    assert service["metadata"]["annotations"]["autoscaling.knative.dev/class"] == "hpa.autoscaling.knative.dev"
+    assert "autoscaling.knative.dev/class" not in service["spec"]["predictor"]["annotations"]
+    assert service["spec"]["predictor"]["scaleMetric"] == metric
+
+
+def test_request_metrics_leave_the_autoscaler_class_to_knative(objects):
+    # KServe sets the KPA class when none is given (pkg/controller/v1alpha1/utils/utils.go:57-59).
+    annotations = objects["InferenceService/team-fraud/scorer"]["metadata"]["annotations"]
+    assert "autoscaling.knative.dev/class" not in annotations
+
+
+def test_every_local_volume_of_a_model_pod_is_safe_to_evict(objects):
+    # cluster-autoscaler (kubernetes/autoscaler @ cluster-autoscaler-1.35.1 utils/drain/drain.go:
+    # 37-38, 116-142) keeps a node whose pods have a non-memory emptyDir unless every such volume
+    # is named in this annotation, split on "," without trimming. The volumes: Istio 1.30.3's
+    # injection adds workload-socket, credential-socket, workload-certs and istio-data
+    # (manifests/charts/istio-control/istio-discovery/files/injection-template.yaml:473-495;
+    # istio-envoy is memory-backed); KServe v0.20.0 adds kserve-provision-location
+    # (pkg/constants/constants.go:210, pkg/utils/storage.go AddModelMount). Predictor annotations
+    # reach the pod (pkg/controller/v1beta1/inferenceservice/components/predictor.go:164-172;
+    # Knative copies the revision's to the Deployment's pod template, pkg/reconciler/revision/
+    # resources/meta.go:36-48).
+    annotations = objects["InferenceService/team-fraud/scorer"]["spec"]["predictor"]["annotations"]
+    value = annotations["cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"]
+    assert " " not in value
+    assert value.split(",") == [
+        "workload-socket", "credential-socket", "workload-certs", "istio-data", "kserve-provision-location",
+    ]

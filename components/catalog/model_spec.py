@@ -26,7 +26,9 @@ ScaleMetric = Literal["concurrency", "rps", "cpu", "memory"]
 # Sanity bounds: larger numbers are typos, not plans.
 MAX_REPLICAS = 1000
 MAX_TARGET = 1_000_000
-# Metrics that Knative hands to the Kubernetes HPA, which cannot scale to zero.
+# Metrics that Knative hands to the Kubernetes HPA, which cannot scale to zero: with min-scale 0
+# the HPA's minReplicas stays unset, i.e. 1 (knative/serving @ knative-v1.23.0
+# pkg/reconciler/autoscaling/hpa/resources/hpa.go:57-60).
 HPA_METRICS = ("cpu", "memory")
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -36,7 +36,9 @@ SERVING_RUNTIMES: dict[str, ServingRuntime] = {
         ServingRuntime(
             "kserve-tensorflow-serving", ("tensorflow",), ("v1", "grpc-v1"), "tensorflow", None, 9000
         ),
-        ServingRuntime("kserve-torchserve", ("pytorch",), ("v1", "v2", "grpc-v2"), "torchserve", 8082, 7070),
+        # gRPC (v2) is served by KServe's wrapper in the torchserve-kfs image on 8081; 7070 is
+        # TorchServe's own gRPC API, which the wrapper calls. Metrics: TorchServe's on 8082.
+        ServingRuntime("kserve-torchserve", ("pytorch",), ("v1", "v2", "grpc-v2"), "torchserve", 8082, 8081),
         ServingRuntime(
             "kserve-tritonserver",
             ("tensorrt", "tensorflow", "onnx", "pytorch", "triton"),

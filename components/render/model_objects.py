@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from components.catalog.deployed import DeployedModel
+from components.catalog.model_spec import HPA_METRICS
 from components.catalog.placement import ISTIO_PROXY_CPU, ISTIO_PROXY_MEMORY
 from components.platform_names import (
     GPU_TAINT_KEY,
@@ -19,6 +20,15 @@ from components.render.team_objects import team_labels
 DEPLOYMENT_MODE = "Knative"
 # Where Knative's queue-proxy serves Prometheus request metrics (its http-usermetric port).
 QUEUE_PROXY_METRICS_PORT = 9091
+# Knative's autoscaler class for the cpu and memory metrics (Kubernetes' HPA). KServe's webhook
+# accepts those metrics only when the InferenceService's own metadata names this class.
+AUTOSCALER_CLASS_ANNOTATION = "autoscaling.knative.dev/class"
+HPA_AUTOSCALER_CLASS = "hpa.autoscaling.knative.dev"
+# The pod's emptyDir volumes (not memory-backed): Istio's sidecar injection adds the first four,
+# KServe's storage initializer the last. cluster-autoscaler will not drain a node for a pod with
+# local storage unless every such volume is listed (comma-separated, no spaces).
+LOCAL_VOLUMES = ("workload-socket", "credential-socket", "workload-certs", "istio-data", "kserve-provision-location")
+SAFE_TO_EVICT_LOCAL_VOLUMES = "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"
 
 
 def model_labels(model: DeployedModel) -> dict[str, str]:
@@ -42,6 +52,9 @@ def predictor_annotations(model: DeployedModel) -> dict[str, str]:
         # so that port bypasses the sidecar (it serves nothing but metrics; the network policy
         # still admits only the platform's namespaces). Inference traffic stays on mTLS.
         "traffic.sidecar.istio.io/excludeInboundPorts": str(QUEUE_PROXY_METRICS_PORT),
+        # The volumes hold nothing a new replica cannot rebuild (sockets, certificates, the
+        # downloaded model), so the autoscaler may move the pod and consolidate nodes.
+        SAFE_TO_EVICT_LOCAL_VOLUMES: ",".join(LOCAL_VOLUMES),
     }
     metrics_port = model.spec.serving_runtime.metrics_port
     if metrics_port is not None:
@@ -120,6 +133,8 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
         "networking.knative.dev/visibility": "cluster-local",
     }
     annotations = {"serving.kserve.io/deploymentMode": DEPLOYMENT_MODE}
+    if model.metric in HPA_METRICS:
+        annotations[AUTOSCALER_CLASS_ANNOTATION] = HPA_AUTOSCALER_CLASS
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
