@@ -5,9 +5,13 @@ cannot break."""
 from __future__ import annotations
 
 import json
+import re
+
+import pytest
 
 from components.cli.inputs import Paths
 from components.cli.main import main
+from components.review import markdown
 from components.review.compare import compare_stack
 from components.review.field_changes import ADDED, CHANGED, REMOVED, FieldChange, field_changes
 from tests.conftest import Workspace, commit_as_base
@@ -100,3 +104,135 @@ def test_json_shows_list_items_added_and_removed_in_full(repo, monkeypatch, caps
     assert added["after"]["expr"] == 'modelplane:latency_seconds:p95_5m{namespace="team-fraud", model="embedder"} > 1'
     assert set(added["after"]["annotations"]) == {"summary", "description", "runbook_url"}
     assert removed["before"]["labels"]["model"] == "ranker"
+
+
+# Text and markdown: long strings and embedded JSON as line diffs, nothing cut off.
+
+EXPR_BEFORE = 'modelplane:latency_seconds:p95_5m{namespace="team-fraud", model="scorer"} > 1'
+DESCRIPTION = ("The 95th percentile of request latency over the last 5 minutes is above the model's "
+               "p95_latency_ms objective of {} ms.")
+
+
+def slo_change(repo: Workspace, monkeypatch) -> None:
+    monkeypatch.chdir(repo.root)
+    repo.model(slo={"p95_latency_ms": 250})
+
+
+def test_text_diff_shows_long_strings_and_the_dashboard_as_line_diffs(repo, monkeypatch, capsys):
+    slo_change(repo, monkeypatch)
+    out = run(capsys, "diff", "--stack", "dev", "--base", "base")
+    lines = out.splitlines()
+    expr = lines.index(f"        {LATENCY_RULE}.expr:")
+    assert lines[expr + 1:expr + 4] == [
+        "            @@ -1 +1 @@", f"            -{EXPR_BEFORE}", f"            +{EXPR_BEFORE[:-1]}0.25",
+    ]
+    assert f"            -{DESCRIPTION.format(1000)}" in lines and f"            +{DESCRIPTION.format(250)}" in lines
+    assert (f'        {LATENCY_RULE}.annotations.summary: "fraud/scorer answers slower than 1000 ms at p95" -> '
+            '"fraud/scorer answers slower than 250 ms at p95"') in lines
+    # The dashboard is JSON of some 500 lines; its one changed threshold is one hunk.
+    start = lines.index("        data.modelplane-dashboard-fraud.json:")
+    end = lines.index("    ~ PrometheusRule/team-fraud/modelplane-fraud")
+    dashboard = [line.removeprefix(" " * 12) for line in lines[start + 1:end]]
+    assert len(dashboard) == 1 + 3 + 2 + 3 and dashboard[0].startswith("@@ ")
+    assert [(line[0], line[1:].strip()) for line in dashboard if line[0] in "+-"] == [
+        ("-", '"value": 1.0'), ("+", '"value": 0.25'),
+    ]
+    assert "..." not in out
+
+
+def test_markdown_diff_puts_long_values_in_diff_blocks_and_folds_big_ones(repo, monkeypatch, capsys):
+    slo_change(repo, monkeypatch)
+    out = run(capsys, "diff", "--stack", "dev", "--base", "base", "--format", "markdown")
+    assert_well_formed(out)
+    assert (f"  - `{LATENCY_RULE}.expr`:\n\n    ```diff\n    @@ -1 +1 @@\n    -{EXPR_BEFORE}\n"
+            f"    +{EXPR_BEFORE[:-1]}0.25\n    ```\n") in out
+    assert (f"  - `{LATENCY_RULE}.annotations.summary`: `\"fraud/scorer answers slower than 1000 ms at p95\"` → "
+            "`\"fraud/scorer answers slower than 250 ms at p95\"`") in out
+    assert "<details><summary>" not in out.split("<details><summary>Changes</summary>")[1]
+    # A new model adds a row of panels to its team's dashboard: hundreds of lines, folded.
+    repo.model(name="ranker")
+    out = run(capsys, "diff", "--stack", "dev", "--base", "base", "--format", "markdown")
+    assert_well_formed(out)
+    folded = out.split("  - `data.modelplane-dashboard-fraud.json`:\n\n")[1]
+    assert folded.startswith("    <details><summary>") and " lines</summary>\n\n    ```diff\n    @@ " in folded
+    assert f'+{" " * 14}"expr": "sum(modelplane:ready_replicas{{namespace=\\"team-fraud\\", model=\\"ranker\\"}})",' in folded
+
+
+def test_gateway_hosts_added_show_one_by_one(repo, monkeypatch, capsys):
+    monkeypatch.chdir(repo.root)
+    repo.team("risk", storage={"s3_prefixes": ["s3://models-bucket/risk/"]})
+    repo.model(team="risk", name="credit-scorer", storage_uri="s3://models-bucket/risk/credit/v1/")
+    text = run(capsys, "diff", "--stack", "dev", "--base", "base").splitlines()
+    gateway = text.index("    ~ Gateway/istio-ingress/modelplane-gateway")
+    assert text[gateway + 1:gateway + 3] == [
+        '        + spec.servers[0].hosts: "team-risk/models.test.example.com"',
+        '        + spec.servers[0].hosts: "team-risk/*.models.test.example.com"',
+    ]
+    markdown = run(capsys, "diff", "--stack", "dev", "--base", "base", "--format", "markdown")
+    assert '  - added `spec.servers[0].hosts`: `"team-risk/*.models.test.example.com"`\n' in markdown
+
+
+# Markdown that values cannot break.
+
+HOSTILE = "ok ``` ````````\r\n<!-- hidden -->\n# heading\n</details><script>x</script>&amp; | done"
+ALLOWED_HTML = re.compile(r"</?details>|<summary>|</summary>")
+CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)")
+
+
+def assert_well_formed(markdown: str, headings: tuple[str, ...] = ()) -> None:
+    """Every code fence closes, and outside code there is no raw HTML but the review's own
+    folding, no carriage return and no heading but ``headings``."""
+    assert "\r" not in markdown
+    fence = None
+    for line in markdown.split("\n"):
+        stripped = line.lstrip(" ")
+        if fence is not None:
+            # CommonMark: a fence closes only on a line of at least as many backticks and nothing else.
+            if re.fullmatch(f"`{{{len(fence)},}} *", stripped):
+                fence = None
+            continue
+        opening = re.match(r"`{3,}", stripped)
+        if opening:
+            fence = opening.group(0)
+            continue
+        outside_code = CODE_SPAN.sub("", line)
+        assert "`" not in outside_code, line
+        assert "<" not in ALLOWED_HTML.sub("", outside_code), line
+        if stripped.startswith("#"):
+            assert stripped in headings, line
+    assert fence is None, "a code fence is left open"
+
+
+def test_hostile_values_cannot_break_the_markdown(repo, monkeypatch, capsys):
+    monkeypatch.chdir(repo.root)
+    repo.model(env={"GREETING": "hello\n```\n<!--", "SHORT": "a"})
+    commit_as_base(repo)
+    repo.model(env={"GREETING": HOSTILE, "SHORT": "a`b<!-- x"})
+    repo.stack(addons={"kube-prometheus-stack": {"values": {"grafana": {"x`<!--\r\n# y": HOSTILE}}}})
+    out = run(capsys, "review", "--base", "base")
+    assert_well_formed(out, headings=("### modelplane review against `base`", "#### stack dev"))
+    # Shown, not dropped: in code, with the line break and carriage return as escapes.
+    assert "    -```\n    -<!--\n    +ok ``` ````````\\r\n    +<!-- hidden -->\n    +# heading\n" in out
+    assert "    `````````diff\n" in out  # longer than the run of eight backticks inside
+    assert '  - `spec.predictor.model.env[name=SHORT].value`: `"a"` → ``"a`b<!-- x"``' in out
+    assert "  - added ``values.grafana.x`<!--\\r\\n# y``:" in out
+
+
+def test_markdown_escapes_text_outside_code():
+    assert markdown.text("a <!-- b --> & `c` *d* | e\r\n# f") == (
+        "a &lt;!-- b --&gt; &amp; \\`c\\` \\*d\\* \\| e\\\\r\\\\n# f"
+    )
+    assert markdown.code("`edge`") == "`` `edge` ``"
+    assert markdown.code_block(["```` four"], "diff") == ["`````diff", "```` four", "`````"]
+
+
+def test_the_well_formedness_check_catches_what_the_old_diff_printed():
+    broken = [
+        "- `values.x`: `a`b`",  # the value's backtick ends the code span early
+        "```\nbad value 'x\n```\n<!-- hidden'\n```",  # the value closes the fence; the rest is raw HTML
+        "- :warning: pool <!-- x",
+        "**stack dev**\r\n# injected",
+    ]
+    for text in broken:
+        with pytest.raises(AssertionError):
+            assert_well_formed(text)

@@ -16,7 +16,8 @@ from components.catalog.deployed import StackDeployment
 from components.render.objects import object_id, owner_of
 from components.render.stack_render import RenderedStack
 from components.render.team_iam import team_role_name, team_storage_policy
-from components.review.field_changes import ADDED, CHANGED, REMOVED, FieldChange, field_changes
+from components.review import field_format, markdown
+from components.review.field_changes import ADDED, CHANGED, REMOVED, FieldChange, escape_controls, field_changes
 from components.review.tree import grouped_lines
 
 REPLACED = "replaced"
@@ -237,13 +238,6 @@ def diff_as_dict(diff: StackDiff) -> dict[str, Any]:
     }
 
 
-def _value(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    text = repr(value) if not isinstance(value, str) else value
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
 def summary_line(diff: StackDiff) -> str:
     counts = f"+{diff.count(ADDED)} ~{diff.count(CHANGED, REPLACED)} -{diff.count(REMOVED)}"
     cost = ""
@@ -267,16 +261,16 @@ def _groups(diff: StackDiff) -> dict[tuple[str, str], list[EntryChange]]:
 
 
 def format_diff_text(diff: StackDiff) -> str:
-    lines = [summary_line(diff)]
+    lines = [escape_controls(summary_line(diff))]
     for error in diff.errors:
-        lines.append(f"  ERROR: {error}")
+        lines.append(f"  ERROR: {escape_controls(error)}")
     for warning in diff.warnings:
-        lines.append(f"  WARNING: {warning}")
+        lines.append(f"  WARNING: {escape_controls(warning)}")
     for old, new in diff.renames:
         lines.append(f"  RENAMED: {old} -> {new} (its resources are deleted and created again)")
     groups = {
         group: [
-            [f"{_SYMBOL[c.action]} {c.key}"] + [f"{f.path}: {_value(f.before)} -> {_value(f.after)}" for f in c.fields]
+            [f"{_SYMBOL[c.action]} {escape_controls(c.key)}"] + [line for f in c.fields for line in field_format.text_lines(f)]
             for c in changes
         ]
         for group, changes in _groups(diff).items()
@@ -286,19 +280,22 @@ def format_diff_text(diff: StackDiff) -> str:
 
 
 def format_diff_markdown(diff: StackDiff, details: bool = True) -> str:
-    lines = [f"**{summary_line(diff)}**", ""]
-    lines += [f"- :x: {error}" for error in diff.errors]
-    lines += [f"- :warning: {warning}" for warning in diff.warnings]
-    lines += [f"- :recycle: renamed {old} → {new} (its resources are deleted and created again)" for old, new in diff.renames]
+    lines = [f"**{markdown.text(summary_line(diff))}**", ""]
+    lines += [f"- :x: {markdown.text(error)}" for error in diff.errors]
+    lines += [f"- :warning: {markdown.text(warning)}" for warning in diff.warnings]
+    lines += [
+        f"- :recycle: renamed {markdown.text(old)} → {markdown.text(new)} (its resources are deleted and created again)"
+        for old, new in diff.renames
+    ]
     if details and diff.changes:
         lines += ["", "<details><summary>Changes</summary>", ""]
         for (team, model), changes in _groups(diff).items():
-            lines.append(f"**{team}{' / ' + model if model else ''}**")
+            lines.append(f"**{markdown.text(team + (' / ' + model if model else ''))}**")
             lines.append("")
             for change in changes:
-                lines.append(f"- `{_SYMBOL[change.action]}` `{change.key}`")
+                lines.append(f"- `{_SYMBOL[change.action]}` {markdown.code(change.key)}")
                 for fc in change.fields:
-                    lines.append(f"  - `{fc.path}`: `{_value(fc.before)}` → `{_value(fc.after)}`")
+                    lines += markdown.indented(field_format.markdown_lines(fc), "  ")
             lines.append("")
         lines.append("</details>")
     return "\n".join(lines) + "\n"

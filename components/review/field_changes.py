@@ -8,6 +8,9 @@ so one changed rule among twenty shows as that rule's changed field.
 
 from __future__ import annotations
 
+import difflib
+import json
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -124,3 +127,36 @@ def _take(items: list[Any], wanted: Counter) -> list[Any]:
             taken.append(item)
     return taken
 
+
+def comparable_text(value: str) -> str:
+    """A string as its lines are best compared: embedded JSON pretty-printed with sorted keys (a
+    dashboard's one changed panel is then a few lines), anything else as it is."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return value
+    if not isinstance(parsed, (dict, list)):
+        return value
+    return json.dumps(parsed, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def line_diff(before: str, after: str, context: int = 3) -> list[str]:
+    """A unified diff of two texts' lines (hunk headers and lines, no file header).
+
+    Only ``\\n`` ends a line; other control characters, a carriage return among them, are shown as
+    escapes in the line they are in."""
+    old, new = comparable_text(before).split("\n"), comparable_text(after).split("\n")
+    return [escape_controls(line) for line in difflib.unified_diff(old, new, lineterm="", n=context)][2:]
+
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line: line breaks and other control characters (but tabs) written as
+    escapes such as ``\\r``, so a value cannot start a line of its own in what prints it."""
+    return "".join(
+        char.encode("unicode_escape").decode("ascii") if char != "\t" and unicodedata.category(char) in _BREAKING else char
+        for char in text
+    )
+
+
+# Control characters, and the Unicode line and paragraph separators.
+_BREAKING = ("Cc", "Zl", "Zp")
