@@ -22,7 +22,7 @@ class StrictModel(BaseModel):
 
 
 def check_dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
+    if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a DNS-1123 label: use at most 63 lowercase letters, digits and '-', "
             "starting and ending with a letter or digit"
@@ -31,7 +31,7 @@ def check_dns_label(value: str) -> str:
 
 
 def check_label_value(value: str) -> str:
-    if len(value) > 63 or not _LABEL_VALUE.match(value):
+    if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
         raise ValueError(
             f"{value!r} cannot be a Kubernetes label value: use at most 63 letters, digits, "
             "'-', '_' and '.', starting and ending with a letter or digit"
@@ -41,7 +41,7 @@ def check_label_value(value: str) -> str:
 
 def check_label_key(value: str) -> str:
     prefix, _, name = value.rpartition("/")
-    if (prefix and (len(prefix) > 253 or not _LABEL_KEY_PREFIX.match(prefix))) or len(name) > 63 or not _LABEL_KEY_NAME.match(name):
+    if (prefix and (len(prefix) > 253 or not _LABEL_KEY_PREFIX.fullmatch(prefix))) or len(name) > 63 or not _LABEL_KEY_NAME.fullmatch(name):
         raise ValueError(
             f"{value!r} is not a Kubernetes label key; write [prefix/]name with letters, digits, "
             "'-', '_' and '.' (prefix: a DNS name)"
@@ -55,6 +55,9 @@ def check_unique_items(values: list) -> list:
         raise ValueError(f"lists {', '.join(repeated)} more than once; keep one of each")
     return values
 
+
+DNS_LABEL_PATTERN = _DNS_LABEL.pattern
+UNIQUE_ITEMS = {"uniqueItems": True}
 
 DnsLabel = Annotated[
     str,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from components.catalog.fields import DnsLabel, LabelValue, StrictModel, s3_key_problem
+from components.catalog.fields import DnsLabel, LabelValue, StrictModel, check_dns_label, s3_key_problem
 from components.catalog.quantities import CpuQuantity, MemoryQuantity, cpu_cores
 from components.catalog.runtimes import (
     DEFAULT_RUNTIME_FOR_FORMAT,
@@ -21,6 +21,9 @@ from components.catalog.team_spec import MigProfileName
 # Knative names the first revision `<model>-predictor-00001`, and a revision name must fit in a
 # 63-character label value.
 MAX_MODEL_NAME_LENGTH = 63 - len("-predictor-00001")
+# A DNS label that starts with a letter (Service names do).
+MODEL_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
 
 ScaleMetric = Literal["concurrency", "rps", "cpu", "memory"]
 # Sanity bounds: larger numbers are typos, not plans.
@@ -53,11 +56,16 @@ _STORAGE_EXAMPLES = {
     "oci": "oci://<registry>/<repository>:<tag>",
     "hf": "hf://<organisation>/<model>[:<revision>]",
 }
+# The same rules as one pattern, for the JSON Schema.
+STORAGE_URI_PATTERN = "^(?:" + "|".join(
+    f"{scheme}://(?:{pattern.pattern.removeprefix('^').removesuffix('$')})"
+    for scheme, pattern in _STORAGE_PATTERNS.items()
+) + ")$"
 _ROUTE_PATH = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
 
 
 def check_storage_uri(value: str) -> str:
-    match = _STORAGE_URI.match(value)
+    match = _STORAGE_URI.fullmatch(value)
     scheme = match["scheme"] if match else None
     if scheme not in _STORAGE_PATTERNS:
         supported = ", ".join(f"{name}://" for name in _STORAGE_PATTERNS)
@@ -65,7 +73,7 @@ def check_storage_uri(value: str) -> str:
             f"{value!r} is not a supported storage URI; models read from {supported} "
             "(on EKS the platform grants S3 access only, through the team's IAM role)"
         )
-    if not _STORAGE_PATTERNS[scheme].match(match["rest"]):
+    if not _STORAGE_PATTERNS[scheme].fullmatch(match["rest"]):
         raise ValueError(f"{value!r} is not a valid {scheme} URI; write {_STORAGE_EXAMPLES[scheme]}")
     if scheme == "s3":
         problem = s3_key_problem(match["rest"].partition("/")[2])
@@ -75,7 +83,7 @@ def check_storage_uri(value: str) -> str:
 
 
 def check_env_name(value: str) -> str:
-    if not _ENV_NAME.match(value):
+    if not _ENV_NAME.fullmatch(value):
         raise ValueError(f"{value!r} is not an environment variable name; use letters, digits and _")
     if value in RESERVED_ENV_NAMES:
         raise ValueError(
@@ -86,7 +94,8 @@ def check_env_name(value: str) -> str:
 
 
 def check_model_name(value: str) -> str:
-    if not value[0].isalpha():
+    # After the DNS label check only the first character can be wrong here.
+    if not _MODEL_NAME.fullmatch(value):
         raise ValueError(
             f"{value!r} must start with a letter: Knative names the model's Service "
             f"{value}-predictor, and Service names start with a letter"
@@ -100,7 +109,7 @@ def check_model_name(value: str) -> str:
 
 
 def check_route_path(value: str) -> str:
-    if not _ROUTE_PATH.match(value):
+    if not _ROUTE_PATH.fullmatch(value):
         raise ValueError(
             f"{value!r} is not a route path; write /segment/segment with letters, digits and "
             "- . _ ~, no trailing '/'"
@@ -108,10 +117,27 @@ def check_route_path(value: str) -> str:
     return value
 
 
-StorageUri = Annotated[str, AfterValidator(check_storage_uri)]
+StorageUri = Annotated[
+    str, AfterValidator(check_storage_uri), WithJsonSchema({"type": "string", "pattern": STORAGE_URI_PATTERN}),
+]
 EnvName = Annotated[str, AfterValidator(check_env_name)]
-ModelName = Annotated[DnsLabel, AfterValidator(check_model_name)]
-RoutePath = Annotated[str, AfterValidator(check_route_path)]
+EnvVariables = Annotated[
+    dict[EnvName, str],
+    WithJsonSchema({
+        "type": "object",
+        "propertyNames": {"pattern": _ENV_NAME.pattern, "not": {"enum": sorted(RESERVED_ENV_NAMES)}},
+        "additionalProperties": {"type": "string"},
+    }),
+]
+ModelName = Annotated[
+    str,
+    AfterValidator(check_dns_label),
+    AfterValidator(check_model_name),
+    WithJsonSchema({"type": "string", "pattern": MODEL_NAME_PATTERN, "maxLength": MAX_MODEL_NAME_LENGTH}),
+]
+RoutePath = Annotated[
+    str, AfterValidator(check_route_path), WithJsonSchema({"type": "string", "pattern": _ROUTE_PATH.pattern}),
+]
 
 
 def cpu_limit_problem(cpu: str, cpu_limit: str | None) -> str | None:
@@ -151,6 +177,12 @@ class ResourcesOverride(StrictModel):
 class GpuRequest(StrictModel):
     """Either whole GPUs (``count``) or one MIG slice (``mig``)."""
 
+    # Exactly one of the two is set (a null counts as not set), as the validator below says.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["count"], "properties": {"count": {"type": "integer"}, "mig": {"type": "null"}}},
+        {"required": ["mig"], "properties": {"mig": {"type": "string"}, "count": {"type": "null"}}},
+    ]})
+
     count: int | None = Field(default=None, ge=1, description="Whole GPUs per replica.")
     mig: MigProfileName | None = Field(
         default=None, description="One MIG slice of this profile per replica, e.g. 1g.10gb."
@@ -181,7 +213,20 @@ def scaling_problem(min_replicas: int, max_replicas: int, metric: str) -> str | 
     return None
 
 
+def _when(field: str, values: list[str], then: dict) -> dict:
+    """A JSON Schema rule: when ``field`` is set to one of ``values``, ``then`` holds."""
+    return {"if": {"required": [field], "properties": {field: {"enum": values}}}, "then": then}
+
+
 class Scaling(StrictModel):
+    # The cross-field rules of _consistent that JSON Schema can say (min_replicas against an
+    # explicit max_replicas it cannot).
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"if": {"not": {"required": ["max_replicas"]}}, "then": {"properties": {"min_replicas": {"maximum": 1}}}},
+        _when("metric", list(HPA_METRICS), {"required": ["min_replicas"], "properties": {"min_replicas": {"minimum": 1}}}),
+        _when("metric", ["cpu"], {"properties": {"target": {"maximum": 100}}}),
+    ]})
+
     min_replicas: int = Field(
         default=0, ge=0, le=MAX_REPLICAS, description="Replicas always running; 0 scales to zero when idle."
     )
@@ -256,8 +301,33 @@ class EnvironmentOverride(StrictModel):
     resources: ResourcesOverride | None = None
 
 
+def _runtime_rules() -> list[dict]:
+    """_runtime_serves_model in JSON Schema: formats and protocols per runtime, the default runtime
+    of each format when none is named, and no route for gRPC."""
+    rules = []
+    for name, runtime in sorted(SERVING_RUNTIMES.items()):
+        rules.append(_when("runtime", [name], {"properties": {
+            "format": {"enum": list(runtime.formats)}, "protocol": {"enum": [*runtime.protocols, None]},
+        }}))
+    for model_format, name in sorted(DEFAULT_RUNTIME_FOR_FORMAT.items()):
+        runtime = SERVING_RUNTIMES[name]
+        rule = _when("format", [model_format], {"properties": {"protocol": {"enum": [*runtime.protocols, None]}}})
+        rule["if"]["properties"]["runtime"] = {"type": "null"}
+        rules.append(rule)
+    grpc = sorted(protocol for protocol in PROTOCOLS if protocol.startswith("grpc-"))
+    rules.append(_when("protocol", grpc, {"properties": {"route": {"type": "null"}}}))
+    for name, runtime in sorted(SERVING_RUNTIMES.items()):
+        if runtime.protocols[0].startswith("grpc-"):
+            rule = _when("runtime", [name], {"properties": {"route": {"type": "null"}}})
+            rule["if"]["properties"]["protocol"] = {"type": "null"}
+            rules.append(rule)
+    return rules
+
+
 class ModelSpec(StrictModel):
     """One model, served as one KServe InferenceService in its team's namespace."""
+
+    model_config = ConfigDict(json_schema_extra={"allOf": _runtime_rules()})
 
     name: ModelName = Field(description="The model's name; equals the file name without .yaml.")
     description: str | None = Field(default=None, description="What the model does.")
@@ -282,7 +352,7 @@ class ModelSpec(StrictModel):
     timeout_seconds: int | None = Field(
         default=None, ge=1, le=3600, description="Request timeout in seconds."
     )
-    env: dict[EnvName, str] = Field(
+    env: EnvVariables = Field(
         default_factory=dict, description="Environment variables of the model server."
     )
     node_pool: DnsLabel | None = Field(

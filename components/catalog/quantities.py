@@ -6,7 +6,7 @@ import re
 from decimal import Decimal
 from typing import Annotated, Union
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 _QUANTITY = re.compile(r"^(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<suffix>[a-zA-Z]*)$")
 
@@ -29,6 +29,14 @@ def shown_text(text: str, limit: int = 32) -> str:
     if len(text) <= limit:
         return repr(text)
     return repr(text[:limit]) + f"... ({len(text)} characters)"
+
+# What a CPU or memory amount may look like as text. The validator and the JSON Schema use these
+# same patterns (ECMA-262 and Python agree on them; the validator matches the whole text).
+CPU_PATTERN = r"^[0-9]+(?:\.[0-9]+)?m?$"
+CPU_ZERO_PATTERN = r"^0+(?:\.0+)?m?$"
+MEMORY_PATTERN = r"^[0-9]+(?:\.[0-9]+)?(?:[kMGTPE]|[KMGTPE]i)?$"
+_CPU = re.compile(CPU_PATTERN)
+_MEMORY = re.compile(MEMORY_PATTERN)
 
 
 def parse_quantity(text: str) -> Decimal:
@@ -84,8 +92,7 @@ def _number_to_text(value: object) -> object:
 
 
 def _check_cpu(text: str) -> str:
-    match = _QUANTITY.match(text)
-    if not match or match["suffix"] not in ("", "m"):
+    if not _CPU.fullmatch(text):
         raise ValueError(f"{shown_text(text)} is not a CPU amount; write cores (2, 0.5) or millicores (500m)")
     cores = parse_quantity(text)
     if cores <= 0:
@@ -96,8 +103,7 @@ def _check_cpu(text: str) -> str:
 
 
 def _check_memory(text: str) -> str:
-    match = _QUANTITY.match(text)
-    if not match or match["suffix"] not in _SUFFIXES or match["suffix"] == "m":
+    if not _MEMORY.fullmatch(text):
         raise ValueError(f"{shown_text(text)} is not a memory amount; write it with a unit, such as 512Mi or 4Gi")
     size = parse_quantity(text)
     if size < _MEBIBYTE:
@@ -110,14 +116,23 @@ def _check_memory(text: str) -> str:
     return text
 
 
-# Editors see what the YAML may hold: a number or a quantity string.
+# Editors see what the YAML may hold: a number or a quantity string. A memory amount of less than
+# 1Mi written with a unit ("512Ki") is the one rule only the validator knows.
 CpuQuantity = Annotated[
     str,
     BeforeValidator(_number_to_text, json_schema_input_type=Union[str, int, float]),
     AfterValidator(_check_cpu),
+    WithJsonSchema({"anyOf": [
+        {"type": "string", "pattern": CPU_PATTERN, "not": {"pattern": CPU_ZERO_PATTERN}},
+        {"type": "number", "exclusiveMinimum": 0},
+    ]}),
 ]
 MemoryQuantity = Annotated[
     str,
-    BeforeValidator(_number_to_text, json_schema_input_type=Union[str, int]),
+    BeforeValidator(_number_to_text, json_schema_input_type=Union[str, int, float]),
     AfterValidator(_check_memory),
+    WithJsonSchema({"anyOf": [
+        {"type": "string", "pattern": MEMORY_PATTERN},
+        {"type": "number", "minimum": int(_MEBIBYTE)},
+    ]}),
 ]
