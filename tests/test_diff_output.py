@@ -14,7 +14,7 @@ from components.cli.main import main
 from components.review import markdown
 from components.review.compare import compare_stack
 from components.review.field_changes import ADDED, CHANGED, REMOVED, FieldChange, field_changes
-from tests.conftest import Workspace, commit_as_base
+from tests.conftest import Workspace, commit_as_base, git
 
 ALERTS = "spec.groups[name=modelplane.fraud.alerts].rules"
 LATENCY_RULE = f"{ALERTS}[alert=ModelLatencyHigh,model=scorer]"
@@ -236,3 +236,12 @@ def test_the_well_formedness_check_catches_what_the_old_diff_printed():
     for text in broken:
         with pytest.raises(AssertionError):
             assert_well_formed(text)
+
+
+def test_a_hostile_problem_or_ref_cannot_break_the_review_comment(repo, monkeypatch, capsys):
+    monkeypatch.chdir(repo.root)
+    git(repo, "tag", "-f", "a`b<!--", "base")
+    repo.model(format="x````\n# heading <!--")
+    out = run(capsys, "review", "--base", "a`b<!--")
+    assert_well_formed(out, headings=("### modelplane review against ``a`b<!--``", "#### stack dev"))
+    assert "format" in out

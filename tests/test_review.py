@@ -15,7 +15,7 @@ from components.cli.inputs import Paths
 from components.review.compare import compare_stack
 from components.review.cost import estimate_cost, money
 from components.review.diff import ADDED, CHANGED, REMOVED, REPLACED, FieldChange
-from tests.conftest import MODELS_DIR, STACK_CONFIG, Workspace, git
+from tests.conftest import MODELS_DIR, STACK_CONFIG, Workspace, commit_as_base, git
 
 
 def diff_of(workspace: Workspace, stack: str = "dev", allow_delete: bool = False):
@@ -205,7 +205,7 @@ def test_review_reports_an_invalid_catalog_in_the_comment(repo, monkeypatch, cap
     repo.model(format="sklaern")
     assert main(["review", "--base", "base"]) == 1
     out = capsys.readouterr().out
-    assert ":x: **stack dev**: 1 problem(s)" in out
+    assert "- :x: stack dev: 1 problem(s) in the catalog or stack" in out
     assert "models/fraud/scorer.yaml: format: the text 'sklaern' is not allowed" in out
 
 
@@ -326,3 +326,68 @@ def test_model_fields_for_cost_are_validated(basic_workspace):
     assert [str(p) for p in caught.value.problems] == [
         "models/fraud/scorer.yaml: usage.active_hours_per_day: must be at most 24, got the number 25"
     ]
+
+
+# Warnings belong to the change.
+
+def _short_gpu_pool(workspace: Workspace, max_replicas: int) -> None:
+    """A GPU model whose max replicas need more GPUs than the dev stack's gpu pool (2) offers."""
+    workspace.team(quota={"cpu": "64", "memory": "256Gi", "gpu": 8})
+    workspace.model(gpu={"count": 1}, scaling={"min_replicas": 1, "max_replicas": max_replicas})
+
+
+def test_a_warning_the_base_had_is_still_present_not_news(repo):
+    _short_gpu_pool(repo, max_replicas=5)
+    commit_as_base(repo)
+    repo.model(name="ranker")  # an unrelated change
+    diff = diff_of(repo)
+    assert diff.warnings == ()
+    assert len(diff.still_present) == 1 and "pool gpu: at max replicas the models need 5 nvidia.com/gpu" in diff.still_present[0]
+
+
+def test_a_warning_the_change_brings_or_worsens_is_new(repo):
+    _short_gpu_pool(repo, max_replicas=2)
+    commit_as_base(repo)
+    _short_gpu_pool(repo, max_replicas=5)  # now short of GPUs at max replicas
+    brought = diff_of(repo)
+    assert brought.still_present == () and len(brought.warnings) == 1
+    assert "stacks/Pulumi.dev.yaml: modelplane:node_pools.gpu.max_size: pool gpu:" in brought.warnings[0]
+    commit_as_base(repo)
+    _short_gpu_pool(repo, max_replicas=6)  # short by one GPU more: the change makes it worse
+    worsened = diff_of(repo)
+    assert worsened.still_present == () and "need 6 nvidia.com/gpu" in worsened.warnings[0]
+
+
+def test_still_present_warnings_in_every_format(repo, monkeypatch, capsys):
+    monkeypatch.chdir(repo.root)
+    _short_gpu_pool(repo, max_replicas=5)
+    commit_as_base(repo)
+    repo.model(name="ranker")
+    assert main(["diff", "--stack", "dev", "--base", "base"]) == 3
+    text = capsys.readouterr().out
+    assert "1 warning(s) still present" in text.splitlines()[0] and "  STILL PRESENT: stacks/Pulumi.dev.yaml:" in text
+    assert "WARNING:" not in text
+    main(["review", "--base", "base"])
+    comment = capsys.readouterr().out
+    # The stack is not flagged for a warning the pull request did not bring; the warning is folded.
+    assert "- :white_check_mark: stack dev (dev):" in comment
+    assert "<details><summary>1 warning(s) still present (the base has them too)</summary>" in comment
+    main(["diff", "--stack", "dev", "--base", "base", "--format", "json"])
+    document = json.loads(capsys.readouterr().out)
+    assert document["warnings"] == [] and len(document["warnings_still_present"]) == 1
+
+
+def test_text_review_has_the_sections_of_the_markdown_one(repo, monkeypatch, capsys):
+    monkeypatch.chdir(repo.root)
+    _short_gpu_pool(repo, max_replicas=5)
+    assert main(["review", "--base", "base", "--format", "text"]) == 3
+    text = capsys.readouterr().out
+    main(["review", "--base", "base", "--format", "markdown"])
+    comment = capsys.readouterr().out
+    for section in ("Serving 1 models on the shared platform", "one model per pod, always on",
+                    "pool gpu: at max replicas the models need 5 nvidia.com/gpu"):
+        assert section in text and section in comment, section
+    assert "GPU capacity (demanded at min / at max replicas, offered at max size):" in text
+    assert "\\n" not in text  # the sections keep their lines
+    assert "<summary>GPU capacity</summary>" in comment
+    assert text.splitlines()[0] == "modelplane review against base" and text.splitlines()[1].startswith("  stack dev (dev): +")

@@ -80,6 +80,14 @@ def capacity_problems(stack: Stack, models: list[DeployedModel]) -> list[Problem
     return problems
 
 
+def over_capacity(pool: PoolCapacity) -> str:
+    """The one-line gist of a pool too small for its models' max replicas."""
+    return (
+        f"pool {pool.pool}: at max replicas the models need {pool.at_max} {pool.resource}, "
+        f"{pool.at_max - pool.capacity} more than the {pool.capacity} it offers at max size"
+    )
+
+
 def capacity_warnings(stack: Stack, models: tuple[DeployedModel, ...] | list[DeployedModel]) -> list[Problem]:
     """GPU pools too small for every model at its max replicas: not an error (the minimum replicas
     start, the rest stay pending), but worth saying before a traffic peak finds out."""
@@ -91,9 +99,7 @@ def capacity_warnings(stack: Stack, models: tuple[DeployedModel, ...] | list[Dep
         users = ", ".join(f"{name} ({units})" for name, _, units in pool.models if units)
         warnings.append(Problem(
             stack.source, f"modelplane:node_pools.{pool.pool}.max_size",
-            f"pool {pool.pool}: at max replicas the models need {pool.at_max} {pool.resource}, "
-            f"{pool.at_max - pool.capacity} more than the {pool.capacity} it offers at max size "
-            f"({pool.max_nodes} node(s), {pool.per_node} per node), so replicas beyond that stay pending; "
+            f"{over_capacity(pool)} ({pool.max_nodes} node(s), {pool.per_node} per node), so replicas beyond that stay pending; "
             f"raise max_size to {nodes_needed} if they should all run, or lower the max_replicas "
             f"of {users} (for this stack only: environments.{stack.name}.scaling.max_replicas)",
         ))

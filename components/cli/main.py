@@ -30,7 +30,7 @@ from components.cli.inputs import Paths, load_rendered_stack, shown, validate_al
 from components.render.manifests import dump_objects, object_file_name
 from components.render.objects import KubeObject
 from components.review.capacity import capacity_as_dict, capacity_report, format_capacity
-from components.review.compare import compare_stack, format_review_markdown, review_stacks
+from components.review.compare import compare_stack, format_review_markdown, format_review_text, review_stacks
 from components.review.cost import cost_as_dict, estimate_cost, format_cost
 from components.review.diff import diff_as_dict, format_diff_markdown, format_diff_text
 from components.review.plan import format_plan
@@ -123,11 +123,7 @@ def command_review(args: argparse.Namespace) -> int:
     elif args.format == "markdown":
         sys.stdout.write(format_review_markdown(reviews, args.base))
     else:
-        for review in reviews:
-            if review.problems:
-                sys.stdout.write(f"stack {review.stack}: problems\n" + "".join(f"  {p}\n" for p in review.problems))
-            else:
-                sys.stdout.write(format_diff_text(review.diff))
+        sys.stdout.write(format_review_text(reviews, args.base))
     if any(review.problems for review in reviews):
         return EXIT_INPUT_ERROR
     return _compare_exit_code([review.diff for review in reviews if review.diff])

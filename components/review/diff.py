@@ -55,7 +55,10 @@ class StackDiff:
     environment: str
     changes: tuple[EntryChange, ...]
     renames: tuple[tuple[str, str], ...] = ()
+    # Warnings this change brings; ``still_present`` are the ones the base already had, shown once
+    # and apart, so a standing warning does not read as news on every pull request.
     warnings: tuple[str, ...] = ()
+    still_present: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     cost_before: Decimal | None = None
     cost_after: Decimal | None = None
@@ -119,7 +122,6 @@ def diff_stack(
     allow_delete: bool = False,
     cost_before: Decimal | None = None,
     cost_after: Decimal | None = None,
-    extra_warnings: Iterable[str] = (),
 ) -> StackDiff:
     """Compare the base and head renders of one stack (``base`` None: the stack is new)."""
     before = desired_state(base) if base is not None else {}
@@ -141,7 +143,7 @@ def diff_stack(
 
     renames = _renames(before, after, changes)
     stack = head.deployment.stack
-    warnings = list(extra_warnings)
+    warnings, still_present = _validation_warnings(base, head)
     errors: list[str] = []
     destructive = [c for c in changes if c.action in (REMOVED, REPLACED)]
     if destructive:
@@ -169,11 +171,23 @@ def diff_stack(
         changes=tuple(changes),
         renames=tuple(renames),
         warnings=tuple(warnings),
+        still_present=tuple(still_present),
         errors=tuple(errors),
         cost_before=cost_before,
         cost_after=cost_after,
         new_stack=base is None,
     )
+
+
+def _validation_warnings(base: RenderedStack | None, head: RenderedStack) -> tuple[list[str], list[str]]:
+    """The head's validation warnings (those ``validate`` prints), split into the ones this change
+    brings and the ones the base already had. A warning whose text changed (a pool now short by more
+    GPUs) is new: the change made it worse."""
+    had = {(w.field, w.message) for w in base.deployment.warnings} if base is not None else set()
+    new, still = [], []
+    for warning in head.deployment.warnings:
+        (still if (warning.field, warning.message) in had else new).append(str(warning))
+    return new, still
 
 
 def _catalog_models(deployment: StackDeployment):
@@ -225,6 +239,7 @@ def diff_as_dict(diff: StackDiff) -> dict[str, Any]:
         "cost_delta_monthly": float(round(diff.cost_delta, 2)) if diff.cost_delta is not None else None,
         "renames": [{"from": a, "to": b} for a, b in diff.renames],
         "warnings": list(diff.warnings),
+        "warnings_still_present": list(diff.still_present),
         "errors": list(diff.errors),
         "changes": [
             {
@@ -249,6 +264,8 @@ def summary_line(diff: StackDiff) -> str:
         flags = f", {len(diff.errors)} error(s)"
     elif diff.warnings:
         flags = f", {len(diff.warnings)} warning(s)"
+    if diff.still_present and not diff.errors:
+        flags += f", {len(diff.still_present)} warning(s) still present"
     new = " (new stack)" if diff.new_stack else ""
     return f"stack {diff.stack} ({diff.environment}){new}: {counts}{cost}{flags}"
 
@@ -266,6 +283,8 @@ def format_diff_text(diff: StackDiff) -> str:
         lines.append(f"  ERROR: {escape_controls(error)}")
     for warning in diff.warnings:
         lines.append(f"  WARNING: {escape_controls(warning)}")
+    for warning in diff.still_present:
+        lines.append(f"  STILL PRESENT: {escape_controls(warning)}")
     for old, new in diff.renames:
         lines.append(f"  RENAMED: {old} -> {new} (its resources are deleted and created again)")
     groups = {
@@ -283,6 +302,11 @@ def format_diff_markdown(diff: StackDiff, details: bool = True) -> str:
     lines = [f"**{markdown.text(summary_line(diff))}**", ""]
     lines += [f"- :x: {markdown.text(error)}" for error in diff.errors]
     lines += [f"- :warning: {markdown.text(warning)}" for warning in diff.warnings]
+    if diff.still_present:
+        lines += markdown.folded(
+            f"{len(diff.still_present)} warning(s) still present (the base has them too)",
+            [f"- {markdown.text(warning)}" for warning in diff.still_present],
+        )
     lines += [
         f"- :recycle: renamed {markdown.text(old)} → {markdown.text(new)} (its resources are deleted and created again)"
         for old, new in diff.renames
