@@ -99,10 +99,26 @@ class ClusterSettings(StrictModel):
         return self
 
 
-# Route 53 hosted zone ids: "Z" and up to 31 upper-case letters and digits (Z1D633PJN98FT9).
-_HOSTED_ZONE_ID = re.compile(r"^Z[0-9A-Z]{4,31}$")
+# Route 53 hosted zone ids: up to 32 upper-case letters and digits (Route 53 API ResourceId),
+# such as Z1D633PJN98FT9.
+_HOSTED_ZONE_ID = re.compile(r"[0-9A-Z]{1,32}")
 # An e-mail address as ACME servers accept it: one @, a dotted domain, no spaces.
-_EMAIL = re.compile(r"^[^@\s]+@([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$")
+_EMAIL = re.compile(r"[^@\s]{1,64}@([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def check_hosted_zone_id(value: str) -> str:
+    if not _HOSTED_ZONE_ID.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a Route 53 hosted zone id; write the id alone, like "
+            "Z0123456789ABCDEFGHIJ (without /hostedzone/)"
+        )
+    return value
+
+
+def check_email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"{value!r} is not an e-mail address; write one like platform-team@example.com")
+    return value
 
 # Let's Encrypt's ACME directories (https://letsencrypt.org/docs/staging-environment/).
 ACME_SERVERS = {
@@ -125,7 +141,7 @@ class TlsSettings(StrictModel):
         description="Let's Encrypt production, or letsencrypt-staging (untrusted certificates, "
         "higher rate limits) while trying a stack out.",
     )
-    acme_email: Annotated[str, Field(pattern=_EMAIL.pattern, max_length=254)] | None = Field(
+    acme_email: Annotated[str, AfterValidator(check_email)] | None = Field(
         default=None, description="Contact address of the ACME account (optional)."
     )
 
@@ -143,7 +159,7 @@ class TlsSettings(StrictModel):
 class DnsSettings(StrictModel):
     """The Route 53 public hosted zone that holds the stack's domain."""
 
-    hosted_zone_id: Annotated[str, Field(pattern=_HOSTED_ZONE_ID.pattern)] = Field(
+    hosted_zone_id: Annotated[str, AfterValidator(check_hosted_zone_id)] = Field(
         description="Id of the hosted zone (Z...), as the Route 53 console shows it."
     )
     zone: Hostname = Field(description="The zone's domain: the stack's domain or a parent of it.")
