@@ -216,3 +216,24 @@ def test_challenge_record_names_are_normalised_as_route53_matches_them():
     assert acme_challenge_records(["Models.Example.com.", "*.models.example.com", "a.example.com"]) == [
         "_acme-challenge.a.example.com", "_acme-challenge.models.example.com",
     ]
+
+
+@pytest.mark.parametrize(("stack_name", "expected"), [
+    ("prod", "  Route 53: zone example.com (Z0123456789PRODEXAMPLE); alias A records models.example.com, "
+             "*.models.example.com to the gateway's load balancer"),
+    ("staging", "  Route 53: zone staging.example.com (Z0123456789STAGEXAMPLE); records kept elsewhere "
+                "(manage_records: false)"),
+])
+def test_the_plan_shows_the_zone_and_the_records(stack_name, expected):
+    from components.review.plan import format_plan
+
+    lines = format_plan(_rendered(stack_name)).splitlines()
+    assert expected in lines
+    assert any("cert-manager (IRSA, ACME challenge records only)" in line for line in lines)
+
+
+def test_the_plan_of_a_stack_without_dns_shows_no_zone():
+    from components.review.plan import format_plan
+
+    text = format_plan(_rendered("dev"))
+    assert "Route 53" not in text and "cert-manager (IRSA" not in text

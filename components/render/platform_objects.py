@@ -306,7 +306,10 @@ def render_cluster_issuer(deployment: StackDeployment) -> KubeObject:
 
     No credentials in the issuer: cert-manager uses its ServiceAccount's IRSA role (ambient
     credentials, on by default for ClusterIssuers). ``hostedZoneID`` spares it the zone lookup
-    (route53:ListHostedZonesByName), which its policy does not allow.
+    (route53:ListHostedZonesByName), which its policy does not allow. Field names as in
+    pkg/apis/acme/v1/types_issuer.go @v1.21.1 (server :45, email :39, privateKeySecretRef :92,
+    dnsZones :233, hostedZoneID :660, region :686: ignored under IRSA, whose webhook sets AWS_REGION,
+    and written for whoever reads the object).
     """
     settings = deployment.stack.settings
     tls, dns = settings.gateway.tls, settings.dns
