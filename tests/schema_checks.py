@@ -116,6 +116,7 @@ def _cloudcoil_checkers() -> dict[tuple[str, str], Callable[[dict], list[str]]]:
         ("monitoring.coreos.com/v1", "ServiceMonitor"): prometheus.ServiceMonitor,
         ("monitoring.coreos.com/v1", "PrometheusRule"): prometheus.PrometheusRule,
         ("cert-manager.io/v1", "Certificate"): cert_manager.Certificate,
+        ("cert-manager.io/v1", "ClusterIssuer"): cert_manager.ClusterIssuer,
     }
     return {key: (lambda obj, cls=cls: check_round_trip(obj, cls)) for key, cls in classes.items()}
 

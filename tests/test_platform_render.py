@@ -252,7 +252,10 @@ def test_shared_gateway_binds_only_team_namespaces(basic_workspace):
 
 
 def test_gateway_tls_and_certificate(basic_workspace):
-    basic_workspace.stack(gateway={"tls": {"credential_name": "models-tls", "cluster_issuer": "letsencrypt"}})
+    basic_workspace.stack(
+        gateway={"tls": {"credential_name": "models-tls", "cluster_issuer": "letsencrypt"}},
+        dns={"hosted_zone_id": "Z0123456789ABCDEFGHIJ", "zone": "example.com"},
+    )
     objects = objects_of(rendered(basic_workspace))
     servers = objects["Gateway/istio-ingress/modelplane-gateway"]["spec"]["servers"]
     assert servers[0]["tls"] == {"httpsRedirect": True}
@@ -263,6 +266,18 @@ def test_gateway_tls_and_certificate(basic_workspace):
         "dnsNames": ["models.test.example.com"],
         "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "letsencrypt"},
     }
+    assert objects["ClusterIssuer/letsencrypt"]["spec"]["acme"]["solvers"] == [{
+        "selector": {"dnsZones": ["example.com"]},
+        "dns01": {"route53": {"region": "us-west-2", "hostedZoneID": "Z0123456789ABCDEFGHIJ"}},
+    }]
+
+
+def test_a_tls_secret_kept_by_hand_needs_no_issuer(basic_workspace):
+    basic_workspace.stack(gateway={"tls": {"credential_name": "models-tls"}})
+    objects = objects_of(rendered(basic_workspace))
+    servers = objects["Gateway/istio-ingress/modelplane-gateway"]["spec"]["servers"]
+    assert servers[1]["tls"] == {"mode": "SIMPLE", "credentialName": "models-tls"}
+    assert not [key for key in objects if key.startswith(("Certificate/", "ClusterIssuer/"))]
 
 
 def test_mig_configuration(basic_workspace):

@@ -81,6 +81,18 @@ LabelValue = Annotated[
 ]
 
 
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def check_hostname(value: str) -> str:
+    if not _HOSTNAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not a DNS name; write one like models.example.com")
+    return value
+
+
+Hostname = Annotated[str, AfterValidator(check_hostname)]
+
+
 S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # Characters that mean something to IAM inside a policy's Resource (``*``, ``?`` wildcards and
 # ``${...}`` policy variables) or that no reviewer can see (whitespace, control characters).

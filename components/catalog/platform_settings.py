@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from components import pins
-from components.catalog.fields import MAX_ITEMS, MAX_PEOPLE, DnsLabel, StrictModel, check_unique_items
+from components.catalog.fields import MAX_ITEMS, MAX_PEOPLE, DnsLabel, Hostname, StrictModel, check_unique_items
 
 # EKS access entries take IAM roles and users (not STS session ARNs).
 _IAM_PRINCIPAL = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(role|user)/[\w+=,.@/-]+$")
@@ -100,12 +100,74 @@ class ClusterSettings(StrictModel):
         return self
 
 
+# Route 53 hosted zone ids: up to 32 upper-case letters and digits (Route 53 API ResourceId),
+# such as Z1D633PJN98FT9.
+_HOSTED_ZONE_ID = re.compile(r"[0-9A-Z]{1,32}")
+# An e-mail address as ACME servers accept it: one @, a dotted domain, no spaces.
+_EMAIL = re.compile(r"[^@\s]{1,64}@([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def check_hosted_zone_id(value: str) -> str:
+    if not _HOSTED_ZONE_ID.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a Route 53 hosted zone id; write the id alone, like "
+            "Z0123456789ABCDEFGHIJ (without /hostedzone/)"
+        )
+    return value
+
+
+def check_email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"{value!r} is not an e-mail address; write one like platform-team@example.com")
+    return value
+
+# Let's Encrypt's ACME directories (https://letsencrypt.org/docs/staging-environment/).
+ACME_SERVERS = {
+    "letsencrypt": "https://acme-v02.api.letsencrypt.org/directory",
+    "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+}
+
+
 class TlsSettings(StrictModel):
     credential_name: DnsLabel = Field(
         description="Secret in istio-ingress holding the gateway's certificate (tls.crt, tls.key)."
     )
-    cluster_issuer: str | None = Field(
-        default=None, description="cert-manager ClusterIssuer that keeps the secret issued."
+    cluster_issuer: DnsLabel | None = Field(
+        default=None,
+        description="cert-manager ClusterIssuer that keeps the secret issued; modelplane creates "
+        "it (ACME DNS-01 through Route 53), so the stack needs modelplane:dns.",
+    )
+    acme_server: Literal[tuple(ACME_SERVERS)] = Field(  # type: ignore[valid-type]
+        default="letsencrypt",
+        description="Let's Encrypt production, or letsencrypt-staging (untrusted certificates, "
+        "higher rate limits) while trying a stack out.",
+    )
+    acme_email: Annotated[str, AfterValidator(check_email)] | None = Field(
+        default=None, description="Contact address of the ACME account (optional)."
+    )
+
+    @model_validator(mode="after")
+    def _acme_needs_issuer(self) -> "TlsSettings":
+        unused = sorted({"acme_server", "acme_email"} & self.model_fields_set)
+        if unused and self.cluster_issuer is None:
+            raise ValueError(
+                f"{', '.join(unused)} configure the ClusterIssuer modelplane creates; set "
+                "cluster_issuer too, or remove them (the secret is then yours to keep issued)"
+            )
+        return self
+
+
+class DnsSettings(StrictModel):
+    """The Route 53 public hosted zone that holds the stack's domain."""
+
+    hosted_zone_id: Annotated[str, AfterValidator(check_hosted_zone_id)] = Field(
+        description="Id of the hosted zone (Z...), as the Route 53 console shows it."
+    )
+    zone: Hostname = Field(description="The zone's domain: the stack's domain or a parent of it.")
+    manage_records: bool = Field(
+        default=True,
+        description="Point the domain (and *.<domain> for gRPC models) at the gateway's load "
+        "balancer with alias records; false when the records are kept elsewhere.",
     )
 
 

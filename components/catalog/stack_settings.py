@@ -11,12 +11,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from components.catalog.fields import MAX_ITEMS, DnsLabel, LabelKey, LabelValue, S3Bucket, StrictModel, check_unique_items
+from components.catalog.fields import MAX_ITEMS, DnsLabel, Hostname, LabelKey, LabelValue, S3Bucket, StrictModel, check_unique_items
 from components.catalog.hardware import GPU_MODELS, INSTANCE_TYPES, mig_layout_problem
 from components.catalog.platform_settings import (
     AddonSettings,
     ClusterSettings,
     CostSettings,
+    DnsSettings,
     ExtraRelease,
     GatewaySettings,
     MonitoringSettings,
@@ -32,15 +33,8 @@ SYSTEM_POOL = "system"
 RESERVED_LABEL_PREFIXES = ("modelplane.dev/", "nvidia.com/", "k8s.amazonaws.com/", "eks.amazonaws.com/",
                            "kubernetes.io/", "k8s.io/", "node.kubernetes.io/")
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$")
 _ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
-
-
-def check_hostname(value: str) -> str:
-    if not _HOSTNAME.match(value):
-        raise ValueError(f"{value!r} is not a DNS name; write one like models.example.com")
-    return value
 
 
 def check_account_id(value: str) -> str:
@@ -64,7 +58,6 @@ def check_instance_type(value: str) -> str:
     return value
 
 
-Hostname = Annotated[str, AfterValidator(check_hostname)]
 InstanceTypeName = Annotated[str, AfterValidator(check_instance_type)]
 
 AmiType = Literal[
@@ -216,6 +209,9 @@ class StackSettings(StrictModel):
     )
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    dns: DnsSettings | None = Field(
+        default=None, description="Route 53 zone of the domain: certificates (DNS-01) and gateway records."
+    )
     serving: ServingSettings = Field(default_factory=ServingSettings)
     nvidia: NvidiaSettings = Field(default_factory=NvidiaSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
@@ -300,6 +296,12 @@ class StackSettings(StrictModel):
                 "modelplane:nvidia.provider to gpu-operator (or leave it out) for the MIG pools"
             )
         return self
+
+    @property
+    def cluster_issuer(self) -> str | None:
+        """The ClusterIssuer modelplane creates (a valid stack with one has ``dns``), or ``None``."""
+        tls = self.gateway.tls
+        return tls.cluster_issuer if tls is not None else None
 
     @property
     def nvidia_provider(self) -> str | None:

@@ -176,14 +176,43 @@ def load_stack(stacks_dir: Path, name: str, shown_dir: str | None = None) -> Sta
 def named_stack(name: str, source: str, settings: StackSettings) -> Stack:
     """The stack called ``name``; raise when its (derived) cluster name is one EKS refuses."""
     stack = Stack(name=name, source=source, settings=settings)
+    problems = tls_dns_problems(settings, source)
     if not _EKS_CLUSTER_NAME.match(stack.cluster_name):
-        raise InputError([Problem(
+        problems.append(Problem(
             source, config_key("cluster_name"),
             f"the stack name gives the cluster name {stack.cluster_name!r}, which EKS refuses "
             "(letters, digits and '-', starting with a letter, at most 100); set "
             f"{config_key('cluster_name')}",
-        )])
+        ))
+    if problems:
+        raise InputError(problems)
     return stack
+
+
+def tls_dns_problems(settings: StackSettings, source: str) -> list[Problem]:
+    """A ClusterIssuer modelplane cannot create, or a zone that does not hold the domain.
+
+    A Certificate naming an issuer nobody creates stays pending and the gateway's HTTPS server
+    has no secret: nothing fails, nothing serves. So the stack either gives the Route 53 zone
+    (modelplane creates the issuer and its role) or keeps the secret issued itself.
+    """
+    problems = []
+    tls, dns = settings.gateway.tls, settings.dns
+    if tls is not None and tls.cluster_issuer and dns is None:
+        problems.append(Problem(
+            source, f"{config_key('gateway')}.tls.cluster_issuer",
+            f"modelplane creates the ClusterIssuer {tls.cluster_issuer} (ACME DNS-01 through Route 53) "
+            f"and needs the hosted zone of {settings.domain}: set {config_key('dns')}.hosted_zone_id "
+            f"and {config_key('dns')}.zone, or remove cluster_issuer and keep the Secret "
+            f"{tls.credential_name} in istio-ingress issued yourself",
+        ))
+    if dns is not None and settings.domain != dns.zone and not settings.domain.endswith(f".{dns.zone}"):
+        problems.append(Problem(
+            source, f"{config_key('dns')}.zone",
+            f"{dns.zone} does not hold the domain {settings.domain}; name the hosted zone of "
+            f"{settings.domain} (the domain itself or a parent domain of it)",
+        ))
+    return problems
 
 
 def load_stacks(stacks_dir: Path, names: list[str] | None = None, shown_dir: str | None = None) -> list[Stack]:

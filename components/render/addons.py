@@ -50,6 +50,8 @@ from components.platform_names import (
 from components.render.iam import (
     CLUSTER_AUTOSCALER_NAMESPACE,
     CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
+    IRSA_ROLE_ANNOTATION,
+    cert_manager_role_name,
     cluster_autoscaler_role_name,
     iam_role_arn,
 )
@@ -118,16 +120,25 @@ def _has_path(values: Mapping[str, Any], dotted: str) -> bool:
 # Each add-on: a pure function of the deployment, returning its release with default values.
 
 def cert_manager(deployment: StackDeployment) -> HelmRelease:
+    values: dict[str, Any] = {
+        "crds": {"enabled": True},
+        "nodeSelector": system_node_selector(),
+        "webhook": {"nodeSelector": system_node_selector()},
+        "cainjector": {"nodeSelector": system_node_selector()},
+        "startupapicheck": {"nodeSelector": system_node_selector()},
+    }
+    managed = ["crds.enabled"]
+    stack = deployment.stack
+    if stack.settings.cluster_issuer:
+        # The controller solves DNS-01 challenges with its ServiceAccount's IRSA role; the
+        # role trusts exactly that ServiceAccount, so its name and creation stay modelplane's.
+        values["serviceAccount"] = {"annotations": {
+            IRSA_ROLE_ANNOTATION: iam_role_arn(stack, cert_manager_role_name(stack)),
+        }}
+        managed += ["serviceAccount.create", "serviceAccount.name"]
     return HelmRelease(
-        CERT_MANAGER_RELEASE, CERT_MANAGER_NAMESPACE, pins.CERT_MANAGER,
-        {
-            "crds": {"enabled": True},
-            "nodeSelector": system_node_selector(),
-            "webhook": {"nodeSelector": system_node_selector()},
-            "cainjector": {"nodeSelector": system_node_selector()},
-            "startupapicheck": {"nodeSelector": system_node_selector()},
-        },
-        managed_values=("crds.enabled",),
+        CERT_MANAGER_RELEASE, CERT_MANAGER_NAMESPACE, pins.CERT_MANAGER, values,
+        managed_values=tuple(managed),
     )
 
 
@@ -337,7 +348,7 @@ def cluster_autoscaler(deployment: StackDeployment) -> HelmRelease:
             "rbac": {"serviceAccount": {
                 "create": True,
                 "name": CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
-                "annotations": {"eks.amazonaws.com/role-arn": role_arn},
+                "annotations": {IRSA_ROLE_ANNOTATION: role_arn},
             }},
             "extraArgs": {
                 "balance-similar-node-groups": True,

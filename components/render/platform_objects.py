@@ -10,6 +10,7 @@ import yaml
 
 from components import pins
 from components.catalog.deployed import StackDeployment
+from components.catalog.platform_settings import ACME_SERVERS
 from components.catalog.placement import QUEUE_PROXY_CPU, QUEUE_PROXY_MEMORY
 from components.platform_names import (
     CERT_MANAGER_NAMESPACE,
@@ -91,8 +92,8 @@ def render_platform_objects(deployment: StackDeployment) -> list[KubeObject]:
     objects.append(render_storage_class())
     if deployment.stack.settings.mig_strategy != "none":
         objects.append(render_mig_config(deployment))
-    tls = deployment.stack.settings.gateway.tls
-    if tls is not None and tls.cluster_issuer:
+    if deployment.stack.settings.cluster_issuer:
+        objects.append(render_cluster_issuer(deployment))
         objects.append(render_gateway_certificate(deployment))
     return objects
 
@@ -286,21 +287,63 @@ def render_mig_config(deployment: StackDeployment) -> KubeObject:
     }
 
 
+def gateway_dns_names(deployment: StackDeployment) -> list[str]:
+    """The names clients reach the gateway at: the domain, and ``*.<domain>`` when gRPC models
+    (reached at ``<model>-<team>.<domain>``) exist. The certificate and the DNS records cover them."""
+    domain = deployment.stack.settings.domain
+    names = [domain]
+    if any(model.spec.is_grpc for model in deployment.models):
+        names.append(f"*.{domain}")
+    return names
+
+
+def acme_account_key_secret(issuer: str) -> str:
+    return f"{issuer}-account-key"
+
+
+def render_cluster_issuer(deployment: StackDeployment) -> KubeObject:
+    """Let's Encrypt through DNS-01 on the stack's Route 53 zone (which also issues the wildcard).
+
+    No credentials in the issuer: cert-manager uses its ServiceAccount's IRSA role (ambient
+    credentials, on by default for ClusterIssuers). ``hostedZoneID`` spares it the zone lookup
+    (route53:ListHostedZonesByName), which its policy does not allow. Field names as in
+    pkg/apis/acme/v1/types_issuer.go @v1.21.1 (server :45, email :39, privateKeySecretRef :92,
+    dnsZones :233, hostedZoneID :660, region :686: ignored under IRSA, whose webhook sets AWS_REGION,
+    and written for whoever reads the object).
+    """
+    settings = deployment.stack.settings
+    tls, dns = settings.gateway.tls, settings.dns
+    assert tls is not None and tls.cluster_issuer and dns is not None
+    acme: dict[str, Any] = {
+        "server": ACME_SERVERS[tls.acme_server],
+        "privateKeySecretRef": {"name": acme_account_key_secret(tls.cluster_issuer)},
+        "solvers": [{
+            "selector": {"dnsZones": [dns.zone]},
+            "dns01": {"route53": {"region": settings.region, "hostedZoneID": dns.hosted_zone_id}},
+        }],
+    }
+    if tls.acme_email:
+        acme["email"] = tls.acme_email
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "ClusterIssuer",
+        "metadata": metadata(tls.cluster_issuer),
+        "spec": {"acme": acme},
+    }
+
+
 def render_gateway_certificate(deployment: StackDeployment) -> KubeObject:
     settings = deployment.stack.settings
     tls = settings.gateway.tls
     assert tls is not None and tls.cluster_issuer
-    dns_names = [settings.domain]
-    if any(model.spec.is_grpc for model in deployment.models):
-        # gRPC models are reached at <model>-<team>.<domain>; a wildcard needs a DNS-01 issuer.
-        dns_names.append(f"*.{settings.domain}")
     return {
         "apiVersion": "cert-manager.io/v1",
         "kind": "Certificate",
         "metadata": metadata(tls.credential_name, INGRESS_NAMESPACE),
         "spec": {
             "secretName": tls.credential_name,
-            "dnsNames": dns_names,
+            # A wildcard needs the DNS-01 issuer above.
+            "dnsNames": gateway_dns_names(deployment),
             "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": tls.cluster_issuer},
         },
     }

@@ -15,6 +15,8 @@ from typing import Any, Iterable
 from components.catalog.deployed import StackDeployment
 from components.render.objects import object_id, owner_of
 from components.render.stack_render import RenderedStack
+from components.render.iam import cert_manager_dns_policy, cert_manager_role_name
+from components.render.platform_objects import gateway_dns_names
 from components.render.team_iam import team_role_name, team_storage_policy
 from components.review import field_format, markdown
 from components.review.field_changes import ADDED, CHANGED, REMOVED, FieldChange, escape_controls, field_changes
@@ -101,6 +103,9 @@ def desired_state(rendered: RenderedStack) -> dict[str, StateEntry]:
     stack = rendered.deployment.stack
     for team in rendered.deployment.teams:
         add(f"IamRole/{team_role_name(stack, team)}", "IamRole", team.name, None, team_storage_policy(stack, team))
+    if stack.settings.cluster_issuer:
+        add(f"IamRole/{cert_manager_role_name(stack)}", "IamRole", None, None,
+            cert_manager_dns_policy(stack, gateway_dns_names(rendered.deployment)))
     return entries
 
 
