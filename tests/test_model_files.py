@@ -144,6 +144,11 @@ def problems_of(workspace) -> list[str]:
             "KServe or the IAM role of the team); remove it",
         ),
         (
+            {"env": {"MODEL": "{{.Name}}"}},
+            "env.MODEL: '{{.Name}}' holds {{ or }}, which KServe evaluates as a Go template over "
+            "the InferenceService's metadata; remove them",
+        ),
+        (
             {"env": {"1BAD": "x"}},
             "env.1BAD: '1BAD' is not an environment variable name; use letters, digits and _",
         ),

@@ -52,6 +52,8 @@ RESERVED_ENV_NAMES = frozenset({
 MAX_ARGS = 32
 MAX_ARG_LENGTH = 256
 ARG_PATTERN = r"^(?!.*\{\{)(?!.*\}\})[^\x00-\x1f\x7f]+$"
+# Environment values may span lines.
+NO_TEMPLATE_PATTERN = r"^(?![\s\S]*\{\{)(?![\s\S]*\}\})"
 _ARG = re.compile(ARG_PATTERN)
 # huggingfaceserver @ v0.20.0 looks --task up by name in MLTask (__main__.py:258-267) and serves
 # only SUPPORTED_TASKS (task.py:85-93). It reads no HF_TASK variable.
@@ -116,6 +118,23 @@ def check_env_name(value: str) -> str:
     return value
 
 
+def _template_problem(value: str) -> str | None:
+    if "{{" in value or "}}" in value:
+        return (
+            f"{value!r} holds {{{{ or }}}}, which KServe evaluates as a Go template over the "
+            "InferenceService's metadata; remove them"
+        )
+    return None
+
+
+def check_env_value(value: str) -> str:
+    # ReplacePlaceholders templates the whole container, env included (see ARG_PATTERN).
+    problem = _template_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 def check_runtime_arg(value: str) -> str:
     if not value:
         raise ValueError("an argument is empty; remove it")
@@ -124,11 +143,9 @@ def check_runtime_arg(value: str) -> str:
             f"{value!r} holds a control character (a tab or a line break); write one argument "
             "per list item, on one line"
         )
-    if "{{" in value or "}}" in value:
-        raise ValueError(
-            f"{value!r} holds {{{{ or }}}}, which KServe evaluates as a Go template over the "
-            "InferenceService's metadata; remove them"
-        )
+    problem = _template_problem(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -229,12 +246,13 @@ StorageUri = Annotated[
     str, AfterValidator(check_storage_uri), WithJsonSchema({"type": "string", "pattern": STORAGE_URI_PATTERN}),
 ]
 EnvName = Annotated[str, AfterValidator(check_env_name)]
+EnvValue = Annotated[str, AfterValidator(check_env_value)]
 EnvVariables = Annotated[
-    dict[EnvName, str],
+    dict[EnvName, EnvValue],
     WithJsonSchema({
         "type": "object",
         "propertyNames": {"pattern": _ENV_NAME.pattern, "not": {"enum": sorted(RESERVED_ENV_NAMES)}},
-        "additionalProperties": {"type": "string"},
+        "additionalProperties": {"type": "string", "pattern": NO_TEMPLATE_PATTERN},
     }),
 ]
 ModelName = Annotated[
