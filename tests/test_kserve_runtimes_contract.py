@@ -23,7 +23,9 @@ import yaml
 
 from components import pins
 from components.catalog import load_catalog, load_stack, resolve_deployment, stack_names
+from components.catalog.model_spec import arg_flag, arg_problem
 from components.catalog.quantities import parse_quantity
+from components.catalog.runtimes import SERVING_RUNTIMES
 from components.platform_names import KSERVE_RUNTIMES_RELEASE
 from components.render.stack_render import render_stack
 from tests.conftest import FIXTURE_STACKS, MODELS_DIR, REPO, STACKS_DIR
@@ -137,3 +139,100 @@ def test_the_reproduced_merge_keeps_a_runtime_limit_the_model_leaves_out():
     assert merged["resources"] == {"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"cpu": "1", "memory": "4Gi"}}
     assert merged["args"] == ["--model_name={{.Name}}", "--task=text_embedding"]
     assert merged["name"] == MODEL_CONTAINER
+
+
+# --- Runtime arguments (a model's ``args``) ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chart_runtimes():
+    """Every ClusterServingRuntime of the chart (disabled ones are rendered too), by name."""
+    rendered = _rendered(FIXTURE_STACKS[0])
+    release = next(r for r in rendered.releases if r.name == KSERVE_RUNTIMES_RELEASE)
+    return _runtimes(release.values)
+
+
+def _runtime_container(runtimes: dict[str, dict], name: str) -> dict:
+    return next(c for c in runtimes[name]["spec"]["containers"] if c["name"] == MODEL_CONTAINER)
+
+
+def _flags(args: list[str]) -> list[str]:
+    return [flag for flag in map(arg_flag, args) if flag is not None]
+
+
+@pytest.mark.parametrize("name", sorted(SERVING_RUNTIMES))
+def test_the_flags_a_runtime_sets_are_the_ones_models_may_not_set(chart_runtimes, name):
+    # A model's args come after the runtime's (utils.go:260); a flag given twice is left to the
+    # server's parser, so every flag the chart's container passes must be refused in args.
+    runtime = SERVING_RUNTIMES[name]
+    container = _runtime_container(chart_runtimes, name)
+    assert sorted(_flags(container.get("args") or [])) == sorted(_flags(list(runtime.runtime_flags)))
+
+
+@pytest.mark.parametrize("name", sorted(SERVING_RUNTIMES))
+def test_a_runtime_takes_args_when_its_container_has_a_command_or_args(chart_runtimes, name):
+    # Kubernetes: args without a command replace the image's CMD. A runtime container with
+    # neither (MLServer) would run only what the model's args say.
+    container = _runtime_container(chart_runtimes, name)
+    has_entry = bool(container.get("command") or container.get("args"))
+    assert SERVING_RUNTIMES[name].takes_args == has_entry
+
+
+def test_the_merged_container_passes_each_flag_once(stack_runtimes):
+    services, runtimes = stack_runtimes
+    with_args = [service for service in services if service["spec"]["predictor"]["model"].get("args")]
+    assert with_args, "the fixture catalog has a model with args"
+    for service in with_args:
+        ours = _model_container(service)
+        merged = merge_runtime_container(_runtime_container(runtimes, ours_runtime(service)), ours)
+        assert merged["args"][-len(ours["args"]):] == ours["args"]
+        flags = _flags(merged["args"])
+        assert len(flags) == len(set(flags)), (service["metadata"]["name"], merged["args"])
+
+
+def test_a_flag_the_runtime_sets_would_be_passed_twice():
+    # What the refusal prevents: KServe concatenates, it does not replace (utils.go:260).
+    runtime = {"name": MODEL_CONTAINER, "args": ["--model_name={{.Name}}", "--http_port=8080"]}
+    merged = merge_runtime_container(runtime, {"args": ["--http_port=9000"]})
+    assert merged["args"] == ["--model_name={{.Name}}", "--http_port=8080", "--http_port=9000"]
+    assert arg_problem("--http_port=9000", SERVING_RUNTIMES["kserve-sklearnserver"]) is not None
+
+
+# --- Metrics: which port, and which runtimes record request_predict_seconds --------------------
+
+# MLServer @ 1.5.0 mlserver/settings.py:203: metrics_port = 8082, read from MLSERVER_METRICS_PORT
+# (env_prefix MLSERVER_, settings.py:15,97); the REST app on 8080 serves no /metrics route
+# (mlserver/rest/app.py:182-193 only adds the middleware; mlserver/metrics/server.py:29 the route).
+MLSERVER_IMAGE = "docker.io/seldonio/mlserver:1.5.0"
+MLSERVER_METRICS_PORT = 8082
+MLSERVER_METRICS_SETTINGS = ("MLSERVER_METRICS_PORT", "MLSERVER_METRICS_ENDPOINT")
+
+
+def test_mlserver_is_scraped_on_its_own_metrics_port(chart_runtimes):
+    container = _runtime_container(chart_runtimes, "kserve-mlserver")
+    # The default applies only to the MLServer release it was read from, and only while the
+    # runtime does not move it.
+    assert container["image"] == MLSERVER_IMAGE
+    assert not {env["name"] for env in container.get("env", [])} & set(MLSERVER_METRICS_SETTINGS)
+    assert SERVING_RUNTIMES["kserve-mlserver"].metrics_port == MLSERVER_METRICS_PORT
+    # KServe's own annotation names the inference port; modelplane does not use it.
+    annotation = chart_runtimes["kserve-mlserver"]["spec"]["annotations"]["prometheus.kserve.io/port"]
+    assert int(annotation) != MLSERVER_METRICS_PORT
+
+
+@pytest.mark.parametrize("name", sorted(set(SERVING_RUNTIMES) - {"kserve-mlserver", "kserve-tensorflow-serving"}))
+def test_the_scraped_port_is_the_one_the_runtime_announces(chart_runtimes, name):
+    # TF Serving exports Prometheus metrics only with --monitoring_config_file (none here), and
+    # MLServer's annotation is wrong (above); every other runtime's annotation is its metrics port.
+    annotation = chart_runtimes[name]["spec"]["annotations"]["prometheus.kserve.io/port"]
+    assert SERVING_RUNTIMES[name].metrics_port == int(annotation)
+
+
+@pytest.mark.parametrize("name", sorted(SERVING_RUNTIMES))
+def test_predict_latency_is_expected_only_from_kserves_python_servers(chart_runtimes, name):
+    # request_predict_seconds is defined in python/kserve/kserve/metrics.py:25-27 and observed by
+    # kserve.Model.__call__ (model.py:242) @ v0.20.0: only servers built on the kserve package,
+    # KServe's own images kserve/<server>:<version>, record it.
+    image = _runtime_container(chart_runtimes, name)["image"]
+    runtime = SERVING_RUNTIMES[name]
+    assert runtime.predict_latency == (image == f"kserve/{runtime.chart_key}:{pins.KSERVE_VERSION}")

@@ -200,6 +200,7 @@ def test_full_inference_service(basic_workspace):
         canary={"storage_uri": "s3://models-bucket/fraud/scorer/v2/", "traffic_percent": 20},
         timeout_seconds=15,
         env={"B": "2", "A": "1"},
+        args=["--enable_docs_url=true", "--configure_logging=false"],
         environments={"dev": {"scaling": {"max_replicas": 2}, "resources": {"cpu": "2"}}},
     )
     predictor = render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]
@@ -215,6 +216,8 @@ def test_full_inference_service(basic_workspace):
     assert model["storageUri"] == "s3://models-bucket/fraud/scorer/v2/"
     assert (model["runtime"], model["protocolVersion"]) == ("kserve-xgbserver", "v2")
     assert model["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    # In the file's order: KServe appends them to the runtime's own, and the server parses them so.
+    assert model["args"] == ["--enable_docs_url=true", "--configure_logging=false"]
     assert model["resources"] == {
         "requests": {"cpu": "2", "memory": "2Gi", "nvidia.com/gpu": "1"},
         "limits": {"cpu": "2500m", "memory": "2Gi", "nvidia.com/gpu": "1"},

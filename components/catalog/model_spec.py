@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator, model_validator
 
 from components.catalog.fields import MAX_ITEMS, DnsLabel, LabelValue, StrictModel, check_dns_label, s3_key_problem
 from components.catalog.quantities import CpuQuantity, MemoryQuantity, cpu_cores
@@ -42,6 +42,31 @@ RESERVED_ENV_NAMES = frozenset({
     "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
 })
+
+# Runtime arguments (``args``): KServe appends them to the ClusterServingRuntime's own
+# (pkg/controller/v1beta1/inferenceservice/utils/utils.go:253-264 MergeRuntimeContainers @ v0.20.0),
+# then executes the merged container as a Go template over the InferenceService's metadata
+# (ReplacePlaceholders, utils.go:323-337, called from components/predictor.go:438), so "{{" or
+# "}}" in an argument would be evaluated (or fail the reconcile). Control characters no reviewer
+# can see are refused too.
+MAX_ARGS = 32
+MAX_ARG_LENGTH = 256
+ARG_PATTERN = r"^(?!.*\{\{)(?!.*\}\})[^\x00-\x1f\x7f]+$"
+# Environment values may span lines.
+NO_TEMPLATE_PATTERN = r"^(?![\s\S]*\{\{)(?![\s\S]*\}\})"
+_ARG = re.compile(ARG_PATTERN)
+# huggingfaceserver @ v0.20.0 looks --task up by name in MLTask (__main__.py:258-267) and serves
+# only SUPPORTED_TASKS (task.py:85-93). It reads no HF_TASK variable.
+HUGGINGFACE_TASKS = (
+    "fill_mask", "sequence_classification", "text2text_generation", "text_embedding",
+    "text_generation", "time_series_forecast", "token_classification",
+)
+# huggingfaceserver adds --task only when the vLLM backend is off (__main__.py:166-177); with the
+# default backend auto, vLLM (0.24.0 in both the CPU and GPU images: huggingface_server.Dockerfile:171,
+# huggingface_server_cpu.Dockerfile:96) takes every architecture it supports, and parses the
+# arguments itself.
+HUGGINGFACE_BACKEND_ARG = "--backend=huggingface"
+HUGGINGFACE_TASK_ENV = "HF_TASK"
 
 _STORAGE_URI = re.compile(r"^(?P<scheme>[a-z0-9+.-]+)://(?P<rest>.+)$")
 _STORAGE_PATTERNS = {
@@ -93,6 +118,106 @@ def check_env_name(value: str) -> str:
     return value
 
 
+def _template_problem(value: str) -> str | None:
+    if "{{" in value or "}}" in value:
+        return (
+            f"{value!r} holds {{{{ or }}}}, which KServe evaluates as a Go template over the "
+            "InferenceService's metadata; remove them"
+        )
+    return None
+
+
+def check_env_value(value: str) -> str:
+    # ReplacePlaceholders templates the whole container, env included (see ARG_PATTERN).
+    problem = _template_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def check_runtime_arg(value: str) -> str:
+    if not value:
+        raise ValueError("an argument is empty; remove it")
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValueError(
+            f"{value!r} holds a control character (a tab or a line break); write one argument "
+            "per list item, on one line"
+        )
+    problem = _template_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def arg_flag(arg: str) -> str | None:
+    """The option an argument names, spelt with ``_`` (``--http-port=1`` -> ``http_port``)."""
+    if not arg.startswith("-"):
+        return None
+    return arg.split("=", 1)[0].lstrip("-").replace("-", "_") or None
+
+
+def _reserved_flag(arg: str, runtime: ServingRuntime) -> tuple[str, str] | None:
+    """(flag, why) when ``arg`` sets a reserved flag, or abbreviates one as argparse allows."""
+    name = arg_flag(arg)
+    if name is None:
+        return None
+    for flag, why in sorted(runtime.reserved_flags.items()):
+        if flag.lstrip("-").replace("-", "_").startswith(name):
+            return flag, why
+    return None
+
+
+def arg_problem(arg: str, runtime: ServingRuntime) -> str | None:
+    """Why ``runtime``'s model server cannot be given the argument ``arg``, or ``None``."""
+    reserved = _reserved_flag(arg, runtime)
+    if reserved is not None:
+        flag, why = reserved
+        verb = "sets" if arg_flag(arg) == flag.lstrip("-").replace("-", "_") else "abbreviates"
+        return f"{arg!r} {verb} {flag}, which a model may not set ({why}); remove it"
+    if runtime.name == "kserve-huggingfaceserver" and arg_flag(arg) == "task":
+        if arg.partition("=")[2] not in HUGGINGFACE_TASKS:
+            return (
+                f"{arg!r} names no task of KServe's Hugging Face server; write --task=<task> with "
+                f"one of {', '.join(HUGGINGFACE_TASKS)}"
+            )
+    return None
+
+
+def args_problem(args: list[str], runtime: ServingRuntime) -> str | None:
+    """Why ``args`` as a whole cannot be passed to ``runtime``'s model server, or ``None``."""
+    if args and not runtime.takes_args:
+        return (
+            f"runtime {runtime.name} takes no arguments: its container runs the image's own "
+            "command, which args would replace; configure it with env instead (for MLServer, "
+            "MLSERVER_* variables)"
+        )
+    if (
+        runtime.name == "kserve-huggingfaceserver"
+        and any(arg_flag(arg) == "task" for arg in args)
+        and HUGGINGFACE_BACKEND_ARG not in args
+    ):
+        return (
+            "--task is an option of the Hugging Face backend only, and the server picks vLLM for "
+            f"every model vLLM supports unless told otherwise; add {HUGGINGFACE_BACKEND_ARG}"
+        )
+    return None
+
+
+def _runtime_of(data: dict) -> ServingRuntime | None:
+    """The runtime of a model whose format and runtime fields are valid so far."""
+    if data.get("format") is None or "runtime" not in data:
+        return None
+    return SERVING_RUNTIMES[data["runtime"] or DEFAULT_RUNTIME_FOR_FORMAT[data["format"]]]
+
+
+def _check_arg_for_runtime(value: str, info: ValidationInfo) -> str:
+    runtime = _runtime_of(info.data)
+    problem = arg_problem(value, runtime) if runtime is not None else None
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
 def check_model_name(value: str) -> str:
     # After the DNS label check only the first character can be wrong here.
     if not _MODEL_NAME.fullmatch(value):
@@ -121,12 +246,13 @@ StorageUri = Annotated[
     str, AfterValidator(check_storage_uri), WithJsonSchema({"type": "string", "pattern": STORAGE_URI_PATTERN}),
 ]
 EnvName = Annotated[str, AfterValidator(check_env_name)]
+EnvValue = Annotated[str, AfterValidator(check_env_value)]
 EnvVariables = Annotated[
-    dict[EnvName, str],
+    dict[EnvName, EnvValue],
     WithJsonSchema({
         "type": "object",
         "propertyNames": {"pattern": _ENV_NAME.pattern, "not": {"enum": sorted(RESERVED_ENV_NAMES)}},
-        "additionalProperties": {"type": "string"},
+        "additionalProperties": {"type": "string", "pattern": NO_TEMPLATE_PATTERN},
         "maxProperties": MAX_ITEMS,
     }),
 ]
@@ -135,6 +261,12 @@ ModelName = Annotated[
     AfterValidator(check_dns_label),
     AfterValidator(check_model_name),
     WithJsonSchema({"type": "string", "pattern": MODEL_NAME_PATTERN, "maxLength": MAX_MODEL_NAME_LENGTH}),
+]
+RuntimeArg = Annotated[
+    str,
+    Field(max_length=MAX_ARG_LENGTH),
+    AfterValidator(check_runtime_arg),
+    WithJsonSchema({"type": "string", "pattern": ARG_PATTERN, "maxLength": MAX_ARG_LENGTH}),
 ]
 RoutePath = Annotated[
     str, AfterValidator(check_route_path), WithJsonSchema({"type": "string", "pattern": _ROUTE_PATH.pattern}),
@@ -302,19 +434,48 @@ class EnvironmentOverride(StrictModel):
     resources: ResourcesOverride | None = None
 
 
+def _flag_prefix_pattern(name: str) -> str:
+    """A pattern of every non-empty prefix of the option ``name`` (``_`` standing for ``-`` too)."""
+    head = "[-_]" if name[0] == "_" else re.escape(name[0])
+    return head + (f"(?:{_flag_prefix_pattern(name[1:])})?" if len(name) > 1 else "")
+
+
+def _args_rule(runtime: ServingRuntime) -> dict:
+    """arg_problem and args_problem in JSON Schema, for models on ``runtime``."""
+    if not runtime.takes_args:
+        return {"maxItems": 0}
+    names = sorted(flag.lstrip("-").replace("-", "_") for flag in runtime.reserved_flags)
+    reserved = "^-+(?:" + "|".join(_flag_prefix_pattern(name) for name in names) + ")(?:=|$)"
+    rule: dict = {"items": {"not": {"pattern": reserved}}}
+    if runtime.name == "kserve-huggingfaceserver":
+        rule["items"] = {"allOf": [rule["items"], {
+            "if": {"pattern": "^-+task(?:=|$)"}, "then": {"pattern": f"^-+task=(?:{'|'.join(HUGGINGFACE_TASKS)})$"},
+        }]}
+        rule["if"] = {"contains": {"pattern": "^-+task(?:=|$)"}}
+        rule["then"] = {"contains": {"const": HUGGINGFACE_BACKEND_ARG}}
+    return rule
+
+
 def _runtime_rules() -> list[dict]:
-    """_runtime_serves_model in JSON Schema: formats and protocols per runtime, the default runtime
-    of each format when none is named, and no route for gRPC."""
+    """_runtime_serves_model and the runtime's checks of env and args in JSON Schema: formats and
+    protocols per runtime, the default runtime of each format when none is named, and no route
+    for gRPC."""
     rules = []
     for name, runtime in sorted(SERVING_RUNTIMES.items()):
         rules.append(_when("runtime", [name], {"properties": {
             "format": {"enum": list(runtime.formats)}, "protocol": {"enum": [*runtime.protocols, None]},
+            "args": _args_rule(runtime),
         }}))
     for model_format, name in sorted(DEFAULT_RUNTIME_FOR_FORMAT.items()):
         runtime = SERVING_RUNTIMES[name]
-        rule = _when("format", [model_format], {"properties": {"protocol": {"enum": [*runtime.protocols, None]}}})
+        rule = _when("format", [model_format], {"properties": {
+            "protocol": {"enum": [*runtime.protocols, None]}, "args": _args_rule(runtime),
+        }})
         rule["if"]["properties"]["runtime"] = {"type": "null"}
         rules.append(rule)
+    rules.append(_when("format", ["huggingface"], {"properties": {
+        "env": {"propertyNames": {"not": {"const": HUGGINGFACE_TASK_ENV}}},
+    }}))
     grpc = sorted(protocol for protocol in PROTOCOLS if protocol.startswith("grpc-"))
     rules.append(_when("protocol", grpc, {"properties": {"route": {"type": "null"}}}))
     for name, runtime in sorted(SERVING_RUNTIMES.items()):
@@ -356,6 +517,12 @@ class ModelSpec(StrictModel):
     env: EnvVariables = Field(
         default_factory=dict, max_length=MAX_ITEMS, description="Environment variables of the model server."
     )
+    args: list[Annotated[RuntimeArg, AfterValidator(_check_arg_for_runtime)]] = Field(
+        default_factory=list,
+        max_length=MAX_ARGS,
+        description="Arguments of the model server, after the runtime's own (e.g. --task=text_embedding); "
+        "flags the runtime or the platform sets are refused.",
+    )
     node_pool: DnsLabel | None = Field(
         default=None,
         description="Node pool to run on; for GPU models the first pool that fits when left out.",
@@ -370,6 +537,25 @@ class ModelSpec(StrictModel):
         description="true removes the model from every stack while the file stays, which "
         "acknowledges the deletion in prod; delete the file in a later change.",
     )
+
+    @field_validator("env")
+    @classmethod
+    def _env_fits_runtime(cls, env: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if HUGGINGFACE_TASK_ENV in env and info.data.get("format") == "huggingface":
+            raise ValueError(
+                f"KServe's Hugging Face server reads no {HUGGINGFACE_TASK_ENV} variable; remove it "
+                f"and write args: [\"{HUGGINGFACE_BACKEND_ARG}\", \"--task=<task>\"]"
+            )
+        return env
+
+    @field_validator("args")
+    @classmethod
+    def _args_fit_runtime(cls, args: list[str], info: ValidationInfo) -> list[str]:
+        runtime = _runtime_of(info.data)
+        problem = args_problem(args, runtime) if runtime is not None else None
+        if problem:
+            raise ValueError(problem)
+        return args
 
     @model_validator(mode="after")
     def _runtime_serves_model(self) -> "ModelSpec":

@@ -91,6 +91,8 @@ def _message(detail: dict, model: type[BaseModel], location: tuple) -> str:
         bound = context.get("le", context.get("lt"))
         word = "at most" if kind == "less_than_equal" else "less than"
         return f"must be {word} {_number(bound)}, got {describe_value(value)}"
+    if kind == "string_too_long":
+        return f"has more than {context.get('max_length')} characters; shorten it"
     if kind == "too_short":
         return f"must list at least {context.get('min_length', 1)} item(s)"
     if kind == "too_long":

@@ -94,6 +94,10 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
     }
     if spec.env:
         model_section["env"] = [{"name": name, "value": spec.env[name]} for name in sorted(spec.env)]
+    if spec.args:
+        # KServe appends these to the runtime's own args (MergeRuntimeContainers, v0.20.0
+        # pkg/controller/v1beta1/inferenceservice/utils/utils.go:260).
+        model_section["args"] = list(spec.args)
     if spec.is_grpc:
         # Knative proxies HTTP/2 (gRPC) only to a container port named h2c.
         port = spec.serving_runtime.grpc_port
