@@ -183,18 +183,18 @@ def _cold_start(
     own = override.cold_start if override is not None else None
     policy = resolve_cold_start(gpu, own, spec.cold_start, stack_defaults)
 
-    def where(name: str) -> tuple[str, str]:
-        """The file and field that set cold_start.<name> (modelplane's default: the model's field)."""
+    def where(name: str) -> tuple[str, str] | None:
+        """The file and field that set cold_start.<name>; ``None`` for modelplane's default."""
         if own is not None and getattr(own, name) is not None:
             return model.source, f"{override_field}.cold_start.{name}"
         if spec.cold_start is not None and getattr(spec.cold_start, name) is not None:
             return model.source, f"cold_start.{name}"
         if getattr(stack_defaults, name) is not None:
             return stack.source, f"modelplane:serving.cold_start.{kind}.{name}"
-        return model.source, f"cold_start.{name}"
+        return None
 
     if policy.initial_replicas > max_replicas:
-        file, field = where("initial_replicas")
+        file, field = where("initial_replicas") or (model.source, "cold_start.initial_replicas")
         problems.append(Problem(
             file, field,
             f"initial_replicas {policy.initial_replicas} is more than max_replicas {max_replicas} of "
@@ -203,9 +203,12 @@ def _cold_start(
         ))
     deadline = stack.settings.progress_deadline_seconds
     if policy.expected_seconds > deadline:
-        file, field = where("expected_seconds")
-        if (file, field) == (model.source, "cold_start.expected_seconds") and stack.settings.serving.progress_deadline_seconds is not None:
-            file, field = stack.source, "modelplane:serving.progress_deadline_seconds"
+        # modelplane's default beyond the stack's own deadline: the deadline is what to look at.
+        file, field = where("expected_seconds") or (
+            (stack.source, "modelplane:serving.progress_deadline_seconds")
+            if stack.settings.serving.progress_deadline_seconds is not None
+            else (model.source, "cold_start.expected_seconds")
+        )
         problems.append(Problem(
             file, field,
             f"{model.name} may take {policy.expected_seconds} s to start, longer than the progress "
