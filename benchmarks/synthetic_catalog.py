@@ -47,7 +47,8 @@ def write_synthetic_catalog(root: Path, teams: int, models_per_team: int) -> Pat
                 spec["gpu"] = {"mig": "1g.10gb"}
                 spec["environments"] = {"dev": {"enabled": False}}
             if m % 13 == 3:
-                spec["canary"] = {"storage_uri": f"s3://bench-models/{team}/{name}/v2/", "traffic_percent": 10}
+                spec["canary"] = {"storage_uri": f"s3://bench-models/{team}/{name}/v2/", "traffic_percent": 10,
+                                  "version": f"2.{m}.0"}
             _dump(folder / f"{name}.yaml", spec)
     return root
 

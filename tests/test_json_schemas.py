@@ -116,6 +116,18 @@ MODEL_CASES = [
     ("storage of a whole bucket", changed(MODEL, storage_uri="s3://models-bucket/"), False),
     ("storage with a trailing newline", changed(MODEL, storage_uri="s3://models-bucket/x\n"), False),
     ("a canary of 100%", changed(MODEL, canary={"storage_uri": "s3://models-bucket/x/", "traffic_percent": 100}), False),
+    ("a canary with its version", changed(MODEL, canary={"storage_uri": "s3://models-bucket/x/", "traffic_percent": 5, "version": "2.0"}), True),
+    ("a cold-start policy", changed(MODEL, cold_start={"expected_seconds": 600, "idle_retention_seconds": 3600,
+                                                        "scale_down_delay_seconds": 0, "initial_replicas": 0}), True),
+    # Knative's window maximum bounds both durations (knative/serving @ knative-v1.23.0
+    # pkg/apis/autoscaling/annotation_validation.go:135-162, register.go:144).
+    ("a retention over an hour", changed(MODEL, cold_start={"idle_retention_seconds": 3601}), False),
+    ("a negative scale-down delay", changed(MODEL, cold_start={"scale_down_delay_seconds": -1}), False),
+    ("a negative initial scale", changed(MODEL, cold_start={"initial_replicas": -1}), False),
+    ("a cold start longer than the longest request", changed(MODEL, cold_start={"expected_seconds": 3601}), False),
+    ("a misspelt cold-start field", changed(MODEL, cold_start={"retention_seconds": 60}), False),
+    ("a per-stack timeout and cold start", changed(MODEL, environments={"dev": {
+        "timeout_seconds": 900, "cold_start": {"initial_replicas": 1}}}), True),
     ("scaling up to 3", changed(MODEL, scaling={"min_replicas": 1, "max_replicas": 3}), True),
     ("min_replicas 1 with the default max", changed(MODEL, scaling={"min_replicas": 1}), True),
     ("min_replicas 2 with the default max", changed(MODEL, scaling={"min_replicas": 2}), False),

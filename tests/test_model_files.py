@@ -21,7 +21,7 @@ def problems_of(workspace) -> list[str]:
     [
         (
             {"nmae": "x"},
-            "nmae: unknown field (did you mean name?); allowed here: args, canary, critical, "
+            "nmae: unknown field (did you mean name?); allowed here: args, canary, cold_start, critical, "
             "description, env, environments, format, gpu, name, node_pool, protocol, resources, "
             "retired, route, runtime, scaling, slo, storage_uri, timeout_seconds, usage, version",
         ),
@@ -227,7 +227,7 @@ def test_model_field_rules(basic_workspace, changes, expected):
 def test_unknown_field_lists_every_allowed_field(basic_workspace):
     basic_workspace.model(replicas=2)
     assert problems_of(basic_workspace) == [
-        f"{FILE}: replicas: unknown field; allowed here: args, canary, critical, description, env, "
+        f"{FILE}: replicas: unknown field; allowed here: args, canary, cold_start, critical, description, env, "
         "environments, format, gpu, name, node_pool, protocol, resources, retired, route, runtime, "
         "scaling, slo, storage_uri, timeout_seconds, usage, version"
     ]

@@ -179,7 +179,13 @@ def test_minimal_inference_service(objects):
             "prometheus.io/scrape": "true",
             "prometheus.io/port": "8080",
             "prometheus.io/path": "/metrics",
+            # A CPU model's cold-start defaults (components/catalog/cold_start.py).
+            "autoscaling.knative.dev/scale-to-zero-pod-retention-period": "0s",
+            "autoscaling.knative.dev/scale-down-delay": "0s",
+            "autoscaling.knative.dev/initial-scale": "1",
         },
+        # At zero the request timeout covers a CPU model's expected cold start.
+        "timeout": 300,
         "model": {
             "modelFormat": {"name": "sklearn"},
             "runtime": "kserve-sklearnserver",
@@ -197,14 +203,15 @@ def test_full_inference_service(basic_workspace):
         protocol="v2",
         gpu={"count": 1},
         scaling={"min_replicas": 1, "max_replicas": 5, "metric": "rps", "target": 40},
-        canary={"storage_uri": "s3://models-bucket/fraud/scorer/v2/", "traffic_percent": 20},
+        canary={"storage_uri": "s3://models-bucket/fraud/scorer/v2/", "traffic_percent": 20, "version": "2.0.0"},
         timeout_seconds=15,
         env={"B": "2", "A": "1"},
         args=["--enable_docs_url=true", "--configure_logging=false"],
         environments={"dev": {"scaling": {"max_replicas": 2}, "resources": {"cpu": "2"}}},
     )
     predictor = render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]
-    assert predictor["labels"]["app.kubernetes.io/version"] == "1.2.0"
+    # The spec is the canary's revision: its pods carry the canary's version.
+    assert predictor["labels"]["app.kubernetes.io/version"] == "2.0.0"
     assert (predictor["minReplicas"], predictor["maxReplicas"]) == (1, 2)
     assert (predictor["scaleMetric"], predictor["scaleTarget"]) == ("rps", 40)
     assert predictor["timeout"] == 15
@@ -283,12 +290,13 @@ def test_route_on_the_shared_gateway(objects):
                 "host": "knative-local-gateway.istio-ingress.svc.cluster.local",
                 "port": {"number": 80},
             }}],
+            "timeout": "300s",
         }],
     }
 
 
 def test_custom_route_and_timeout(basic_workspace):
-    basic_workspace.model(route={"path": "/payments/score"}, timeout_seconds=5)
+    basic_workspace.model(route={"path": "/payments/score"}, timeout_seconds=5, scaling={"min_replicas": 1})
     http = render(basic_workspace)["VirtualService/team-fraud/scorer-route"]["spec"]["http"][0]
     assert http["match"] == [{"uri": {"exact": "/payments/score"}}, {"uri": {"prefix": "/payments/score/"}}]
     assert http["timeout"] == "5s"

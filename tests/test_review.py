@@ -209,6 +209,83 @@ def test_review_reports_an_invalid_catalog_in_the_comment(repo, monkeypatch, cap
     assert "models/fraud/scorer.yaml: format: the text 'sklaern' is not allowed" in out
 
 
+# Canaries: KServe splits traffic only once a revision has been rolled out (kserve/kserve @ v0.20.0
+# pkg/controller/v1beta1/inferenceservice/reconcilers/knative/ksvc_reconciler.go:134-164: with an
+# empty LatestRolledoutRevision the latest revision gets 100%), so a canary on a model's first
+# deployment in a stack would take all of its traffic.
+
+CANARY = {"storage_uri": "s3://models-bucket/fraud/scorer/v2/", "traffic_percent": 10}
+FIRST_CANARY = (
+    "models/fraud/{model}.yaml: canary: KServe splits traffic only once a revision of the model has "
+    "been rolled out, so on the first deployment of {model} in stack {stack} the canary "
+    "(s3://models-bucket/fraud/scorer/v2/) gets all of the traffic and storage_uri never runs; deploy "
+    "the model without canary first and add the canary in a second pull request"
+)
+
+
+def errors_of(repo: Workspace, stack: str = "dev") -> tuple[str, ...]:
+    """The diff's errors, with the files named as from the repository root (as the CLI does)."""
+    return tuple(error.removeprefix(f"{repo.root}/") for error in diff_of(repo, stack).errors)
+
+
+def test_a_canary_on_a_running_model_is_a_change(repo):
+    repo.model(canary=CANARY)
+    diff = diff_of(repo)
+    assert diff.errors == ()
+    changed = {c.key: c.fields for c in diff.changes}
+    assert FieldChange("spec.predictor.canaryTrafficPercent", None, 10, ADDED) in changed["InferenceService/team-fraud/scorer"]
+
+
+def test_a_canary_on_a_new_model_is_refused(repo, monkeypatch, capsys):
+    repo.model(name="ranker", canary=CANARY)
+    assert errors_of(repo) == (FIRST_CANARY.format(model="ranker", stack="dev"),)
+    monkeypatch.chdir(repo.root)
+    assert main(["diff", "--stack", "dev", "--base", "base"]) == 1
+    assert capsys.readouterr().err == f"stack dev: {FIRST_CANARY.format(model='ranker', stack='dev')}\n"
+    assert main(["review", "--base", "base"]) == 1
+    assert ":x: stack dev (dev)" in capsys.readouterr().out
+    # Without the canary the same model is an ordinary addition.
+    repo.model(name="ranker")
+    assert diff_of(repo).errors == ()
+
+
+def test_a_canary_on_a_model_new_to_the_stack_is_refused(repo):
+    # Enabled in a stack for the first time (or the stack itself is new): no rolled-out revision there.
+    repo.model(environments={"prod": {"enabled": False}})
+    repo.stack("prod", environment="prod")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "prod stack without the scorer")
+    git(repo, "tag", "-f", "base")
+    repo.model(canary=CANARY)
+    assert diff_of(repo, "dev").errors == ()
+    assert errors_of(repo, "prod") == (FIRST_CANARY.format(model="scorer", stack="prod"),)
+    repo.stack("qa")
+    assert errors_of(repo, "qa") == (FIRST_CANARY.format(model="scorer", stack="qa"),)
+
+
+def test_validate_and_plan_only_warn_about_canaries(repo, monkeypatch, capsys):
+    # They have no base to compare with, so they cannot tell a first deployment.
+    repo.model(canary=CANARY)
+    monkeypatch.chdir(repo.root)
+    warning = "warning: " + FIRST_CANARY.format(model="scorer", stack="dev").replace(
+        "canary: KServe", "canary: if the model is not running yet: KServe")
+    assert main(["validate"]) == 0
+    assert capsys.readouterr().err == warning + "\n"
+    assert main(["plan", "--stack", "dev"]) == 0
+    assert capsys.readouterr().err == warning + "\n"
+
+
+def test_a_canary_of_a_versioned_model_needs_its_own_version(repo):
+    repo.model(version="1.0.0", canary=CANARY)
+    with pytest.raises(InputError) as caught:
+        resolve_deployment(load_catalog(repo.models, "models"), load_stack(repo.stacks, "dev", "stacks"), ["dev"])
+    assert [str(p) for p in caught.value.problems] == [
+        "models/fraud/scorer.yaml: canary.version: the model is version 1.0.0 and the canary runs other "
+        "artifacts; give the canary its own version (its pods and metrics carry it), e.g. the one its "
+        "storage_uri holds"
+    ]
+
+
 # Cost.
 
 def cost_workspace(workspace: Workspace) -> Workspace:

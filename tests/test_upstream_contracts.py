@@ -8,6 +8,7 @@ lives only in a controller's source is pinned here as a literal, with its file a
 from __future__ import annotations
 
 import os
+import re
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -286,3 +287,91 @@ def test_kserve_creates_no_ingress_of_its_own():
     kserve = next(r for r in rendered_stack("prod").releases if r.name == "kserve")
     gateway = kserve.values["kserve"]["controller"]["gateway"]
     assert gateway["disableIngressCreation"] is True and gateway["disableIstioVirtualHost"] is True
+
+
+# Cold starts: Knative Serving knative-v1.23.0, KServe v0.20.0, Istio 1.30.3.
+
+# knative/serving pkg/apis/autoscaling/register.go:57 (initial-scale), :60 (scale-down-delay), :94
+# (scale-to-zero-pod-retention-period) @knative-v1.23.0.
+KNATIVE_COLD_START_ANNOTATIONS = (
+    "autoscaling.knative.dev/initial-scale",
+    "autoscaling.knative.dev/scale-down-delay",
+    "autoscaling.knative.dev/scale-to-zero-pod-retention-period",
+)
+# register.go:144 WindowMax: annotation_validation.go:135-149 (scale-down-delay: 0 to WindowMax,
+# whole seconds) and :151-162 (retention: 0 to WindowMax).
+KNATIVE_WINDOW_MAX_SECONDS = 3600
+# kserve/kserve pkg/constants/constants.go:534-540 @v0.20.0: the only annotations KServe keeps off
+# the Knative Service; the rest of the predictor's reach the revision template
+# (components/predictor.go:164-166, 513-517; reconcilers/knative/ksvc_reconciler.go:102, 204).
+KSERVE_DISALLOWED_ANNOTATIONS = (
+    "autoscaling.knative.dev/min-scale", "autoscaling.knative.dev/max-scale",
+    "internal.serving.kserve.io/storage-initializer-sourceuri", "kubectl.kubernetes.io/last-applied-configuration",
+    "serving.kserve.io/model-format",
+)
+# knative/serving pkg/reconciler/autoscaling/kpa/scaler.go:69 activationTimeoutBuffer, :196-213:
+# a revision still activating after progress deadline + 30 s is scaled back to zero.
+KNATIVE_ACTIVATION_BUFFER_SECONDS = 30
+_GO_SECONDS = re.compile(r"^([0-9]+)s$")
+
+
+def _seconds(text: str) -> int:
+    match = _GO_SECONDS.fullmatch(text)
+    assert match, f"{text!r} is not a whole number of seconds in Go's duration format"
+    return int(match[1])
+
+
+def _knative_config(objects) -> dict:
+    return next(obj for obj in objects if obj["kind"] == "KnativeServing")["spec"]["config"]
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_cold_start_annotations_pass_knatives_validation_and_reach_the_revision(stack):
+    """annotation_validation.go:135-162 (durations within [0, 1h], whole seconds) and :265-275
+    (initial-scale >= 0; 0 only with config-autoscaler allow-zero-initial-scale, read by
+    pkg/autoscaler/config/config.go:78, default false :62)."""
+    objects = rendered_stack(stack).objects
+    zero_initial = False
+    for service in (obj for obj in objects if obj["kind"] == "InferenceService"):
+        annotations = service["spec"]["predictor"]["annotations"]
+        assert set(KNATIVE_COLD_START_ANNOTATIONS) <= set(annotations)
+        assert not set(annotations) & set(KSERVE_DISALLOWED_ANNOTATIONS)
+        for key in KNATIVE_COLD_START_ANNOTATIONS[1:]:
+            assert 0 <= _seconds(annotations[key]) <= KNATIVE_WINDOW_MAX_SECONDS
+        initial = int(annotations["autoscaling.knative.dev/initial-scale"])
+        assert initial >= 0
+        zero_initial = zero_initial or initial == 0
+    allowed = _knative_config(objects)["autoscaler"].get("allow-zero-initial-scale", "false")
+    assert not zero_initial or allowed == "true"
+
+
+def test_the_catalog_bounds_are_knatives():
+    from components.catalog.cold_start import MAX_AUTOSCALING_WINDOW_SECONDS, ColdStart
+    assert MAX_AUTOSCALING_WINDOW_SECONDS == KNATIVE_WINDOW_MAX_SECONDS
+    ColdStart(idle_retention_seconds=KNATIVE_WINDOW_MAX_SECONDS, scale_down_delay_seconds=0, initial_replicas=0)
+    with pytest.raises(ValueError):
+        ColdStart(idle_retention_seconds=KNATIVE_WINDOW_MAX_SECONDS + 1)
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_every_request_may_wait_out_a_cold_start(stack):
+    """Knative's activator holds a request for a revision at zero inside a timeout handler set to
+    the revision's timeoutSeconds and responseStartTimeoutSeconds (knative/serving
+    cmd/activator/main.go:231-247 @knative-v1.23.0), which KServe sets from the predictor's
+    ``timeout`` (ksvc_reconciler.go:207-212 @v0.20.0). Istio sets no route timeout unless the
+    VirtualService names one (pilot/pkg/networking/core/route/route.go:1336-1340 @1.30.3): ours names
+    the revision's, so neither cuts a cold start short; and Knative refuses a timeout above
+    max-revision-timeout-seconds."""
+    rendered = rendered_stack(stack)
+    objects = {object_id(obj): obj for obj in rendered.objects}
+    maximum = int(_knative_config(rendered.objects)["defaults"]["max-revision-timeout-seconds"])
+    deadline = _seconds(_knative_config(rendered.objects)["deployment"]["progress-deadline"])
+    for model in rendered.deployment.models:
+        predictor = objects[f"InferenceService/{model.namespace}/{model.name}"]["spec"]["predictor"]
+        route = objects[f"VirtualService/{model.namespace}/{model.name}-route"]["spec"]["http"][0]
+        assert route["timeout"] == f"{predictor['timeout']}s"
+        assert predictor["timeout"] <= maximum
+        if predictor["minReplicas"] == 0:
+            assert predictor["timeout"] >= model.cold_start.expected_seconds, model.name
+        # A cold start that outlasts Knative's activation window fails however long the request waits.
+        assert model.cold_start.expected_seconds <= deadline + KNATIVE_ACTIVATION_BUFFER_SECONDS, model.name

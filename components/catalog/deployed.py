@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.catalog.cold_start import ColdStartPolicy
 from components.catalog.loader import CatalogModel, CatalogTeam
 from components.catalog.model_spec import ModelSpec
 from components.catalog.placement import GpuClaim
@@ -40,6 +41,9 @@ class DeployedModel:
     route_path: str | None
     host: str
     slo: ModelSlo
+    cold_start: ColdStartPolicy
+    # Seconds a request may take, a cold start included: the revision's, and the route's.
+    timeout_seconds: int
 
     @property
     def spec(self) -> ModelSpec:
@@ -52,6 +56,10 @@ class DeployedModel:
     @property
     def namespace(self) -> str:
         return self.team.namespace
+
+    @property
+    def scales_to_zero(self) -> bool:
+        return self.min_replicas == 0
 
     @property
     def revisions_at_floor(self) -> int:

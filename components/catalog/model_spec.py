@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator, model_validator
 
+from components.catalog.cold_start import MAX_REQUEST_TIMEOUT_SECONDS, ColdStart
 from components.catalog.fields import MAX_ITEMS, DnsLabel, LabelValue, StrictModel, check_dns_label, s3_key_problem
 from components.catalog.quantities import CpuQuantity, MemoryQuantity, cpu_cores
 from components.catalog.runtimes import (
@@ -393,10 +394,14 @@ class ScalingOverride(StrictModel):
 
 
 class Canary(StrictModel):
-    """A new version receiving part of the traffic; the rest goes to the last ready revision."""
+    """A new version receiving part of the traffic; the rest goes to the last rolled-out revision."""
 
     storage_uri: StorageUri = Field(description="Where the canary version's artifacts live.")
     traffic_percent: int = Field(ge=1, le=99, description="Share of requests sent to the canary.")
+    version: LabelValue | None = Field(
+        default=None,
+        description="The canary's own version label (its pods'); required when the model sets version.",
+    )
 
 
 class Route(StrictModel):
@@ -432,6 +437,10 @@ class EnvironmentOverride(StrictModel):
     enabled: bool | None = Field(default=None, description="false leaves the model out of the stack.")
     scaling: ScalingOverride | None = None
     resources: ResourcesOverride | None = None
+    timeout_seconds: int | None = Field(
+        default=None, ge=1, le=MAX_REQUEST_TIMEOUT_SECONDS, description="Request timeout in this stack."
+    )
+    cold_start: ColdStart | None = None
 
 
 def _flag_prefix_pattern(name: str) -> str:
@@ -512,7 +521,12 @@ class ModelSpec(StrictModel):
     canary: Canary | None = None
     route: Route | None = None
     timeout_seconds: int | None = Field(
-        default=None, ge=1, le=3600, description="Request timeout in seconds."
+        default=None, ge=1, le=MAX_REQUEST_TIMEOUT_SECONDS,
+        description="Request timeout in seconds, a cold start included; default 300, or the "
+        "expected cold start where the model can scale to zero, if longer.",
+    )
+    cold_start: ColdStart | None = Field(
+        default=None, description="Behaviour around zero replicas; the stack's defaults otherwise."
     )
     env: EnvVariables = Field(
         default_factory=dict, max_length=MAX_ITEMS, description="Environment variables of the model server."

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from components import pins
+from components.catalog.cold_start import ColdStart
 from components.catalog.fields import MAX_ITEMS, MAX_PEOPLE, DnsLabel, Hostname, StrictModel, check_unique_items
 
 # EKS access entries take IAM roles and users (not STS session ARNs).
@@ -179,6 +180,13 @@ class GatewaySettings(StrictModel):
     )
 
 
+class ColdStartSettings(StrictModel):
+    """The stack's cold-start defaults, over modelplane's, for models whose files leave a field out."""
+
+    gpu: ColdStart = Field(default_factory=ColdStart, description="Models with a GPU or a MIG slice.")
+    cpu: ColdStart = Field(default_factory=ColdStart, description="Models without a GPU.")
+
+
 class ServingSettings(StrictModel):
     """Knative Serving settings that matter for GPU models."""
 
@@ -201,6 +209,10 @@ class ServingSettings(StrictModel):
         le=10,
         description="CPU limit of a model server as a multiple of its request, for models whose "
         "files set no resources.cpu_limit (KServe's runtimes would otherwise cap every model at 1 CPU).",
+    )
+    cold_start: ColdStartSettings = Field(
+        default_factory=ColdStartSettings,
+        description="Cold-start defaults of GPU and CPU models (see models/README.md, Cold starts).",
     )
 
 

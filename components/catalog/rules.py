@@ -27,7 +27,24 @@ def catalog_problems(catalog: Catalog) -> list[Problem]:
         *_storage_location_problems(catalog),
         *_route_problems(catalog),
         *_grpc_host_problems(catalog),
+        *_canary_version_problems(catalog),
     ]
+
+
+def _canary_version_problems(catalog: Catalog) -> list[Problem]:
+    """A versioned model's canary needs a version of its own: its pods would otherwise be labelled
+    (and their metrics counted) as the stable version."""
+    problems = []
+    for _, model in catalog.models():
+        canary = model.spec.canary
+        if canary is not None and model.spec.version and not canary.version:
+            problems.append(Problem(
+                model.source, "canary.version",
+                f"the model is version {model.spec.version} and the canary runs other artifacts; "
+                "give the canary its own version (its pods and metrics carry it), e.g. the one its "
+                "storage_uri holds",
+            ))
+    return problems
 
 
 def _namespace_problems(catalog: Catalog) -> list[Problem]:

@@ -27,6 +27,12 @@ from components.catalog.platform_settings import (
 from components.catalog.team_spec import MigProfileName
 from components.platform_names import ADDON_RELEASES
 
+# Knative's default progress deadline; a GPU node scaling up from zero (minutes) plus pulling a
+# model server image and loading the model exceeds it, and the revision would fail and never
+# become ready (kserve#1247, knative#14939): stacks with GPU pools get 1800 s.
+PROGRESS_DEADLINE_SECONDS = 600
+GPU_PROGRESS_DEADLINE_SECONDS = 1800
+
 # The pool that runs the platform's own add-ons; every stack has one.
 SYSTEM_POOL = "system"
 # Node label prefixes of modelplane, NVIDIA's agents, EKS and Kubernetes: pools may not set them.
@@ -315,6 +321,14 @@ class StackSettings(StrictModel):
     @property
     def has_gpu_pools(self) -> bool:
         return any(pool.gpu for pool in self.node_pools.values())
+
+    @property
+    def progress_deadline_seconds(self) -> int:
+        """Knative's progress deadline in this stack: how long a new revision, and a revision
+        coming back from zero, may take to start."""
+        if self.serving.progress_deadline_seconds is not None:
+            return self.serving.progress_deadline_seconds
+        return GPU_PROGRESS_DEADLINE_SECONDS if self.has_gpu_pools else PROGRESS_DEADLINE_SECONDS
 
     @property
     def availability_zones(self) -> list[str]:

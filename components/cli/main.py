@@ -78,6 +78,8 @@ def command_render(args: argparse.Namespace) -> int:
 
 def command_plan(args: argparse.Namespace) -> int:
     rendered = load_rendered_stack(paths_of(args), args.stack)
+    for warning in rendered.deployment.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     cost = estimate_cost(rendered.deployment)
     raise_if_any(cost.problems)
     sys.stdout.write(format_plan(rendered))

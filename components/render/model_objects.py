@@ -29,12 +29,32 @@ HPA_AUTOSCALER_CLASS = "hpa.autoscaling.knative.dev"
 # local storage unless every such volume is listed (comma-separated, no spaces).
 LOCAL_VOLUMES = ("workload-socket", "credential-socket", "workload-certs", "istio-data", "kserve-provision-location")
 SAFE_TO_EVICT_LOCAL_VOLUMES = "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"
+# Knative's per-revision cold-start annotations (knative/serving @ knative-v1.23.0
+# pkg/apis/autoscaling/register.go:57,60,94); KServe copies the predictor's annotations onto the
+# Knative revision template (kserve v0.20.0 ksvc_reconciler.go:102,204).
+SCALE_TO_ZERO_RETENTION_ANNOTATION = "autoscaling.knative.dev/scale-to-zero-pod-retention-period"
+SCALE_DOWN_DELAY_ANNOTATION = "autoscaling.knative.dev/scale-down-delay"
+INITIAL_SCALE_ANNOTATION = "autoscaling.knative.dev/initial-scale"
+VERSION_LABEL = "app.kubernetes.io/version"
 
 
 def model_labels(model: DeployedModel) -> dict[str, str]:
     labels = {**team_labels(model.team), MODEL_LABEL: model.name, "app.kubernetes.io/name": model.name}
     if model.spec.version:
-        labels["app.kubernetes.io/version"] = model.spec.version
+        labels[VERSION_LABEL] = model.spec.version
+    return labels
+
+
+def pod_labels(model: DeployedModel) -> dict[str, str]:
+    """Labels of the pods of the revision the InferenceService describes: while a canary runs
+    that is the canary's revision, so its pods carry the canary's version (the stable revision's
+    pods keep the labels they were created with)."""
+    labels = model_labels(model)
+    canary = model.spec.canary
+    if canary is not None:
+        labels.pop(VERSION_LABEL, None)
+        if canary.version:
+            labels[VERSION_LABEL] = canary.version
     return labels
 
 
@@ -55,6 +75,10 @@ def predictor_annotations(model: DeployedModel) -> dict[str, str]:
         # The volumes hold nothing a new replica cannot rebuild (sockets, certificates, the
         # downloaded model), so the autoscaler may move the pod and consolidate nodes.
         SAFE_TO_EVICT_LOCAL_VOLUMES: ",".join(LOCAL_VOLUMES),
+        # The cold-start policy (components/catalog/cold_start.py), in Knative's duration format.
+        SCALE_TO_ZERO_RETENTION_ANNOTATION: f"{model.cold_start.idle_retention_seconds}s",
+        SCALE_DOWN_DELAY_ANNOTATION: f"{model.cold_start.scale_down_delay_seconds}s",
+        INITIAL_SCALE_ANNOTATION: str(model.cold_start.initial_replicas),
     }
     metrics_port = model.spec.serving_runtime.metrics_port
     if metrics_port is not None:
@@ -108,14 +132,16 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
         "scaleMetric": model.metric,
         "serviceAccountName": MODEL_SERVICE_ACCOUNT,
         # Pod labels: every metric scraped from the pod carries team, model and cost center.
-        "labels": model_labels(model),
+        "labels": pod_labels(model),
         "annotations": predictor_annotations(model),
         "model": model_section,
     }
     if model.target is not None:
         predictor["scaleTarget"] = model.target
-    if spec.timeout_seconds is not None:
-        predictor["timeout"] = spec.timeout_seconds
+    # The revision's timeoutSeconds and responseStartTimeoutSeconds (KServe sets both), which
+    # Knative's activator enforces while a request waits for a replica at zero: always named, at
+    # least the expected cold start where the model can scale to zero.
+    predictor["timeout"] = model.timeout_seconds
     if spec.canary is not None:
         predictor["canaryTrafficPercent"] = spec.canary.traffic_percent
     if len(model.node_pools) == 1:
@@ -165,8 +191,8 @@ def render_model_route(model: DeployedModel) -> KubeObject:
         http_route["rewrite"] = {"uri": "/", "authority": predictor_service_host(model)}
     else:
         http_route["rewrite"] = {"authority": predictor_service_host(model)}
-    if model.spec.timeout_seconds is not None:
-        http_route["timeout"] = f"{model.spec.timeout_seconds}s"
+    # The same timeout as the revision's: Istio has none by default, Knative enforces its own.
+    http_route["timeout"] = f"{model.timeout_seconds}s"
     return {
         "apiVersion": "networking.istio.io/v1",
         "kind": "VirtualService",

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from components import pins
+from components.catalog.cold_start import DEFAULT_REQUEST_TIMEOUT_SECONDS, MAX_REQUEST_TIMEOUT_SECONDS
 from components.catalog.deployed import StackDeployment
 from components.catalog.platform_settings import ACME_SERVERS
 from components.catalog.placement import QUEUE_PROXY_CPU, QUEUE_PROXY_MEMORY
@@ -65,14 +66,10 @@ KNATIVE_SERVING_WORKLOADS = (
     "storage-version-migration-serving-", "cleanup-serving-",
 )
 
-# Knative's default revision timeout; a model may raise its own up to the maximum.
-REVISION_TIMEOUT_SECONDS = 300
-MAX_REVISION_TIMEOUT_SECONDS = 3600
-PROGRESS_DEADLINE_SECONDS = 600
-# A GPU node scaling up from zero (minutes) plus pulling a model server image and loading the
-# model exceeds Knative's 600 s default; the revision would fail and never become ready
-# (kserve#1247, knative#14939).
-GPU_PROGRESS_DEADLINE_SECONDS = 1800
+# Knative's default revision timeout; a model may raise its own up to the maximum (every model's
+# InferenceService names its timeout, see components/catalog/cold_start.py).
+REVISION_TIMEOUT_SECONDS = DEFAULT_REQUEST_TIMEOUT_SECONDS
+MAX_REVISION_TIMEOUT_SECONDS = MAX_REQUEST_TIMEOUT_SECONDS
 
 
 def render_platform_objects(deployment: StackDeployment) -> list[KubeObject]:
@@ -189,13 +186,6 @@ def render_shared_gateway(deployment: StackDeployment) -> KubeObject:
     }
 
 
-def progress_deadline_seconds(deployment: StackDeployment) -> int:
-    serving = deployment.stack.settings.serving
-    if serving.progress_deadline_seconds is not None:
-        return serving.progress_deadline_seconds
-    return GPU_PROGRESS_DEADLINE_SECONDS if deployment.stack.settings.has_gpu_pools else PROGRESS_DEADLINE_SECONDS
-
-
 def render_knative_serving(deployment: StackDeployment) -> KubeObject:
     settings = deployment.stack.settings
     serving = settings.serving
@@ -214,7 +204,7 @@ def render_knative_serving(deployment: StackDeployment) -> KubeObject:
             f"local-gateway.{KNATIVE_SERVING_NAMESPACE}.knative-local-gateway": LOCAL_GATEWAY_HOST,
         },
         "deployment": {
-            "progress-deadline": f"{progress_deadline_seconds(deployment)}s",
+            "progress-deadline": f"{settings.progress_deadline_seconds}s",
             # Pinned: the teams' quota checks count the queue-proxy's requests.
             "queue-sidecar-cpu-request": QUEUE_PROXY_CPU,
             "queue-sidecar-memory-request": QUEUE_PROXY_MEMORY,
@@ -234,7 +224,10 @@ def render_knative_serving(deployment: StackDeployment) -> KubeObject:
             "enable-scale-to-zero": "true",
             "scale-to-zero-grace-period": f"{serving.scale_to_zero_grace_period_seconds}s",
             "stable-window": f"{serving.stable_window_seconds}s",
-            "allow-zero-initial-scale": "false",
+            # Lets a revision ask for initial-scale 0 (a new revision of a scale-to-zero GPU
+            # model starts no node); without it Knative's webhook refuses that annotation. The
+            # cluster-wide initial-scale stays 1.
+            "allow-zero-initial-scale": "true",
         },
         "defaults": {
             "revision-timeout-seconds": str(REVISION_TIMEOUT_SECONDS),

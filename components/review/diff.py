@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from components.catalog.deployed import StackDeployment
+from components.catalog.deployment import first_canary_message
+from components.catalog.problems import Problem
 from components.render.objects import object_id, owner_of
 from components.render.stack_render import RenderedStack
 from components.render.iam import cert_manager_dns_policy, cert_manager_role_name
@@ -172,6 +174,7 @@ def diff_stack(
             warnings.append(f"{summary}{how}")
     if base is not None:
         warnings.extend(_critical_warnings(base.deployment, head.deployment))
+    errors.extend(_first_canary_errors(before, head.deployment))
     return StackDiff(
         stack=stack.name,
         environment=stack.settings.environment,
@@ -195,6 +198,17 @@ def _validation_warnings(base: RenderedStack | None, head: RenderedStack) -> tup
     for warning in head.deployment.warnings:
         (still if (warning.field, warning.message) in had else new).append(str(warning))
     return new, still
+
+
+def _first_canary_errors(before: dict[str, StateEntry], head: StackDeployment) -> list[str]:
+    """A canary on a model the base does not run in the stack would get all of its traffic."""
+    errors = []
+    for model in head.models:
+        if model.spec.canary is None:
+            continue
+        if f"InferenceService/{model.namespace}/{model.name}" not in before:
+            errors.append(str(Problem(model.model.source, "canary", first_canary_message(model, head.stack))))
+    return errors
 
 
 def _catalog_models(deployment: StackDeployment):
