@@ -58,6 +58,8 @@ def first_of_kind(kind: str) -> dict:
         ("Gateway", lambda o: o["spec"]["servers"][0].__setitem__("host", ["x"])),
         ("Certificate", lambda o: o["spec"].__setitem__("dnsName", ["x"])),
         ("ConfigMap", lambda o: o.__setitem__("datas", {})),
+        ("ValidatingAdmissionPolicy", lambda o: o["spec"]["validations"][0].__setitem__("expresion", "true")),
+        ("ValidatingAdmissionPolicyBinding", lambda o: o["spec"].__setitem__("validationAction", ["Deny"])),
     ],
 )
 def test_the_checks_catch_mistakes(kind, break_it):

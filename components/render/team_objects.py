@@ -127,36 +127,50 @@ def render_model_service_account(team: CatalogTeam, deployment: StackDeployment)
     }
 
 
+# What a team's owners may do in its namespace. They manage InferenceServices of their own (the
+# catalog issue asks for it: trying a model before it goes through review); the catalog's own are
+# guarded against them by the ValidatingAdmissionPolicy of components/render/catalog_guard.py,
+# which covers every resource written here (RBAC cannot scope a verb by label).
+OWNER_WRITE_VERBS = ("create", "delete", "patch", "update")
+OWNERS_RULES: tuple[dict, ...] = (
+    {
+        "apiGroups": ["serving.kserve.io"],
+        "resources": ["inferenceservices"],
+        "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+    },
+    {
+        # What an owner reads to see why a model does not start: its pods and logs, the
+        # namespace's events, and the Knative objects KServe creates (a failed revision
+        # carries the reason). Read-only: the catalog is changed by review, not by hand.
+        "apiGroups": [""],
+        "resources": ["events", "pods", "pods/log"],
+        "verbs": ["get", "list", "watch"],
+    },
+    {
+        "apiGroups": ["events.k8s.io"],
+        "resources": ["events"],
+        "verbs": ["get", "list", "watch"],
+    },
+    {
+        "apiGroups": ["serving.knative.dev"],
+        "resources": ["configurations", "revisions", "routes", "services"],
+        "verbs": ["get", "list", "watch"],
+    },
+)
+
+
+def owner_writable_rules() -> list[dict]:
+    """The rules of the owners' Role that grant a write verb (what the catalog guard must cover)."""
+    return [rule for rule in OWNERS_RULES if set(rule["verbs"]) & set(OWNER_WRITE_VERBS)]
+
+
 def render_owners_role(team: CatalogTeam) -> KubeObject:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
         "metadata": metadata(OWNERS_ROLE, team.namespace, team_labels(team)),
-        "rules": [
-            {
-                "apiGroups": ["serving.kserve.io"],
-                "resources": ["inferenceservices"],
-                "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
-            },
-            {
-                # What an owner reads to see why a model does not start: its pods and logs, the
-                # namespace's events, and the Knative objects KServe creates (a failed revision
-                # carries the reason). Read-only: the catalog is changed by review, not by hand.
-                "apiGroups": [""],
-                "resources": ["events", "pods", "pods/log"],
-                "verbs": ["get", "list", "watch"],
-            },
-            {
-                "apiGroups": ["events.k8s.io"],
-                "resources": ["events"],
-                "verbs": ["get", "list", "watch"],
-            },
-            {
-                "apiGroups": ["serving.knative.dev"],
-                "resources": ["configurations", "revisions", "routes", "services"],
-                "verbs": ["get", "list", "watch"],
-            },
-        ],
+        "rules": [dict(rule, apiGroups=list(rule["apiGroups"]), resources=list(rule["resources"]),
+                       verbs=list(rule["verbs"])) for rule in OWNERS_RULES],
     }
 
 
