@@ -235,9 +235,21 @@ def render_authorization_policy(team: CatalogTeam) -> KubeObject:
 # What a model's sidecar needs to know: its own namespace, the control plane, the shared gateway
 # and Knative (the activator). Without a Sidecar resource every proxy holds the configuration of
 # every Service in the mesh, and each Knative revision adds several, so Envoy's memory grows with
-# the whole catalog until the LimitRange's 512Mi limit kills it. Outbound traffic to hosts outside
-# this list (S3, a hub) still leaves through Istio's passthrough (outboundTrafficPolicy ALLOW_ANY).
+# the whole catalog until the LimitRange's 512Mi limit kills it.
 SIDECAR_EGRESS_HOSTS = ("./*", "istio-system/*", f"{INGRESS_NAMESPACE}/*", f"{KNATIVE_SERVING_NAMESPACE}/*")
+# Egress hosts choose which registry services a proxy is configured for; they do not stop traffic
+# to hosts outside the registry. Those (S3, STS for IRSA, a model hub for hf://) leave through the
+# outbound listener's catch-all, which goes to PassthroughCluster under ALLOW_ANY and to
+# BlackHoleCluster under REGISTRY_ONLY (pilot/pkg/networking/core/listener_builder.go:230-245 and
+# pilot/pkg/networking/util/util.go:518-522 @1.30.3). The storage initializer is inside the mesh:
+# with native sidecars the injector puts istio-proxy before every other init container "so init
+# containers are part of the mesh" (pkg/kube/inject/webhook.go:805-812). ALLOW_ANY is written here
+# rather than inherited from the mesh (a Sidecar without outboundTrafficPolicy takes the mesh's:
+# pilot/pkg/model/sidecar.go:345-353), so a mesh-wide REGISTRY_ONLY cannot cut every model's
+# download. REGISTRY_ONLY with ServiceEntries is not the secure default it looks like here: pods can
+# leave the mesh (an owner's InferenceService may set sidecar.istio.io/inject: "false"), so it is
+# no egress boundary, and what a pod can read is bounded by its team's IAM role instead.
+SIDECAR_OUTBOUND_TRAFFIC_POLICY = "ALLOW_ANY"
 
 
 def render_sidecar_scope(team: CatalogTeam) -> KubeObject:
@@ -248,5 +260,8 @@ def render_sidecar_scope(team: CatalogTeam) -> KubeObject:
         "apiVersion": "networking.istio.io/v1",
         "kind": "Sidecar",
         "metadata": metadata("default", team.namespace, team_labels(team)),
-        "spec": {"egress": [{"hosts": list(SIDECAR_EGRESS_HOSTS)}]},
+        "spec": {
+            "egress": [{"hosts": list(SIDECAR_EGRESS_HOSTS)}],
+            "outboundTrafficPolicy": {"mode": SIDECAR_OUTBOUND_TRAFFIC_POLICY},
+        },
     }
