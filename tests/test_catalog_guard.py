@@ -146,6 +146,15 @@ def test_only_deployers_and_the_controllers_that_must_write_are_admitted(operati
         assert not admitted(policy, _request(username, operation, groups=("ml-fraud",))), username
 
 
+def test_dry_runs_are_admitted_since_they_change_nothing():
+    """pulumi preview sends server-side apply dry runs (dryRun: true in the AdmissionRequest)."""
+    policy = _guard_for([DEPLOYER])
+    request = _request("arn:aws:sts::123456789012:assumed-role/preview/GitHubActions")
+    assert not admitted(policy, request)
+    assert not admitted(policy, {**request, "dryRun": False})
+    assert admitted(policy, {**request, "dryRun": True})
+
+
 def test_cluster_admins_are_refused_too_unless_they_deploy():
     """Membership in system:masters does not bypass admission policies, so the guard holds for
     every human; the platform team changes the catalog through a pull request like everyone."""

@@ -77,7 +77,9 @@ def deployer_expression(deployer_arns: list[str]) -> str:
 
 
 CONTROLLER_EXPRESSION = f"request.userInfo.username in {_cel_list(list(CONTROLLER_USERNAMES))}"
-ALLOWED_EXPRESSION = "variables.deployer || variables.controller"
+# A dry run persists nothing; admitting it lets `pulumi preview` (server-side apply dry runs, under
+# the preview role of a pull request) show a catalog change instead of failing on the guard.
+ALLOWED_EXPRESSION = "variables.deployer || variables.controller || (has(request.dryRun) && request.dryRun)"
 DENIAL_MESSAGE_EXPRESSION = (
     "request.kind.kind + ' ' + request.namespace + '/' + request.name + ' belongs to the modelplane "
     "catalog: ' + request.operation + ' by ' + request.userInfo.username + ' is refused; change the "
