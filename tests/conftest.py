@@ -43,6 +43,7 @@ STACK_CONFIG = {
     "aws:region": "us-west-2",
     "modelplane:environment": "dev",
     "modelplane:aws_account_id": "123456789012",
+    "modelplane:deployer_role_arns": ["arn:aws:iam::123456789012:role/deployer"],
     "modelplane:domain": "models.test.example.com",
     "modelplane:model_buckets": ["models-bucket", "other-bucket", "acme-ml-models"],
     "modelplane:node_pools": {

@@ -274,7 +274,8 @@ def test_mig_model_asks_for_its_slice(basic_workspace):
     basic_workspace.model(gpu={"mig": "1g.10gb"})
     predictor = render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]
     assert predictor["model"]["resources"]["limits"]["nvidia.com/mig-1g.10gb"] == "1"
-    assert predictor["nodeSelector"] == {"modelplane.dev/node-pool": "mig"}
+    # And waits for mig-manager to have cut the node's GPUs (tests/test_mig_readiness.py).
+    assert predictor["nodeSelector"] == {"modelplane.dev/node-pool": "mig", "nvidia.com/mig.config.state": "success"}
 
 
 def test_route_on_the_shared_gateway(objects):

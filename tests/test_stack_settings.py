@@ -69,7 +69,8 @@ def test_valid_stack(workspace):
         (
             {"node_pool": {}},
             "modelplane:node_pool: unknown field (did you mean node_pools?); allowed here: "
-            "addons, aws_account_id, cluster, cluster_name, cost, dns, domain, environment, extra_releases, "
+            "addons, aws_account_id, cluster, cluster_name, cost, deployer_role_arns, dns, domain, environment, "
+            "extra_releases, "
             "gateway, model_buckets, monitoring, node_pools, nvidia, region, serving",
         ),
         (

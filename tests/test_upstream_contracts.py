@@ -375,3 +375,60 @@ def test_every_request_may_wait_out_a_cold_start(stack):
             assert predictor["timeout"] >= model.cold_start.expected_seconds, model.name
         # A cold start that outlasts Knative's activation window fails however long the request waits.
         assert model.cold_start.expected_seconds <= deadline + KNATIVE_ACTIVATION_BUFFER_SECONDS, model.name
+
+
+# Istio 1.30.3: how a model pod reaches S3, STS (IRSA) and a model hub (hf://).
+# - The storage initializer is in the mesh: with native sidecars (Kubernetes >= 1.33) the injector
+#   orders init containers "{istio-init/istio-validation} => proxy => rest ... so init containers
+#   are part of the mesh" (pkg/kube/inject/webhook.go:805-812 @1.30.3), and Istio CNI redirects
+#   their traffic to the proxy.
+# - A Sidecar's egress hosts select registry services; traffic to anything else falls to the
+#   outbound listener's catch-all chain: PassthroughCluster when the proxy's policy is ALLOW_ANY,
+#   BlackHoleCluster otherwise (pilot/pkg/networking/core/listener_builder.go:230-245,
+#   pilot/pkg/networking/util/util.go:518-522 IsAllowAnyOutbound @1.30.3).
+# - A Sidecar without outboundTrafficPolicy takes the mesh's (pilot/pkg/model/sidecar.go:345-353),
+#   whose default is ALLOW_ANY (pkg/config/mesh/mesh.go:83 @1.30.3) unless meshConfig sets one.
+# So no ServiceEntry is needed for s3.<region>.amazonaws.com, <bucket>.s3.<region>.amazonaws.com,
+# sts.<region>.amazonaws.com or huggingface.co, as long as the team's proxies stay ALLOW_ANY.
+OUTBOUND_TRAFFIC_MODES = {"ALLOW_ANY", "REGISTRY_ONLY"}
+
+
+def _sidecar_crd_modes() -> set[str]:
+    import json
+
+    path = SHARED / "crds" / "networking.istio.io_Sidecar_v1.json"
+    if not path.is_file():
+        if os.environ.get("CI"):
+            pytest.fail(f"the upstream CRD schemas are missing: {path}")
+        pytest.skip(f"no upstream CRD schemas at {path}")
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    policy = schema["properties"]["spec"]["properties"]["outboundTrafficPolicy"]
+    return set(policy["properties"]["mode"]["enum"])
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_model_pods_reach_s3_sts_and_hubs_through_istios_passthrough(stack):
+    rendered = rendered_stack(stack)
+    sidecars = [obj for obj in rendered.objects if obj["kind"] == "Sidecar"]
+    team_namespaces = {team.namespace for team in rendered.deployment.teams}
+    assert {obj["metadata"]["namespace"] for obj in sidecars} == team_namespaces
+    for sidecar in sidecars:
+        # Written in each team's Sidecar, not inherited: a mesh-wide REGISTRY_ONLY (an istiod
+        # values override) would otherwise blackhole every model download.
+        assert sidecar["spec"]["outboundTrafficPolicy"] == {"mode": "ALLOW_ANY"}, object_id(sidecar)
+        assert "*/*" not in sidecar["spec"]["egress"][0]["hosts"]
+    # No ServiceEntry is rendered: none is needed under ALLOW_ANY.
+    assert not any(obj["kind"] == "ServiceEntry" for obj in rendered.objects)
+    assert OUTBOUND_TRAFFIC_MODES <= _sidecar_crd_modes()
+
+
+def test_the_mesh_default_outbound_policy_is_left_to_istio():
+    """The istiod chart sets no outboundTrafficPolicy (values.yaml, meshConfig under
+    _internal_defaults_do_not_set @1.30.3), nor does modelplane: the other meshed namespaces
+    (gateway, Knative) keep Istio's ALLOW_ANY default."""
+    chart = chart_values("istiod@1.30.3/istio-discovery")["_internal_defaults_do_not_set"]
+    assert has_path(chart, "meshConfig.enablePrometheusMerge")
+    assert not has_path(chart, "meshConfig.outboundTrafficPolicy")
+    assert not has_path(chart, "global.outboundTrafficPolicy")
+    release = next(r for r in rendered_stack("prod").releases if r.name == "istiod")
+    assert not has_path(release.values, "meshConfig.outboundTrafficPolicy")

@@ -22,6 +22,7 @@ from components.catalog.platform_settings import (
     GatewaySettings,
     MonitoringSettings,
     NvidiaSettings,
+    PrincipalArn,
     ServingSettings,
 )
 from components.catalog.team_spec import MigProfileName
@@ -198,6 +199,12 @@ class StackSettings(StrictModel):
     )
     aws_account_id: Annotated[str, AfterValidator(check_account_id)] = Field(
         description="AWS account the stack deploys into; IAM role ARNs are derived from it."
+    )
+    deployer_role_arns: Annotated[list[PrincipalArn], AfterValidator(check_unique_items)] = Field(
+        min_length=1,
+        description="The IAM roles (or users) that run `pulumi up` for this stack, e.g. CI's deploy "
+        "role; only they may create, change or delete the catalog's InferenceServices (the catalog "
+        "guard), so list every identity that deploys, or its applies are refused.",
     )
     domain: Hostname = Field(description="Host name of the shared inference gateway.")
     model_buckets: Annotated[list[S3Bucket], AfterValidator(check_unique_items)] = Field(

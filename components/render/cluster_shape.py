@@ -23,6 +23,11 @@ from components.platform_names import (
 from components.render.iam import AUTOSCALER_TAG_PREFIX, aws_partition, iam_role_name, shortened
 
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+# mig-manager's report on a node: pending, rebooting, failed, or success once the layout named by
+# MIG_CONFIG_LABEL is applied and the device plugin restarted on it (mig-parted
+# pkg/mig/reconfigure/reconfigure.go:127-241, setState 540-578 @v0.15.0). Nothing else sets it.
+MIG_CONFIG_STATE_LABEL = "nvidia.com/mig.config.state"
+MIG_CONFIG_STATE_READY = "success"
 # cluster-autoscaler's GPU label on AWS (cloudprovider/aws/aws_cloud_provider.go GPULabel).
 ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 _MAX_NODE_GROUP_NAME = 63
@@ -214,7 +219,13 @@ def render_node_group_shape(stack: Stack, name: str, pool: NodePool) -> NodeGrou
         f"{AUTOSCALER_TAG_PREFIX}/enabled": "true",
         f"{AUTOSCALER_TAG_PREFIX}/{stack.cluster_name}": "owned",
     }
-    for key, value in sorted(labels.items()):
+    template_labels = dict(labels)
+    if pool.gpu is not None and pool.gpu.mig is not None:
+        # MIG models wait for mig-manager's success label (see model_objects.mig_ready_selector);
+        # the autoscaler's template of a node to come must carry it, or no MIG pool scales up
+        # from zero. Only the template: a label set at boot would claim a layout not yet applied.
+        template_labels[MIG_CONFIG_STATE_LABEL] = MIG_CONFIG_STATE_READY
+    for key, value in sorted(template_labels.items()):
         autoscaler_tags[f"{AUTOSCALER_TAG_PREFIX}/node-template/label/{key}"] = value
     for taint in taints:
         autoscaler_tags[f"{AUTOSCALER_TAG_PREFIX}/node-template/taint/{taint.key}"] = (

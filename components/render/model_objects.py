@@ -13,6 +13,7 @@ from components.platform_names import (
     NODE_POOL_LABEL,
     SHARED_GATEWAY_REF,
 )
+from components.render.cluster_shape import MIG_CONFIG_STATE_LABEL, MIG_CONFIG_STATE_READY
 from components.render.objects import KubeObject, metadata
 from components.render.team_objects import team_labels
 
@@ -98,6 +99,23 @@ def render_model_objects(model: DeployedModel) -> list[KubeObject]:
     return [render_inference_service(model), render_model_route(model)]
 
 
+def mig_ready_selector(model: DeployedModel) -> dict[str, str]:
+    """Node labels a MIG model's pods wait for: mig-manager's ``success`` on the node.
+
+    A MIG node boots with its layout's name already in ``nvidia.com/mig.config`` (a node-group
+    label) and mig-manager partitions it after the NVIDIA stack starts. Until then the device
+    plugin sees whole GPUs: under MIG strategy single it advertises them as ``nvidia.com/gpu``,
+    the very resource a slice is asked for by, so a pod could start on a whole, unpartitioned GPU
+    and then hold it while mig-manager tries to cut it (NVIDIA/gpu-operator#2670); under mixed
+    the ``nvidia.com/mig-*`` resource appears only with the slices, and the label keeps pods off a
+    node being re-partitioned or whose partitioning failed. Required at scheduling only, so a
+    running pod is never evicted by a label change.
+    """
+    if model.spec.gpu is None or model.spec.gpu.mig is None:
+        return {}
+    return {MIG_CONFIG_STATE_LABEL: MIG_CONFIG_STATE_READY}
+
+
 def render_inference_service(model: DeployedModel) -> KubeObject:
     spec = model.spec
     requests = {"cpu": model.cpu, "memory": model.memory}
@@ -144,12 +162,14 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
     predictor["timeout"] = model.timeout_seconds
     if spec.canary is not None:
         predictor["canaryTrafficPercent"] = spec.canary.traffic_percent
+    ready = mig_ready_selector(model)
     if len(model.node_pools) == 1:
-        predictor["nodeSelector"] = {NODE_POOL_LABEL: model.node_pools[0]}
+        predictor["nodeSelector"] = {NODE_POOL_LABEL: model.node_pools[0], **ready}
     elif model.node_pools:
         predictor["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
             "nodeSelectorTerms": [{"matchExpressions": [
                 {"key": NODE_POOL_LABEL, "operator": "In", "values": list(model.node_pools)},
+                *({"key": key, "operator": "In", "values": [value]} for key, value in ready.items()),
             ]}],
         }}}
     if model.gpu is not None:

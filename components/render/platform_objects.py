@@ -29,6 +29,7 @@ from components.platform_names import (
     STORAGE_CLASS,
 )
 from components.render.addons import MIG_CONFIG_MAP, system_node_selector
+from components.render.catalog_guard import render_catalog_guard
 from components.render.cluster_shape import mig_config_name
 from components.render.objects import KubeObject, metadata
 
@@ -85,6 +86,7 @@ def render_platform_objects(deployment: StackDeployment) -> list[KubeObject]:
         render_gateway_network_policy(),
         render_shared_gateway(deployment),
         render_knative_serving(deployment),
+        *render_catalog_guard(deployment),
     ]
     objects.append(render_storage_class())
     if deployment.stack.settings.mig_strategy != "none":
