@@ -30,7 +30,8 @@ class Paths:
 
 def shown(path: Path) -> str:
     """A path as messages print it."""
-    return path.as_posix().rstrip("/") or "."
+    text = path.as_posix()
+    return text.rstrip("/") or text  # `/` stays `/`
 
 
 def load_deployment(paths: Paths, stack_name: str) -> StackDeployment:
