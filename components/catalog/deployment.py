@@ -18,7 +18,7 @@ from components.catalog.model_spec import ModelSpec, cpu_limit_problem, scaling_
 from components.catalog.placement import fit_problems, place_model
 from components.catalog.problems import InputError, Problem
 from components.catalog.quantities import cpu_cores, format_cpu
-from components.catalog.rules import catalog_problems, route_path
+from components.catalog.rules import catalog_problems, route_grant_problems, route_path
 from components.catalog.stacks import Stack
 
 
@@ -34,6 +34,7 @@ def resolve_deployment(catalog: Catalog, stack: Stack, all_stack_names: list[str
     for model in deployed:
         by_team[model.team.name].append(model)
     problems.extend(bucket_problems(catalog, stack))
+    problems.extend(route_grant_problems(catalog, stack.settings.route_grants, stack.source))
     for team in catalog.teams:
         problems.extend(quota_problems(team, by_team[team.name], stack))
     problems.extend(capacity_problems(stack, deployed))
