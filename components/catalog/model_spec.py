@@ -37,12 +37,18 @@ HPA_METRICS = ("cpu", "memory")
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Set by Knative, KServe or the IRSA webhook; a model that overrides them breaks in odd ways, and
-# the AWS keys would put a credential into git.
+# the AWS keys would put a credential into git or point the SDK at other credentials (the pod
+# identity webhook leaves a container's own AWS_ROLE_ARN or AWS_CONTAINER_CREDENTIALS_FULL_URI in
+# place: amazon-eks-pod-identity-webhook pkg/handler/handler.go@v0.6.9).
 RESERVED_ENV_NAMES = frozenset({
-    "PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION", "STORAGE_URI",
+    "PORT", "STORAGE_URI",
     "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
+    "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
 })
+# Knative reserves K_SERVICE, K_CONFIGURATION and K_REVISION (pkg/apis/serving/k8s_validation.go
+# @knative-v1.23.0) and sets more K_ names (K_SINK, K_CE_OVERRIDES): the whole prefix is theirs.
+RESERVED_ENV_PREFIX = "K_"
 
 _STORAGE_URI = re.compile(r"^(?P<scheme>[a-z0-9+.-]+)://(?P<rest>.+)$")
 _STORAGE_PATTERNS = {
@@ -90,7 +96,7 @@ def check_storage_uri(value: str) -> str:
 def check_env_name(value: str) -> str:
     if not _ENV_NAME.fullmatch(value):
         raise ValueError(f"{shown_text(value, 80)} is not an environment variable name; use letters, digits and _")
-    if value in RESERVED_ENV_NAMES:
+    if value in RESERVED_ENV_NAMES or value.startswith(RESERVED_ENV_PREFIX):
         raise ValueError(
             f"{value} is set by the platform (Knative, KServe or the IAM role of the team); "
             "remove it"
@@ -138,7 +144,9 @@ EnvVariables = Annotated[
     dict[EnvName, str],
     WithJsonSchema({
         "type": "object",
-        "propertyNames": {"pattern": _ENV_NAME.pattern, "not": {"enum": sorted(RESERVED_ENV_NAMES)}},
+        "propertyNames": {"pattern": _ENV_NAME.pattern, "not": {"anyOf": [
+            {"enum": sorted(RESERVED_ENV_NAMES)}, {"pattern": f"^{RESERVED_ENV_PREFIX}"},
+        ]}},
         "additionalProperties": {"type": "string"},
     }),
 ]
