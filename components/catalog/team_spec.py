@@ -17,7 +17,15 @@ _S3_PREFIX = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P
 S3_PREFIX_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^*?]*/$"
 _GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:/-]*$")
 # A GitHub user (@name), team (@org/team) or e-mail address, as CODEOWNERS takes them.
-_CODE_OWNER = re.compile(r"^(@[A-Za-z0-9-]+(/[A-Za-z0-9._-]+)?|[^@\s]+@[^@\s]+\.[a-z]+)$")
+# GitHub's name rules: a user or organisation is 1-39 letters, digits and single hyphens, not at
+# either end; a team slug is letters, digits, '-', '_' and '.'. An e-mail address is plain ASCII.
+# Nothing else reaches CODEOWNERS (a NUL, a backtick or a space would end the rule or the
+# review's code span early).
+_GITHUB_NAME = r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}"
+_CODE_OWNER = re.compile(
+    rf"^(@{_GITHUB_NAME}(/[A-Za-z0-9][A-Za-z0-9._-]{{0,99}})?"
+    r"|[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.[A-Za-z]{2,63})$"
+)
 
 
 def check_s3_prefix(value: str) -> str:

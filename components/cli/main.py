@@ -29,7 +29,7 @@ from typing import Callable, Sequence
 from components.catalog import InputError, Problem, load_catalog
 from components.catalog.json_schema import catalog_json_schemas
 from components.catalog.problems import WHOLE_FILE, raise_if_any
-from components.cli.codeowners import codeowners_drift, platform_reviewers, render_codeowners
+from components.cli.codeowners import checked_reviewers, codeowners_drift, platform_reviewers, render_codeowners
 from components.cli.inputs import Paths, load_rendered_stack, shown, validate_all
 from components.cli.object_tree import RENDER_MARKER, write_object_tree
 from components.render.manifests import dump_objects
@@ -147,7 +147,7 @@ def command_codeowners(args: argparse.Namespace) -> int:
     catalog = load_catalog(models, shown(models))
     # The repository is the folder that holds models/; its pyproject.toml names the platform team.
     root = models.resolve().parent
-    reviewers = args.platform_reviewer or platform_reviewers(root / "pyproject.toml")
+    reviewers = checked_reviewers(args.platform_reviewer) if args.platform_reviewer else platform_reviewers(root / "pyproject.toml")
     text = render_codeowners(catalog, reviewers, models.resolve().name)
     if args.out == "-":
         sys.stdout.write(text)
