@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
@@ -52,8 +53,16 @@ def check_label_key(value: str) -> str:
     return value
 
 
+# Upper bounds for lists a file may hold: far above any real catalog, low enough that a hostile
+# file of a few hundred kilobytes cannot make a check run for seconds.
+MAX_PEOPLE = 50  # owners, reviewers, admin roles of one team or stack
+MAX_ITEMS = 200  # prefixes, buckets, environment variables, instance types, labels, CIDRs
+
+
 def check_unique_items(values: list) -> list:
-    repeated = sorted({str(value) for value in values if values.count(value) > 1})
+    # Counted in one pass: a list.count per item made a long list quadratic.
+    counts = Counter(str(value) for value in values)
+    repeated = sorted(value for value, count in counts.items() if count > 1)
     if repeated:
         raise ValueError(f"lists {', '.join(repeated)} more than once; keep one of each")
     return values

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
-from components.catalog.fields import DnsLabel, LabelValue, StrictModel, check_dns_label, s3_key_problem
+from components.catalog.fields import MAX_ITEMS, DnsLabel, LabelValue, StrictModel, check_dns_label, s3_key_problem
 from components.catalog.problems import shown_text
 from components.catalog.quantities import CpuQuantity, MemoryQuantity, cpu_cores
 from components.catalog.runtimes import (
@@ -148,6 +148,7 @@ EnvVariables = Annotated[
             {"enum": sorted(RESERVED_ENV_NAMES)}, {"pattern": f"^{RESERVED_ENV_PREFIX}"},
         ]}},
         "additionalProperties": {"type": "string"},
+        "maxProperties": MAX_ITEMS,
     }),
 ]
 ModelName = Annotated[
@@ -384,7 +385,7 @@ class ModelSpec(StrictModel):
         default=None, ge=1, le=3600, description="Request timeout in seconds."
     )
     env: EnvVariables = Field(
-        default_factory=dict, description="Environment variables of the model server."
+        default_factory=dict, max_length=MAX_ITEMS, description="Environment variables of the model server."
     )
     node_pool: DnsLabel | None = Field(
         default=None,

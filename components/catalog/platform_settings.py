@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from components import pins
-from components.catalog.fields import DnsLabel, StrictModel, check_unique_items
+from components.catalog.fields import MAX_ITEMS, MAX_PEOPLE, DnsLabel, StrictModel, check_unique_items
 from components.catalog.problems import shown_text
 
 # EKS access entries take IAM roles and users (not STS session ARNs).
@@ -55,6 +55,7 @@ class EndpointSettings(StrictModel):
     )
     public_access_cidrs: list[Cidr] = Field(
         default_factory=list,
+        max_length=MAX_ITEMS,
         description="CIDRs allowed to reach the public endpoint (your office, VPN or CI egress).",
     )
 
@@ -76,7 +77,7 @@ class ClusterSettings(StrictModel):
     )
     endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
     admin_role_arns: list[PrincipalArn] = Field(
-        default_factory=list, description="IAM principals given cluster-admin through EKS access entries."
+        default_factory=list, max_length=MAX_PEOPLE, description="IAM principals given cluster-admin through EKS access entries."
     )
     log_types: list[Literal[CONTROL_PLANE_LOG_TYPES]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: list(CONTROL_PLANE_LOG_TYPES),
@@ -113,7 +114,7 @@ class GatewaySettings(StrictModel):
     tls: TlsSettings | None = Field(default=None, description="HTTPS on 443 (HTTP redirects there).")
     load_balancer_scheme: Literal["internet-facing", "internal"] = "internet-facing"
     source_ranges: list[Cidr] = Field(
-        default_factory=list, description="CIDRs allowed through the load balancer; all when empty."
+        default_factory=list, max_length=MAX_ITEMS, description="CIDRs allowed through the load balancer; all when empty."
     )
 
 

@@ -52,22 +52,28 @@ def _namespace_problems(catalog: Catalog) -> list[Problem]:
 
 
 def _storage_overlap_problems(catalog: Catalog) -> list[Problem]:
+    # Sorted, the prefixes that start with a given one follow it directly, so each prefix is
+    # compared only with those (linear for prefixes that do not nest, as in every valid catalog).
+    prefixes = sorted(
+        ((prefix, index, team) for team in catalog.teams for index, prefix in enumerate(team.spec.storage.s3_prefixes)),
+        key=lambda entry: (entry[0], entry[2].name, entry[1]),
+    )
+
+    def overlap(team: CatalogTeam, index: int, prefix: str, other: CatalogTeam, other_prefix: str) -> Problem:
+        return Problem(
+            team.source, f"storage.s3_prefixes[{index}]",
+            f"{prefix} overlaps {other_prefix} of team {other.name}; teams may not read "
+            "each other's artifacts, so give each team its own prefix",
+        )
+
     problems = []
-    prefixes = [
-        (team, index, prefix)
-        for team in catalog.teams
-        for index, prefix in enumerate(team.spec.storage.s3_prefixes)
-    ]
-    for team, index, prefix in prefixes:
-        for other, _, other_prefix in prefixes:
-            if other is team:
-                continue
-            if prefix.startswith(other_prefix) or other_prefix.startswith(prefix):
-                problems.append(Problem(
-                    team.source, f"storage.s3_prefixes[{index}]",
-                    f"{prefix} overlaps {other_prefix} of team {other.name}; teams may not read "
-                    "each other's artifacts, so give each team its own prefix",
-                ))
+    for position, (prefix, index, team) in enumerate(prefixes):
+        for inner, inner_index, other in prefixes[position + 1:]:
+            if not inner.startswith(prefix):
+                break
+            if other is not team:
+                problems.append(overlap(team, index, prefix, other, inner))
+                problems.append(overlap(other, inner_index, inner, team, prefix))
     return problems
 
 

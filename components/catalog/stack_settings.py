@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from components.catalog.fields import DnsLabel, LabelKey, LabelValue, S3Bucket, StrictModel, check_unique_items
+from components.catalog.fields import MAX_ITEMS, DnsLabel, LabelKey, LabelValue, S3Bucket, StrictModel, check_unique_items
 from components.catalog.hardware import GPU_MODELS, INSTANCE_TYPES, mig_layout_problem
 from components.catalog.platform_settings import (
     AddonSettings,
@@ -99,7 +99,8 @@ class GpuPoolSettings(StrictModel):
 
 
 class NodePool(StrictModel):
-    instance_types: list[InstanceTypeName] = Field(min_length=1)
+    # EKS takes at most 20 instance types per managed node group (CreateNodegroup instanceTypes).
+    instance_types: list[InstanceTypeName] = Field(min_length=1, max_length=20)
     capacity_type: Literal["on_demand", "spot"] = "on_demand"
     min_size: int = Field(ge=0, le=1000)
     max_size: int = Field(ge=1, le=1000)
@@ -111,7 +112,7 @@ class NodePool(StrictModel):
         "otherwise.",
     )
     labels: dict[LabelKey, LabelValue] = Field(
-        default_factory=dict, description="Extra node labels (not under modelplane's or NVIDIA's prefixes)."
+        default_factory=dict, max_length=MAX_ITEMS, description="Extra node labels (not under modelplane's or NVIDIA's prefixes)."
     )
     gpu: GpuPoolSettings | None = None
 
@@ -204,12 +205,15 @@ class StackSettings(StrictModel):
     domain: Hostname = Field(description="Host name of the shared inference gateway.")
     model_buckets: Annotated[list[S3Bucket], AfterValidator(check_unique_items)] = Field(
         min_length=1,
+        max_length=MAX_ITEMS,
         description="The S3 buckets teams may keep model artifacts in; a team's prefixes and "
         "its models' s3:// URIs must lie in one of them, so a catalog change can not grant "
         "a team's role access to any other bucket.",
     )
-    route_grants: dict[DnsLabel, Annotated[list[RoutePrefix], AfterValidator(check_unique_items)]] = Field(
-        default_factory=dict,
+    route_grants: dict[
+        DnsLabel, Annotated[list[RoutePrefix], AfterValidator(check_unique_items), Field(max_length=MAX_ITEMS)]
+    ] = Field(
+        default_factory=dict, max_length=MAX_ITEMS,
         description="Gateway path prefixes a team may route under besides its own /<team>/, by "
         "team name (such as fraud: [/payments/]); the platform grants them here, since a model "
         "file could otherwise take another team's paths.",
@@ -218,7 +222,7 @@ class StackSettings(StrictModel):
         default=None, description="EKS cluster name; default modelplane-<stack>."
     )
     node_pools: dict[DnsLabel, NodePool] = Field(
-        description="Node pools by name; 'system' runs the add-ons."
+        max_length=MAX_ITEMS, description="Node pools by name; 'system' runs the add-ons."
     )
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
@@ -230,7 +234,7 @@ class StackSettings(StrictModel):
         default_factory=dict, description="Helm values per add-on, merged over the defaults."
     )
     extra_releases: list[ExtraRelease] = Field(
-        default_factory=list, description="Further Helm releases installed after the add-ons."
+        default_factory=list, max_length=MAX_ITEMS, description="Further Helm releases installed after the add-ons."
     )
 
     @field_validator("node_pools")

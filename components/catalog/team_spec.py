@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, WithJsonSchema
 
-from components.catalog.fields import UNIQUE_ITEMS, DnsLabel, LabelValue, StrictModel, check_unique_items, s3_key_problem
+from components.catalog.fields import MAX_ITEMS, MAX_PEOPLE, UNIQUE_ITEMS, DnsLabel, LabelValue, StrictModel, check_unique_items, s3_key_problem
 from components.catalog.hardware import ALL_MIG_PROFILES
 from components.catalog.problems import shown_text
 from components.catalog.quantities import CpuQuantity, MemoryQuantity
@@ -104,6 +104,7 @@ MigQuota = Annotated[
 class TeamStorage(StrictModel):
     s3_prefixes: Annotated[list[S3Prefix], AfterValidator(check_unique_items)] = Field(
         min_length=1,
+        max_length=MAX_ITEMS,
         json_schema_extra=UNIQUE_ITEMS,
         description="S3 prefixes (s3://bucket/prefix/) the team's model artifacts live under; "
         "the team's models may read these and nothing else.",
@@ -129,12 +130,14 @@ class TeamSpec(StrictModel):
     description: str | None = Field(default=None, description="What the team does.")
     owners: Annotated[list[OwnerGroup], AfterValidator(check_unique_items)] = Field(
         min_length=1,
+        max_length=MAX_PEOPLE,
         json_schema_extra=UNIQUE_ITEMS,
         description="Kubernetes groups that may manage the team's InferenceServices and read "
         "their pods and logs.",
     )
     reviewers: Annotated[list[CodeOwner], AfterValidator(check_unique_items)] = Field(
         default_factory=list,
+        max_length=MAX_PEOPLE,
         json_schema_extra=UNIQUE_ITEMS,
         description="GitHub users or teams who review changes to the team's folder (CODEOWNERS).",
     )

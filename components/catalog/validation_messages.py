@@ -99,6 +99,11 @@ def _message(detail: dict, model: type[BaseModel], location: tuple) -> str:
         return f"must be a finite number, got {describe_value(value)}"
     if kind == "too_short":
         return f"must list at least {context.get('min_length', 1)} item(s)"
+    if kind == "too_long":
+        return (
+            f"has {context.get('actual_length')} items, more than the {context.get('max_length')} "
+            "allowed; keep the ones in use"
+        )
     if kind == "value_error":
         return str(detail["msg"]).removeprefix("Value error, ")
     return str(detail["msg"])

@@ -109,11 +109,13 @@ def _replaces(kind: str, fields: Iterable[FieldChange]) -> bool:
     return any(change.path == p or change.path.startswith((p + ".", p + "[")) for change in fields for p in prefixes)
 
 
-def _storage_of(entries: dict[str, StateEntry], team: str, model: str) -> str | None:
-    for entry in entries.values():
-        if entry.kind == "InferenceService" and (entry.team, entry.model) == (team, model):
-            return entry.body["spec"]["predictor"]["model"]["storageUri"]
-    return None
+def _storage_by_model(entries: dict[str, StateEntry]) -> dict[tuple[str | None, str | None], str]:
+    """The storage URI of every model's InferenceService, by (team, model)."""
+    return {
+        (entry.team, entry.model): entry.body["spec"]["predictor"]["model"]["storageUri"]
+        for entry in entries.values()
+        if entry.kind == "InferenceService"
+    }
 
 
 def diff_stack(
@@ -197,16 +199,24 @@ def _catalog_models(deployment: StackDeployment):
 
 
 def _renames(before: dict[str, StateEntry], after: dict[str, StateEntry], changes: list[EntryChange]) -> list[tuple[str, str]]:
-    """A model removed and another added with the same artifacts, in the same team: a rename."""
-    removed = {(c.team, c.model) for c in changes if c.action == REMOVED and c.model}
-    added = {(c.team, c.model) for c in changes if c.action == ADDED and c.model}
+    """A model removed and another added with the same artifacts, in the same team: a rename.
+    Matched through an index of the added models by (team, storage), so a thousand renames cost a
+    thousand lookups, not a million comparisons."""
+    removed = sorted({(c.team, c.model) for c in changes if c.action == REMOVED and c.model})
+    added = sorted({(c.team, c.model) for c in changes if c.action == ADDED and c.model})
+    storage_before, storage_after = _storage_by_model(before), _storage_by_model(after)
+    added_by_storage: dict[tuple[str | None, str], list[str]] = {}
+    for team, new in added:
+        storage = storage_after.get((team, new))
+        if storage is not None:
+            added_by_storage.setdefault((team, storage), []).append(new)
     renames = []
-    for team, old in sorted(removed):
-        storage = _storage_of(before, team, old)
-        for new_team, new in sorted(added):
-            if new_team == team and storage is not None and _storage_of(after, team, new) == storage:
-                renames.append((f"{team}/{old}", f"{team}/{new}"))
-                break
+    for team, old in removed:
+        storage = storage_before.get((team, old))
+        candidates = added_by_storage.get((team, storage), []) if storage is not None else []
+        if candidates:
+            # The first by name; an added model is the new name of one removed model at most.
+            renames.append((f"{team}/{old}", f"{team}/{candidates.pop(0)}"))
     return renames
 
 
