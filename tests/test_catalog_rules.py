@@ -86,10 +86,10 @@ def test_duplicate_routes(basic_workspace):
 
 
 def test_nested_routes(basic_workspace):
-    basic_workspace.model(name="other", route={"path": "/fraud"})
+    basic_workspace.model(name="other", route={"path": "/fraud/scorer/v2"})
     assert problems_of(basic_workspace) == [
-        "models/fraud/scorer.yaml: route.path: route /fraud/scorer is nested under /fraud, the "
-        "route of models/fraud/other.yaml; the gateway could send its requests to either, so "
+        "models/fraud/other.yaml: route.path: route /fraud/scorer/v2 is nested under /fraud/scorer, "
+        "the route of models/fraud/scorer.yaml; the gateway could send its requests to either, so "
         "choose a path outside it",
     ]
 

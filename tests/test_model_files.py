@@ -131,7 +131,7 @@ def problems_of(workspace) -> list[str]:
         (
             {"route": {"path": "/fraud/scorer/"}},
             "route.path: '/fraud/scorer/' is not a route path; write /segment/segment with "
-            "letters, digits and - . _ ~, no trailing '/'",
+            "lower-case letters, digits and - . _ ~, no trailing '/'",
         ),
         ({"timeout_seconds": 0}, "timeout_seconds: must be at least 1, got the number 0"),
         (

@@ -297,9 +297,9 @@ def test_route_on_the_shared_gateway(objects):
 
 
 def test_custom_route_and_timeout(basic_workspace):
-    basic_workspace.model(route={"path": "/payments/score"}, timeout_seconds=5, scaling={"min_replicas": 1})
+    basic_workspace.model(route={"path": "/fraud/score"}, timeout_seconds=5, scaling={"min_replicas": 1})
     http = render(basic_workspace)["VirtualService/team-fraud/scorer-route"]["spec"]["http"][0]
-    assert http["match"] == [{"uri": {"exact": "/payments/score"}}, {"uri": {"prefix": "/payments/score/"}}]
+    assert http["match"] == [{"uri": {"exact": "/fraud/score"}}, {"uri": {"prefix": "/fraud/score/"}}]
     assert http["timeout"] == "5s"
 
 

@@ -20,7 +20,7 @@ from components.catalog.model_spec import ModelSpec, cpu_limit_problem, scaling_
 from components.catalog.placement import fit_problems, place_model
 from components.catalog.problems import InputError, Problem
 from components.catalog.quantities import cpu_cores, format_cpu
-from components.catalog.rules import catalog_problems, route_path
+from components.catalog.rules import catalog_problems, route_grant_problems, route_path
 from components.catalog.stacks import Stack
 
 
@@ -36,6 +36,8 @@ def resolve_deployment(catalog: Catalog, stack: Stack, all_stack_names: list[str
     for model in deployed:
         by_team[model.team.name].append(model)
     problems.extend(bucket_problems(catalog, stack))
+    problems.extend(route_grant_problems(catalog, stack.settings.route_grants, stack.source))
+    problems.extend(release_namespace_problems(catalog, stack))
     for team in catalog.teams:
         problems.extend(quota_problems(team, by_team[team.name], stack))
     problems.extend(capacity_problems(stack, deployed))
@@ -260,6 +262,25 @@ def _slo(spec: ModelSpec, stack: Stack) -> ModelSlo:
 
 def _pick(override, default):
     return default if override is None else override
+
+
+def release_namespace_problems(catalog: Catalog, stack: Stack) -> list[Problem]:
+    """A team namespace that is also the namespace of one of the stack's extra releases: the
+    team's role, quota and network policy would land in a namespace the platform installs into.
+    (The add-ons' own namespaces are reserved in every stack: ``RESERVED_NAMESPACES``.)"""
+    releases: dict[str, list[str]] = defaultdict(list)
+    for release in stack.settings.extra_releases:
+        releases[release.namespace].append(release.name)
+    problems = []
+    for team in catalog.teams:
+        names = releases.get(team.namespace)
+        if names:
+            problems.append(Problem(
+                team.source, "namespace",
+                f"{team.namespace!r} is the namespace of the extra release {', '.join(names)} of "
+                f"stack {stack.name} ({stack.source}); the platform owns it, so choose another namespace",
+            ))
+    return problems
 
 
 def bucket_problems(catalog: Catalog, stack: Stack) -> list[Problem]:

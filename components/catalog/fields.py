@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, WithJsonSchema
 
+from components.catalog.problems import shown_text
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Kubernetes label keys: an optional DNS-subdomain prefix and '/', then a name of 63 characters.
 _LABEL_KEY_PREFIX = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -17,15 +19,16 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
 
 
 class StrictModel(BaseModel):
-    """Base of every user-facing model: unknown fields are errors, types are not coerced."""
+    """Base of every user-facing model: unknown fields are errors, types are not coerced, and a
+    number is finite (``.inf`` and ``.nan`` are YAML floats no setting means)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 def check_dns_label(value: str) -> str:
     if len(value) > 63 or not _DNS_LABEL.fullmatch(value):
         raise ValueError(
-            f"{value!r} is not a DNS-1123 label: use at most 63 lowercase letters, digits and '-', "
+            f"{shown_text(value, 80)} is not a DNS-1123 label: use at most 63 lowercase letters, digits and '-', "
             "starting and ending with a letter or digit"
         )
     return value
@@ -34,7 +37,7 @@ def check_dns_label(value: str) -> str:
 def check_label_value(value: str) -> str:
     if len(value) > 63 or not _LABEL_VALUE.fullmatch(value):
         raise ValueError(
-            f"{value!r} cannot be a Kubernetes label value: use at most 63 letters, digits, "
+            f"{shown_text(value, 80)} cannot be a Kubernetes label value: use at most 63 letters, digits, "
             "'-', '_' and '.', starting and ending with a letter or digit"
         )
     return value
@@ -44,7 +47,7 @@ def check_label_key(value: str) -> str:
     prefix, _, name = value.rpartition("/")
     if (prefix and (len(prefix) > 253 or not _LABEL_KEY_PREFIX.fullmatch(prefix))) or len(name) > 63 or not _LABEL_KEY_NAME.fullmatch(name):
         raise ValueError(
-            f"{value!r} is not a Kubernetes label key; write [prefix/]name with letters, digits, "
+            f"{shown_text(value, 80)} is not a Kubernetes label key; write [prefix/]name with letters, digits, "
             "'-', '_' and '.' (prefix: a DNS name)"
         )
     return value
@@ -86,7 +89,7 @@ _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2
 
 def check_hostname(value: str) -> str:
     if not _HOSTNAME.fullmatch(value):
-        raise ValueError(f"{value!r} is not a DNS name; write one like models.example.com")
+        raise ValueError(f"{shown_text(value, 80)} is not a DNS name; write one like models.example.com")
     return value
 
 
@@ -116,7 +119,7 @@ def s3_key_problem(key: str) -> str | None:
 
 def check_s3_bucket(value: str) -> str:
     if not S3_BUCKET.match(value) or ".." in value:
-        raise ValueError(f"{value!r} is not an S3 bucket name (3-63 lowercase letters, digits, '.' and '-')")
+        raise ValueError(f"{shown_text(value, 80)} is not an S3 bucket name (3-63 lowercase letters, digits, '.' and '-')")
     return value
 
 

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, WithJson
 
 from components.catalog.cold_start import MAX_REQUEST_TIMEOUT_SECONDS, ColdStart
 from components.catalog.fields import MAX_ITEMS, DnsLabel, LabelValue, StrictModel, check_dns_label, s3_key_problem
+from components.catalog.problems import shown_text
 from components.catalog.quantities import CpuQuantity, MemoryQuantity, cpu_cores
 from components.catalog.runtimes import (
     DEFAULT_RUNTIME_FOR_FORMAT,
@@ -37,12 +38,18 @@ HPA_METRICS = ("cpu", "memory")
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Set by Knative, KServe or the IRSA webhook; a model that overrides them breaks in odd ways, and
-# the AWS keys would put a credential into git.
+# the AWS keys would put a credential into git or point the SDK at other credentials (the pod
+# identity webhook leaves a container's own AWS_ROLE_ARN or AWS_CONTAINER_CREDENTIALS_FULL_URI in
+# place: amazon-eks-pod-identity-webhook pkg/handler/handler.go@v0.6.9).
 RESERVED_ENV_NAMES = frozenset({
-    "PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION", "STORAGE_URI",
+    "PORT", "STORAGE_URI",
     "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
+    "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
 })
+# Knative reserves K_SERVICE, K_CONFIGURATION and K_REVISION (pkg/apis/serving/k8s_validation.go
+# @knative-v1.23.0) and sets more K_ names (K_SINK, K_CE_OVERRIDES): the whole prefix is theirs.
+RESERVED_ENV_PREFIX = "K_"
 
 # Runtime arguments (``args``): KServe appends them to the ClusterServingRuntime's own
 # (pkg/controller/v1beta1/inferenceservice/utils/utils.go:253-264 MergeRuntimeContainers @ v0.20.0),
@@ -87,7 +94,11 @@ STORAGE_URI_PATTERN = "^(?:" + "|".join(
     f"{scheme}://(?:{pattern.pattern.removeprefix('^').removesuffix('$')})"
     for scheme, pattern in _STORAGE_PATTERNS.items()
 ) + ")$"
-_ROUTE_PATH = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+# Route paths are normalised: lower case (the gateway's prefix match is case-sensitive, so /Search
+# and /search would be two routes that read as one), no '.'-led segment ('.', '..', .well-known
+# and .git mean something else to browsers and proxies), no empty segment, no trailing '/', no
+# %-encoding (%2e%2e is '..' once a proxy decodes it).
+_ROUTE_PATH = re.compile(r"^(/[a-z0-9_~-][a-z0-9._~-]*)+$")
 
 
 def check_storage_uri(value: str) -> str:
@@ -96,22 +107,22 @@ def check_storage_uri(value: str) -> str:
     if scheme not in _STORAGE_PATTERNS:
         supported = ", ".join(f"{name}://" for name in _STORAGE_PATTERNS)
         raise ValueError(
-            f"{value!r} is not a supported storage URI; models read from {supported} "
+            f"{shown_text(value, 80)} is not a supported storage URI; models read from {supported} "
             "(on EKS the platform grants S3 access only, through the team's IAM role)"
         )
     if not _STORAGE_PATTERNS[scheme].fullmatch(match["rest"]):
-        raise ValueError(f"{value!r} is not a valid {scheme} URI; write {_STORAGE_EXAMPLES[scheme]}")
+        raise ValueError(f"{shown_text(value, 80)} is not a valid {scheme} URI; write {_STORAGE_EXAMPLES[scheme]}")
     if scheme == "s3":
         problem = s3_key_problem(match["rest"].partition("/")[2])
         if problem:
-            raise ValueError(f"{value!r} {problem}")
+            raise ValueError(f"{shown_text(value, 80)} {problem}")
     return value
 
 
 def check_env_name(value: str) -> str:
     if not _ENV_NAME.fullmatch(value):
-        raise ValueError(f"{value!r} is not an environment variable name; use letters, digits and _")
-    if value in RESERVED_ENV_NAMES:
+        raise ValueError(f"{shown_text(value, 80)} is not an environment variable name; use letters, digits and _")
+    if value in RESERVED_ENV_NAMES or value.startswith(RESERVED_ENV_PREFIX):
         raise ValueError(
             f"{value} is set by the platform (Knative, KServe or the IAM role of the team); "
             "remove it"
@@ -223,24 +234,32 @@ def check_model_name(value: str) -> str:
     # After the DNS label check only the first character can be wrong here.
     if not _MODEL_NAME.fullmatch(value):
         raise ValueError(
-            f"{value!r} must start with a letter: Knative names the model's Service "
+            f"{shown_text(value, 80)} must start with a letter: Knative names the model's Service "
             f"{value}-predictor, and Service names start with a letter"
         )
     if len(value) > MAX_MODEL_NAME_LENGTH:
         raise ValueError(
-            f"{value!r} has {len(value)} characters; at most {MAX_MODEL_NAME_LENGTH} fit, because "
+            f"{shown_text(value, 80)} has {len(value)} characters; at most {MAX_MODEL_NAME_LENGTH} fit, because "
             "Knative names revisions <name>-predictor-00001 within 63 characters"
         )
     return value
 
 
 def check_route_path(value: str) -> str:
-    if not _ROUTE_PATH.fullmatch(value):
+    if _ROUTE_PATH.fullmatch(value):
+        return value
+    segments = value.split("/")[1:] if value.startswith("/") else []
+    if segments and any(segment.startswith(".") for segment in segments):
         raise ValueError(
-            f"{value!r} is not a route path; write /segment/segment with letters, digits and "
-            "- . _ ~, no trailing '/'"
+            f"{shown_text(value, 80)} has a segment starting with '.' ('.', '..', .well-known); "
+            "route paths are plain /segment/segment"
         )
-    return value
+    if value.lower() != value and _ROUTE_PATH.fullmatch(value.lower()):
+        raise ValueError(f"{shown_text(value, 80)} has capitals; route paths are lower case: write {value.lower()}")
+    raise ValueError(
+        f"{shown_text(value, 80)} is not a route path; write /segment/segment with lower-case "
+        "letters, digits and - . _ ~, no trailing '/'"
+    )
 
 
 StorageUri = Annotated[
@@ -252,7 +271,9 @@ EnvVariables = Annotated[
     dict[EnvName, EnvValue],
     WithJsonSchema({
         "type": "object",
-        "propertyNames": {"pattern": _ENV_NAME.pattern, "not": {"enum": sorted(RESERVED_ENV_NAMES)}},
+        "propertyNames": {"pattern": _ENV_NAME.pattern, "not": {"anyOf": [
+            {"enum": sorted(RESERVED_ENV_NAMES)}, {"pattern": f"^{RESERVED_ENV_PREFIX}"},
+        ]}},
         "additionalProperties": {"type": "string", "pattern": NO_TEMPLATE_PATTERN},
         "maxProperties": MAX_ITEMS,
     }),
@@ -269,6 +290,18 @@ RuntimeArg = Annotated[
     AfterValidator(check_runtime_arg),
     WithJsonSchema({"type": "string", "pattern": ARG_PATTERN, "maxLength": MAX_ARG_LENGTH}),
 ]
+
+
+def check_route_prefix(value: str) -> str:
+    """A prefix the platform grants a team (``/payments/``): a route path and a final '/'."""
+    if not value.endswith("/") or value == "/":
+        raise ValueError(f"{shown_text(value, 80)} must end with '/' after a path, such as /payments/, "
+                         "or it would also grant /payments-other")
+    check_route_path(value[:-1])
+    return value
+
+
+RoutePrefix = Annotated[str, AfterValidator(check_route_prefix)]
 RoutePath = Annotated[
     str, AfterValidator(check_route_path), WithJsonSchema({"type": "string", "pattern": _ROUTE_PATH.pattern}),
 ]

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, model_validator
 from components import pins
 from components.catalog.cold_start import ColdStart
 from components.catalog.fields import MAX_ITEMS, MAX_PEOPLE, DnsLabel, Hostname, StrictModel, check_unique_items
+from components.catalog.problems import shown_text
 
 # EKS access entries take IAM roles and users (not STS session ARNs).
 _IAM_PRINCIPAL = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(role|user)/[\w+=,.@/-]+$")
@@ -24,21 +25,21 @@ def check_cidr(value: str) -> str:
     try:
         ipaddress.ip_network(value, strict=True)
     except ValueError:
-        raise ValueError(f"{value!r} is not a CIDR block; write one like 10.0.0.0/16") from None
+        raise ValueError(f"{shown_text(value, 80)} is not a CIDR block; write one like 10.0.0.0/16") from None
     return value
 
 
 def check_principal(value: str) -> str:
     if not _IAM_PRINCIPAL.match(value):
         raise ValueError(
-            f"{value!r} is not an IAM role or user ARN; write arn:aws:iam::<account>:role/<name>"
+            f"{shown_text(value, 80)} is not an IAM role or user ARN; write arn:aws:iam::<account>:role/<name>"
         )
     return value
 
 
 def check_availability_zone(value: str) -> str:
     if not _AZ.match(value):
-        raise ValueError(f"{value!r} is not an availability zone; write one like us-west-2a")
+        raise ValueError(f"{shown_text(value, 80)} is not an availability zone; write one like us-west-2a")
     return value
 
 
@@ -265,6 +266,11 @@ class MonitoringSettings(StrictModel):
     )
 
 
+# USD per hour: the dearest instance type in the bundled table costs about 63; a price past this
+# is a typo, and a bound keeps every cost computed from it exact (1e30 overflowed the cents).
+MAX_PRICE_PER_HOUR = 1000
+
+
 class CostSettings(StrictModel):
     default_active_hours_per_day: float = Field(
         default=4, ge=0, le=24,
@@ -273,7 +279,7 @@ class CostSettings(StrictModel):
     spot_price_ratio: float = Field(
         default=0.4, gt=0, le=1, description="Spot price as a share of on-demand, for spot pools."
     )
-    prices: dict[str, Annotated[float, Field(gt=0)]] = Field(
+    prices: dict[str, Annotated[float, Field(gt=0, le=MAX_PRICE_PER_HOUR)]] = Field(
         default_factory=dict,
         description="On-demand USD per hour by instance type, over the bundled price table.",
     )

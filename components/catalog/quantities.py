@@ -8,6 +8,8 @@ from typing import Annotated, Union
 
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
+from components.catalog.problems import shown_text
+
 _QUANTITY = re.compile(r"^(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<suffix>[a-zA-Z]*)$")
 
 _DECIMAL_SUFFIXES = {"m": Decimal(1) / 1000, "": Decimal(1), "k": Decimal(10) ** 3,
@@ -24,12 +26,6 @@ MAX_CPU_CORES = Decimal(10) ** 6
 MAX_MEMORY_BYTES = Decimal(2) ** 60  # 1Ei
 
 
-def shown_text(text: str, limit: int = 32) -> str:
-    """``text`` quoted for a message, cut when long (a 4,000-digit number is not echoed in full)."""
-    if len(text) <= limit:
-        return repr(text)
-    return repr(text[:limit]) + f"... ({len(text)} characters)"
-
 # What a CPU or memory amount may look like as text. The validator and the JSON Schema use these
 # same patterns (ECMA-262 and Python agree on them; the validator matches the whole text).
 CPU_PATTERN = r"^[0-9]+(?:\.[0-9]+)?m?$"
@@ -43,7 +39,7 @@ def parse_quantity(text: str) -> Decimal:
     """The value of a quantity: ``"500m"`` -> 0.5, ``"2Gi"`` -> 2147483648."""
     match = _QUANTITY.match(text)
     if not match or match["suffix"] not in _SUFFIXES:
-        raise ValueError(f"{text!r} is not a Kubernetes quantity")
+        raise ValueError(f"{shown_text(text)} is not a Kubernetes quantity")
     return Decimal(match["number"]) * _SUFFIXES[match["suffix"]]
 
 

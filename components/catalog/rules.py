@@ -138,6 +138,25 @@ def _route_problems(catalog: Catalog) -> list[Problem]:
     return problems
 
 
+def route_grant_problems(catalog: Catalog, grants: dict[str, list[str]], stack_file: str) -> list[Problem]:
+    """A model routes under its team's own ``/<team>/`` or a prefix the stack grants the team: a
+    model file alone cannot take another team's paths (``/search/new`` from team fraud)."""
+    problems = []
+    for team, model in catalog.models():
+        if model.spec.route is None or model.spec.is_grpc:
+            continue
+        path = model.spec.route.path
+        allowed = [f"/{team.name}/", *grants.get(team.name, ())]
+        if not any(path.startswith(prefix) for prefix in allowed):
+            problems.append(Problem(
+                model.source, "route.path",
+                f"route {path} is outside {', '.join(allowed)}, the paths of team {team.name}; "
+                f"choose a path under /{team.name}/, or ask the platform team to grant the prefix "
+                f"in modelplane:route_grants of {stack_file}",
+            ))
+    return problems
+
+
 def _grpc_host_problems(catalog: Catalog) -> list[Problem]:
     """gRPC models are reached at <model>-<team>.<domain>; two of them must not share a host."""
     by_host: dict[str, list[CatalogModel]] = defaultdict(list)

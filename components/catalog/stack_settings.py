@@ -25,6 +25,8 @@ from components.catalog.platform_settings import (
     PrincipalArn,
     ServingSettings,
 )
+from components.catalog.model_spec import RoutePrefix
+from components.catalog.problems import shown_text
 from components.catalog.team_spec import MigProfileName
 from components.platform_names import ADDON_RELEASES
 
@@ -46,20 +48,20 @@ _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 
 def check_account_id(value: str) -> str:
     if not _ACCOUNT_ID.match(value):
-        raise ValueError(f"{value!r} is not an AWS account id; write its 12 digits in quotes")
+        raise ValueError(f"{shown_text(value, 80)} is not an AWS account id; write its 12 digits in quotes")
     return value
 
 
 def check_region(value: str) -> str:
     if not _REGION.match(value):
-        raise ValueError(f"{value!r} is not an AWS region; write one like us-west-2")
+        raise ValueError(f"{shown_text(value, 80)} is not an AWS region; write one like us-west-2")
     return value
 
 
 def check_instance_type(value: str) -> str:
     if value not in INSTANCE_TYPES:
         raise ValueError(
-            f"{value!r} is not an instance type modelplane knows (it needs its CPUs, memory and "
+            f"{shown_text(value, 80)} is not an instance type modelplane knows (it needs its CPUs, memory and "
             f"GPUs); known: {', '.join(INSTANCE_TYPES)}"
         )
     return value
@@ -213,6 +215,14 @@ class StackSettings(StrictModel):
         description="The S3 buckets teams may keep model artifacts in; a team's prefixes and "
         "its models' s3:// URIs must lie in one of them, so a catalog change can not grant "
         "a team's role access to any other bucket.",
+    )
+    route_grants: dict[
+        DnsLabel, Annotated[list[RoutePrefix], AfterValidator(check_unique_items), Field(max_length=MAX_ITEMS)]
+    ] = Field(
+        default_factory=dict, max_length=MAX_ITEMS,
+        description="Gateway path prefixes a team may route under besides its own /<team>/, by "
+        "team name (such as fraud: [/payments/]); the platform grants them here, since a model "
+        "file could otherwise take another team's paths.",
     )
     cluster_name: DnsLabel | None = Field(
         default=None, description="EKS cluster name; default modelplane-<stack>."

@@ -56,6 +56,25 @@ def stack_names(stacks_dir: Path) -> list[str]:
     return sorted(names)
 
 
+def stray_stack_files(stacks_dir: Path, shown_dir: str) -> list[Problem]:
+    """Files in ``stacks_dir`` that look like stack settings but are not named
+    ``Pulumi.<stack>.yaml``: no command would read them (``Pulumi.prod.yml``, ``prod.yaml``), so a
+    change to them would pass unreviewed while the stack it was meant for stays as it was."""
+    if not stacks_dir.is_dir() or stacks_dir.is_symlink():
+        return []
+    problems = []
+    for path in sorted(stacks_dir.iterdir()):
+        if _STACK_FILE.match(path.name):
+            continue
+        if path.name.startswith("Pulumi.") or path.suffix.lower() in (".yaml", ".yml"):
+            problems.append(Problem(
+                f"{shown_dir}/{path.name}", WHOLE_FILE,
+                "is not named Pulumi.<stack>.yaml, so no stack reads it; rename it (for example "
+                "Pulumi.prod.yaml) or move it out of the stacks folder",
+            ))
+    return problems
+
+
 def config_key(field: str) -> str:
     """The stack-file key of a settings field: ``node_pools`` -> ``modelplane:node_pools``."""
     return FOREIGN_KEYS.get(field, f"{NAMESPACE}:{field}")
@@ -69,6 +88,9 @@ def settings_from_config(config: Mapping[str, Any], source: str) -> StackSetting
     """
     fields: dict[str, Any] = {}
     key_problems = [problem for key in config if (problem := _misnamed_key_problem(key, source))]
+    for key, value in config.items():
+        if str(key).startswith(f"{NAMESPACE}:") or key in FOREIGN_KEYS.values():
+            key_problems.extend(_secret_problems(value, str(key), source))
     if key_problems:
         raise InputError(key_problems)
     for key, value in config.items():
@@ -82,6 +104,28 @@ def settings_from_config(config: Mapping[str, Any], source: str) -> StackSetting
     except ValidationError as error:
         problems = problems_from_validation_error(error, StackSettings, source)
         raise InputError(_with_config_keys(problems)) from None
+
+
+def _secret_problems(value: Any, path: str, source: str) -> list[Problem]:
+    """Pulumi secrets (``{secure: <ciphertext>}``) among modelplane's settings.
+
+    The offline commands read the stack file without the stack's key, so a secret would be
+    validated, rendered and reviewed as the mapping ``{secure: ...}`` while ``pulumi up`` applied
+    the decrypted value: what the review showed would not be what is deployed. Nothing modelplane
+    reads is secret (secrets belong in a Kubernetes Secret the platform creates), so it is refused.
+    """
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return [Problem(
+                source, path,
+                "is a Pulumi secret ({secure: ...}); modelplane settings are read offline by validate, "
+                "render and review, which cannot decrypt it, so they must be plain values: keep "
+                "secrets in a Kubernetes Secret and refer to it by name",
+            )]
+        return [p for key, item in value.items() for p in _secret_problems(item, f"{path}.{key}", source)]
+    if isinstance(value, list):
+        return [p for index, item in enumerate(value) for p in _secret_problems(item, f"{path}[{index}]", source)]
+    return []
 
 
 def _misnamed_key_problem(key: Any, source: str) -> Problem | None:
@@ -237,4 +281,5 @@ __all__ = [
     "settings_from_engine_config",
     "stack_file",
     "stack_names",
+    "stray_stack_files",
 ]

@@ -18,6 +18,7 @@ from components.catalog import (
     stack_names,
 )
 from components.catalog.problems import WHOLE_FILE, raise_if_any
+from components.catalog.stacks import stray_stack_files
 from components.render.addons import render_addon_releases
 from components.render.stack_render import RenderedStack, render_stack
 
@@ -30,7 +31,8 @@ class Paths:
 
 def shown(path: Path) -> str:
     """A path as messages print it."""
-    return path.as_posix().rstrip("/") or "."
+    text = path.as_posix()
+    return text.rstrip("/") or text  # `/` stays `/`
 
 
 def load_deployment(paths: Paths, stack_name: str) -> StackDeployment:
@@ -69,6 +71,7 @@ def validate_all(paths: Paths, only_stack: str | None) -> tuple[Catalog, list[St
         catalog = load_catalog(paths.models, shown(paths.models))
     except InputError as error:
         problems.extend(error.problems)
+    problems.extend(stray_stack_files(paths.stacks, shown(paths.stacks)))
     names = [only_stack] if only_stack else stack_names(paths.stacks)
     if not names:
         problems.append(Problem(shown(paths.stacks), WHOLE_FILE, "no Pulumi.<stack>.yaml files"))

@@ -8,7 +8,12 @@ Exit codes, distinct so that CI cannot mistake one for another:
 - 1: a problem with the input (printed one per line), or a change that needs acknowledging (a prod
   deletion without ``--allow-delete``);
 - 2: a usage error (an unknown option, a missing argument), argparse's own code;
-- 3: differences found (diff, review): the changes are printed and nothing is wrong.
+- 3: differences found (diff, review): the changes are printed and nothing is wrong;
+- 141: the reader of the output went away (``modelplane plan | head -1``), as for any command
+  SIGPIPE ends (128 + 13); nothing is printed about it.
+
+A file that cannot be written (a read-only folder, a full disk) is a problem like any other: one
+line, exit 1, and the file is either as it was or complete (written beside it, then renamed).
 """
 
 from __future__ import annotations
@@ -16,19 +21,18 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
-import shutil
+import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
 from components.catalog import InputError, Problem, load_catalog
 from components.catalog.json_schema import catalog_json_schemas
 from components.catalog.problems import WHOLE_FILE, raise_if_any
-from components.cli.codeowners import codeowners_drift, platform_reviewers, render_codeowners
+from components.cli.codeowners import checked_reviewers, codeowners_drift, platform_reviewers, render_codeowners
 from components.cli.inputs import Paths, load_rendered_stack, shown, validate_all
-from components.render.manifests import dump_objects, object_file_name
-from components.render.objects import KubeObject
+from components.cli.object_tree import RENDER_MARKER, write_object_tree
+from components.render.manifests import dump_objects
 from components.review.capacity import capacity_as_dict, capacity_report, format_capacity
 from components.review.compare import compare_stack, format_review_markdown, format_review_text, review_stacks
 from components.review.cost import cost_as_dict, estimate_cost, format_cost
@@ -39,8 +43,7 @@ EXIT_OK = 0
 EXIT_INPUT_ERROR = 1
 EXIT_USAGE = 2  # argparse exits with 2 on a usage error; nothing else may use it
 EXIT_CHANGES = 3
-# Marks a directory written by `render --out DIR`, so a later render may replace it wholesale.
-RENDER_MARKER = ".modelplane-render"
+EXIT_BROKEN_PIPE = 141
 OUTPUT_FORMATS = ("text", "markdown", "json")
 DEFAULT_MODELS = "models"
 DEFAULT_STACKS = "stacks"
@@ -146,7 +149,7 @@ def command_codeowners(args: argparse.Namespace) -> int:
     catalog = load_catalog(models, shown(models))
     # The repository is the folder that holds models/; its pyproject.toml names the platform team.
     root = models.resolve().parent
-    reviewers = args.platform_reviewer or platform_reviewers(root / "pyproject.toml")
+    reviewers = checked_reviewers(args.platform_reviewer) if args.platform_reviewer else platform_reviewers(root / "pyproject.toml")
     text = render_codeowners(catalog, reviewers, models.resolve().name)
     if args.out == "-":
         sys.stdout.write(text)
@@ -154,11 +157,7 @@ def command_codeowners(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.check:
         return check_codeowners(out, text)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise InputError([Problem(shown(out), WHOLE_FILE, f"cannot write: {error.strerror}")]) from None
+    write_files({out: text}, mkdir=True)
     print(f"wrote {args.out}", file=sys.stderr)
     return EXIT_OK
 
@@ -188,47 +187,35 @@ def command_schema(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     if not out_dir.is_dir():
         raise InputError([Problem(shown(out_dir), WHOLE_FILE, "not a directory")])
-    for file_name, text in catalog_json_schemas().items():
-        (out_dir / file_name).write_text(text, encoding="utf-8")
-        print(f"wrote {shown(out_dir / file_name)}", file=sys.stderr)
+    files = {out_dir / file_name: text for file_name, text in catalog_json_schemas().items()}
+    write_files(files)
+    for path in files:
+        print(f"wrote {shown(path)}", file=sys.stderr)
     return EXIT_OK
 
 
-def write_object_tree(objects: list[KubeObject], out_dir: Path) -> None:
-    """Write one file per object into ``out_dir``, all or nothing.
-
-    The files go to a fresh sibling directory first, which then replaces ``out_dir``; a directory
-    that modelplane did not write is never replaced.
-    """
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise InputError([Problem(shown(out_dir), WHOLE_FILE, "exists and is not a directory")])
-        if any(out_dir.iterdir()) and not (out_dir / RENDER_MARKER).exists():
-            raise InputError([Problem(
-                shown(out_dir), WHOLE_FILE,
-                "exists and was not written by modelplane render; name a new or empty directory",
-            )])
+def write_files(files: dict[Path, str], mkdir: bool = False) -> None:
+    """Write every file beside its target first, then rename each into place: on a read-only
+    folder or a full disk, no target is left half written and no temporary file stays."""
+    staged: list[tuple[Path, Path]] = []
+    current = next(iter(files))
     try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-        try:
-            for obj in objects:
-                target = staging / object_file_name(obj)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(dump_objects([obj]), encoding="utf-8")
-            (staging / RENDER_MARKER).write_text("written by modelplane render\n", encoding="utf-8")
-            if out_dir.exists():
-                retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
-                out_dir.rename(retired / "tree")
-                staging.rename(out_dir)
-                shutil.rmtree(retired)
-            else:
-                staging.rename(out_dir)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging)
+        for path, text in files.items():
+            current = path
+            if mkdir:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.parent / f".{path.name}.modelplane-{os.getpid()}"
+            staged.append((temporary, path))
+            temporary.write_text(text, encoding="utf-8")
+        for temporary, path in staged:
+            current = path
+            os.replace(temporary, path)
     except OSError as error:
-        raise InputError([Problem(shown(out_dir), WHOLE_FILE, f"cannot write: {error.strerror}")]) from None
+        raise InputError([Problem(shown(current), WHOLE_FILE, f"cannot write: {error.strerror}")]) from None
+    finally:
+        for temporary, _ in staged:
+            if temporary.exists():
+                temporary.unlink()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,13 +297,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(layout_error, file=sys.stderr)
         return EXIT_INPUT_ERROR
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+        return code
     except InputError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         count = len(error.problems)
         print(f"{count} problem{'s' if count != 1 else ''} found; nothing was written", file=sys.stderr)
         return EXIT_INPUT_ERROR
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as error:
+        # Only output can fail here: every file the commands read or write reports its own
+        # problem. Standard output on a full disk, say.
+        _silence_stdout()
+        print(f"cannot write the output: {error.strerror or error}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so the interpreter's final flush of what is still
+    buffered cannot fail again (the Python documentation's recipe for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.catalog import InputError, Problem, load_catalog, load_stack, resolve_deployment, stack_names
-from components.catalog.stacks import stack_file
+from components.catalog.stacks import stack_file, stray_stack_files
 from components.cli.inputs import Paths, load_rendered_stack, shown
 from components.render.stack_render import RenderedStack, render_stack
 from components.catalog.budgets import PoolCapacity
@@ -67,6 +67,9 @@ def review_stacks(paths: Paths, ref: str, allow_delete: bool = False) -> list[St
             reviews.append(compare_stack(paths, name, ref, allow_delete))
         except InputError as error:
             reviews.append(StackReview(name, problems=error.problems))
+    stray = stray_stack_files(paths.stacks, shown(paths.stacks))
+    if stray:
+        reviews.append(StackReview(shown(paths.stacks), problems=tuple(stray)))
     return reviews
 
 
