@@ -469,7 +469,8 @@ def format_cost(report: CostReport, markdown: bool = False) -> str:
     usd = _usd
     headline = (
         f"Serving {len(report.models)} models on the shared platform: {usd(report.serving_monthly)}/month "
-        f"from node-hours; one model per pod: {usd(report.classic_monthly)}/month "
+        f"from node-hours; one model per pod, always on, with a namespace and load balancer each: "
+        f"{usd(report.classic_monthly)}/month "
         f"({report.savings_ratio:.0%} saved)."
     )
     pool_rows = [
