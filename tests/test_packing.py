@@ -90,3 +90,35 @@ def test_what_fits_nowhere(workspace):
     packing = pack_replicas(deployment.stack, [huge])
     assert [u.reason for u in packing.unplaced] == [
         "larger than a m6i.large node of pool system (1500m CPU, 6656Mi memory free)"]
+
+
+def test_plan_review_and_cost_json_show_the_packing(workspace, monkeypatch, capsys):
+    """The same packing in every view: text and markdown tables, and JSON for tools."""
+    import json
+
+    from components.cli.main import main
+
+    workspace.team(quota={"cpu": "64", "memory": "256Gi", "gpu": 8})
+    workspace.model(gpu={"count": 1}, scaling={"min_replicas": 1, "max_replicas": 5})
+    workspace.stack()
+    monkeypatch.chdir(workspace.root)
+    unfit = "does not fit at peak replicas: fraud/scorer: pool gpu is at its max_size of 2 nodes"
+    assert main(["plan", "--stack", "dev"]) == 0
+    text = capsys.readouterr().out
+    always_on, peak = text.index("Packing at always-on replicas:"), text.index("Packing at peak replicas:")
+    assert always_on < peak < text.index(unfit)
+    gpu_lines = [line for line in text.splitlines() if line.startswith("  gpu: ")]
+    assert gpu_lines[0].startswith("  gpu: 1 x ") and gpu_lines[1].startswith("  gpu: 2 x ")
+    assert "nvidia.com/gpu 100%" in gpu_lines[1]
+    assert main(["cost", "--stack", "dev", "--format", "markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert "| state | pool | nodes (min-max) | CPU | memory | GPU / MIG |" in markdown
+    assert f"- {unfit}" in markdown
+    assert main(["cost", "--stack", "dev", "--format", "json"]) == 0
+    packing = {p["state"]: p for p in json.loads(capsys.readouterr().out)["packing"]}
+    gpu = {state: next(pool for pool in p["pools"] if pool["pool"] == "gpu") for state, p in packing.items()}
+    assert (gpu["always-on"]["nodes"], gpu["peak"]["nodes"], gpu["peak"]["max_size"]) == (1, 2, 2)
+    assert gpu["peak"]["utilisation"]["nvidia.com/gpu"] == 1.0
+    assert packing["always-on"]["unplaced"] == []
+    assert packing["peak"]["unplaced"] == [
+        {"replica": "fraud/scorer", "reason": "pool gpu is at its max_size of 2 nodes"}] * 3

@@ -404,6 +404,10 @@ def test_text_review_has_the_sections_of_the_markdown_one(repo, monkeypatch, cap
     for section in ("Serving 1 models on the shared platform", "one model per pod, always on",
                     "pool gpu: at max replicas the models need 5 nvidia.com/gpu"):
         assert section in text and section in comment, section
+    # The packing behind the cost: nodes per pool at always-on and peak, and what does not fit.
+    unfit = "does not fit at peak replicas: fraud/scorer: pool gpu is at its max_size of 2 nodes"
+    assert "Packing at peak replicas:" in text and f"  {unfit}" in text
+    assert "| state | pool | nodes (min-max) | CPU | memory | GPU / MIG |" in comment and f"- {unfit}" in comment
     assert "GPU capacity (demanded at min / at max replicas, offered at max size):" in text
     assert "\\n" not in text  # the sections keep their lines
     assert "<summary>GPU capacity</summary>" in comment

@@ -64,7 +64,10 @@ from components.review.packing import (
     Replica,
     model_replica,
     node_shapes,
+    Packing,
+    format_packing,
     open_floor,
+    pack_stack,
     place,
     replicas_of,
 )
@@ -164,6 +167,8 @@ class CostReport:
     # Per team, what the classic way spends beside its models (monitoring).
     classic_teams: dict[str, Decimal] = field(default_factory=dict)
     overlap: str = "independent"
+    # The replicas packed at minimum and at maximum replicas (nodes, utilisation, what does not fit).
+    packings: tuple[Packing, ...] = ()
 
     @property
     def serving_monthly(self) -> Decimal:
@@ -421,7 +426,26 @@ def estimate_cost(deployment: StackDeployment, prices: PriceTable | None = None)
         pools=tuple(pools),
         classic_teams=classic_teams,
         overlap=settings.cost.scale_to_zero_overlap,
+        packings=(pack_stack(deployment, "always-on"), pack_stack(deployment, "peak")),
     )
+
+
+def packing_as_dict(packing: Packing) -> dict[str, Any]:
+    return {
+        "state": packing.state,
+        "pools": [
+            {
+                "pool": pool.pool,
+                "instance_type": pool.shape.instance_type,
+                "nodes": pool.node_count,
+                "min_size": pool.shape.min_size,
+                "max_size": pool.shape.max_size,
+                "utilisation": {resource: float(round(share, 4)) for resource, share in sorted(pool.utilisation().items())},
+            }
+            for pool in packing.pools
+        ],
+        "unplaced": [{"replica": item.owner, "reason": item.reason} for item in packing.unplaced],
+    }
 
 
 def cost_as_dict(report: CostReport) -> dict[str, Any]:
@@ -457,6 +481,7 @@ def cost_as_dict(report: CostReport) -> dict[str, Any]:
         "savings_ratio": float(round(report.savings_ratio, 4)),
         "platform": {name: float(money(amount)) for name, amount in report.platform.items()},
         "total_monthly": float(money(report.total_monthly)),
+        "packing": [packing_as_dict(packing) for packing in report.packings],
     }
 
 
@@ -504,6 +529,9 @@ def format_cost(report: CostReport, markdown: bool = False) -> str:
         lines += ["", "| platform (either way) | monthly |", "|---|---|"]
         lines += [f"| {name} | {usd(amount)} |" for name, amount in report.platform.items()]
         lines += ["", f"Total with the platform: {usd(report.total_monthly)}/month. Prices of {report.prices_date}."]
+        if report.packings:
+            lines += ["", "Packing (nodes per pool, share of what they offer that replicas request):", ""]
+            lines.append(format_packing(list(report.packings), markdown=True).rstrip())
         return "\n".join(lines) + "\n"
 
     def table(head: tuple[str, ...], body: list[tuple[str, ...]]) -> list[str]:
@@ -519,4 +547,6 @@ def format_cost(report: CostReport, markdown: bool = False) -> str:
     lines.append(f"model downloads through NAT: {usd(downloads)}/month")
     lines += [f"platform, {name}: {usd(amount)}/month" for name, amount in report.platform.items()]
     lines.append(f"total with the platform: {usd(report.total_monthly)}/month (prices of {report.prices_date})")
+    if report.packings:
+        lines += ["", format_packing(list(report.packings)).rstrip()]
     return "\n".join(lines) + "\n"
