@@ -159,6 +159,8 @@ def test_plan_groups_objects_by_team_and_model(in_workspace, capsys):
     assert "  gpu-operator: chart gpu-operator v26.7.0 from https://helm.ngc.nvidia.com/nvidia, namespace nvidia-gpu" in lines
     assert "    model scorer:" in lines
     assert "      + InferenceService team-fraud/scorer" in lines
+    network = next(line for line in lines if line.startswith("  network: "))
+    assert network.endswith(", S3 gateway endpoint com.amazonaws.us-west-2.s3 on the private route tables")
 
 
 def test_console_script_prints_no_traceback(basic_workspace):

@@ -358,3 +358,19 @@ def test_eks_addons_and_access_entries(program):
     assert {e.name for e in entries} == {
         f"cluster-admin-{__import__('hashlib').sha256(e.inputs['principalArn'].encode()).hexdigest()[:12]}" for e in entries
     }
+
+
+def test_s3_traffic_takes_a_gateway_endpoint_on_the_private_route_tables(program):
+    # pulumi_aws ec2.VpcEndpoint: a Gateway endpoint adds a route to S3's prefix list in each
+    # route table it names; the cost model counts NAT data processing only for non-S3 downloads.
+    stack, run = program
+    network = rendered(stack).cluster.network
+    (endpoint,) = run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint")
+    assert endpoint.inputs["vpcEndpointType"] == "Gateway"
+    region = load_stack(STACKS_DIR, stack, "stacks").settings.region
+    assert endpoint.inputs["serviceName"] == network.s3_endpoint_service == f"com.amazonaws.{region}.s3"
+    assert "policy" not in endpoint.inputs  # open: ECR layers come from AWS-owned S3 buckets
+    tables = {r.urn: r for r in run.of_type("aws:ec2/routeTable:RouteTable")}
+    private = [t for t in tables.values() if any("natGatewayId" in route for route in t.inputs["routes"])]
+    assert len(private) == len(network.private_subnets())
+    assert set(endpoint.dependencies) >= {t.urn for t in private}

@@ -13,7 +13,6 @@ from components.cli.main import main
 from components.cli.codeowners import render_codeowners
 from components.cli.inputs import Paths
 from components.review.compare import compare_stack
-from components.review.cost import estimate_cost, money
 from components.review.diff import ADDED, CHANGED, REMOVED, REPLACED, FieldChange
 from tests.conftest import MODELS_DIR, STACK_CONFIG, Workspace, commit_as_base, git
 
@@ -286,65 +285,6 @@ def test_a_canary_of_a_versioned_model_needs_its_own_version(repo):
     ]
 
 
-# Cost.
-
-def cost_workspace(workspace: Workspace) -> Workspace:
-    """Hand-computable: one CPU model at zero, one whole-GPU model always on, one MIG model at zero."""
-    workspace.team(quota={"cpu": "64", "memory": "256Gi", "gpu": 4, "mig": {"1g.10gb": 4}})
-    workspace.model()  # 1 CPU, 2Gi on the system pool (m6i.large $0.096/h)
-    workspace.model(name="embedder", gpu={"count": 1}, scaling={"min_replicas": 1, "max_replicas": 1})
-    workspace.model(name="ranker", gpu={"mig": "1g.10gb"}, usage={"active_hours_per_day": 2})
-    workspace.stack()
-    return workspace
-
-
-def test_cost_of_a_small_catalog(workspace):
-    cost_workspace(workspace)
-    deployment = resolve_deployment(load_catalog(workspace.models), load_stack(workspace.stacks, "dev"), ["dev"])
-    report = estimate_cost(deployment)
-    costs = {m.model: m for m in report.models}
-    # scorer: CPU share (1 + 0.125 sidecars) / 2 vCPU = 0.5625 of an m6i.large at $0.096:
-    # $0.054/h for 4 h/day x 730/24 days = $6.57; classic: 730 h plus a load balancer.
-    assert (costs["scorer"].node_share, costs["scorer"].replica_hourly) == (Decimal("0.5625"), Decimal("0.054"))
-    assert money(costs["scorer"].monthly) == Decimal("6.57")
-    assert money(costs["scorer"].classic_monthly) == Decimal("55.85")  # 0.054*730 + 0.0225*730
-    # embedder: a whole g5.xlarge ($1.006/h), always on.
-    assert costs["embedder"].node_share == 1
-    assert money(costs["embedder"].monthly) == Decimal("734.38")
-    # ranker: 1 of 7 compute slices of 1 of 8 H100s of a p5.48xlarge ($55.04/h), 2 h/day.
-    assert costs["ranker"].node_share == Decimal(1) / 7 / 8
-    assert money(costs["ranker"].monthly) == money(Decimal("55.04") / 56 * 2 * Decimal(730) / 24) == Decimal("59.79")
-    assert money(report.serving_monthly) == Decimal("817.17")  # 6.57 + 734.38 + 59.79 + 16.43 gateway
-    assert money(report.classic_monthly) == Decimal("1540.56")
-    assert report.by_team() == {"fraud": sum((m.monthly for m in report.models), Decimal(0))}
-    assert money(report.platform["EKS control plane"]) == Decimal("73.00")
-
-
-def test_the_classic_comparison(workspace):
-    """50 models at about $55 a month each always on, against about 10 active at a time: ~85% saved."""
-    workspace.team(quota={"cpu": "640", "memory": "2560Gi"})
-    for index in range(50):
-        workspace.model(name=f"model-{index:02d}", usage={"active_hours_per_day": 4.8})
-    workspace.stack(node_pools={"system": {"instance_types": ["m6i.large"], "min_size": 1, "max_size": 2}})
-    deployment = resolve_deployment(load_catalog(workspace.models), load_stack(workspace.stacks, "dev"), ["dev"])
-    report = estimate_cost(deployment)
-    assert {money(m.classic_monthly) for m in report.models} == {Decimal("55.85")}
-    assert money(report.classic_monthly) == Decimal("2792.25")
-    assert money(report.serving_monthly) == Decimal("410.63")  # 50 x 0.054 x 4.8 x 730/24 + 16.43
-    assert round(report.savings_ratio, 2) == Decimal("0.85")
-
-
-def test_price_override_and_unknown_price(workspace):
-    cost_workspace(workspace)
-    workspace.stack(cost={"prices": {"m6i.large": 0.2}})
-    deployment = resolve_deployment(load_catalog(workspace.models), load_stack(workspace.stacks, "dev"), ["dev"])
-    assert {m.model: m.replica_hourly for m in estimate_cost(deployment).models}["scorer"] == Decimal("0.1125")
-    workspace.stack(cost={"prices": {"m9z.large": 0.2}})
-    with pytest.raises(InputError) as caught:
-        load_stack(workspace.stacks, "dev")
-    assert "cost.prices names m9z.large, which modelplane does not know" in str(caught.value)
-
-
 # Capacity.
 
 def test_min_replicas_that_do_not_fit_fail_validation(workspace):
@@ -369,7 +309,7 @@ def test_capacity_report_and_warning(workspace, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "  gpu nvidia.com/gpu: 1 / 5 of 2" in out
     assert "  warning: pool gpu: at max replicas the models need 5 nvidia.com/gpu, 3 more than the 2 it offers at max size" in out
-    assert "one model per pod, always on" in out
+    assert "one model per pod" in out
 
 
 # CODEOWNERS.
@@ -464,6 +404,10 @@ def test_text_review_has_the_sections_of_the_markdown_one(repo, monkeypatch, cap
     for section in ("Serving 1 models on the shared platform", "one model per pod, always on",
                     "pool gpu: at max replicas the models need 5 nvidia.com/gpu"):
         assert section in text and section in comment, section
+    # The packing behind the cost: nodes per pool at always-on and peak, and what does not fit.
+    unfit = "does not fit at peak replicas: fraud/scorer: pool gpu is at its max_size of 2 nodes"
+    assert "Packing at peak replicas:" in text and f"  {unfit}" in text
+    assert "| state | pool | nodes (min-max) | CPU | memory | GPU / MIG |" in comment and f"- {unfit}" in comment
     assert "GPU capacity (demanded at min / at max replicas, offered at max size):" in text
     assert "\\n" not in text  # the sections keep their lines
     assert "<summary>GPU capacity</summary>" in comment

@@ -457,10 +457,15 @@ class Slo(StrictModel):
 
 
 class Usage(StrictModel):
-    active_hours_per_day: float = Field(
-        ge=0, le=24,
+    active_hours_per_day: float | None = Field(
+        default=None, ge=0, le=24,
         description="Hours a day the model is expected to serve traffic (for the cost estimate "
         "of a scale-to-zero model); the stack's default when left out.",
+    )
+    model_size_gib: float | None = Field(
+        default=None, gt=0, le=10000,
+        description="Size of the model's artifacts, downloaded at every replica start (for the "
+        "cost of NAT data processing); the stack's cost.default_model_size_gib when left out.",
     )
 
 

@@ -283,3 +283,19 @@ class CostSettings(StrictModel):
         default_factory=dict,
         description="On-demand USD per hour by instance type, over the bundled price table.",
     )
+    scale_to_zero_overlap: Literal["independent", "apart"] = Field(
+        default="independent",
+        description="How scale-to-zero models' active hours overlap: independent (each active "
+        "at uniformly random hours, independently of the others, so woken nodes are shared when "
+        "models happen to be active together) or apart (never together: each wakes nodes alone, "
+        "the most node-hours).",
+    )
+    wakes_per_day: float = Field(
+        default=1, ge=0, le=1440,
+        description="How often a day a scale-to-zero model starts from zero (each start "
+        "downloads its artifacts).",
+    )
+    default_model_size_gib: float = Field(
+        default=5, gt=0, le=10000,
+        description="Size of a model's artifacts unless its file says otherwise (usage.model_size_gib).",
+    )

@@ -79,6 +79,7 @@ class Cluster(pulumi.ComponentResource):
                     subnet_id=self.subnets[subnet.name].id, tags=tags,
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
                 )
+        private_route_tables = []
         for subnet in network.private_subnets():
             nat = nat_gateways.get(subnet.availability_zone) or nat_gateways[network.nat_gateway_zones[0]]
             routes = aws.ec2.RouteTable(
@@ -89,6 +90,13 @@ class Cluster(pulumi.ComponentResource):
                 f"{name}-{subnet.name}-routes", subnet_id=self.subnets[subnet.name].id,
                 route_table_id=routes.id, opts=child,
             )
+            private_route_tables.append(routes)
+        # S3 traffic (model downloads, ECR image layers) through a gateway endpoint, not the NAT.
+        self.s3_endpoint = aws.ec2.VpcEndpoint(
+            f"{name}-s3", vpc_id=self.vpc.id, service_name=network.s3_endpoint_service,
+            vpc_endpoint_type="Gateway", route_table_ids=[table.id for table in private_route_tables],
+            tags={**tags, "Name": f"{shape.name}-s3"}, opts=child,
+        )
         private_subnet_ids = [self.subnets[s.name].id for s in network.private_subnets()]
 
         self.secrets_key = aws.kms.Key(

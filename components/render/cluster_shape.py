@@ -49,6 +49,10 @@ class NetworkShape:
     # Zones that get a NAT gateway (in their public subnet); private subnets route through the
     # one in their zone, or the first one.
     nat_gateway_zones: tuple[str, ...]
+    # The S3 gateway endpoint's service, attached to every private route table: model downloads
+    # and ECR image layers (served from S3) bypass the NAT gateways' data processing. Its policy
+    # is left open (see render_network_shape).
+    s3_endpoint_service: str = ""
 
     def public_subnets(self) -> tuple[SubnetShape, ...]:
         return tuple(subnet for subnet in self.subnets if subnet.public)
@@ -191,7 +195,16 @@ def render_network_shape(stack: Stack) -> NetworkShape:
             tags={**cluster_tag, "kubernetes.io/role/elb": "1"},
         ))
     nat_zones = tuple(zones) if stack.settings.cluster.nat_gateways == "per_az" else (zones[0],)
-    return NetworkShape(vpc_cidr=str(vpc), subnets=tuple(subnets), nat_gateway_zones=nat_zones)
+    # A gateway endpoint's service name is com.amazonaws.<region>.s3 (AWS docs, e.g.
+    # docs.aws.amazon.com/codeartifact/latest/ug/create-s3-gateway-endpoint.html). No endpoint
+    # policy (an endpoint allows full access by default): beside the stack's model buckets the nodes
+    # pull ECR image layers from AWS-owned buckets (prod-<region>-starport-layer-bucket, ECR user
+    # guide docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html) and EKS add-on images
+    # from other accounts' registries; the IRSA roles already limit who reads which bucket.
+    return NetworkShape(
+        vpc_cidr=str(vpc), subnets=tuple(subnets), nat_gateway_zones=nat_zones,
+        s3_endpoint_service=f"com.amazonaws.{stack.settings.region}.s3",
+    )
 
 
 def mig_config_name(pool: str) -> str:

@@ -80,7 +80,8 @@ def _review_summary(review: StackReview) -> str:
     cost = review.cost
     return (
         f"{summary_line(review.diff)}; serving ${cost.serving_monthly:,.2f}/month vs "
-        f"${cost.classic_monthly:,.2f} one model per pod ({cost.savings_ratio:.0%} saved)"
+        f"${cost.classic_monthly:,.2f} one model per pod, always on, a load balancer each "
+        f"({cost.savings_ratio:.0%} saved)"
     )
 
 

@@ -37,7 +37,8 @@ def _aws_section(rendered: RenderedStack) -> list[str]:
         "AWS:",
         f"  network: VPC {network.vpc_cidr} across {', '.join(zones)}; "
         f"{len(network.private_subnets())} private and {len(network.public_subnets())} public subnets, "
-        f"{len(network.nat_gateway_zones)} NAT gateway{'s' if len(network.nat_gateway_zones) != 1 else ''}",
+        f"{len(network.nat_gateway_zones)} NAT gateway{'s' if len(network.nat_gateway_zones) != 1 else ''}, "
+        f"S3 gateway endpoint {network.s3_endpoint_service} on the private route tables",
         f"  EKS control plane: endpoint {endpoint}; secrets encrypted with a KMS key; "
         f"logs: {', '.join(cluster.log_types) or 'none'}",
         "  EKS add-ons: " + ", ".join(
