@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: plan test validate render schema codeowners benchmark clean
+.PHONY: plan test fuzz validate render schema codeowners benchmark clean
 
 $(INSTALLED): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ plan: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q
+
+# The hostile-input property of tests/test_fuzz_catalog.py, for FUZZ_MINUTES (default 30).
+FUZZ_MINUTES ?= 30
+fuzz: $(INSTALLED)
+	$(BIN)/python -m tests.fuzz --minutes $(FUZZ_MINUTES)
 
 validate: $(INSTALLED)
 	$(BIN)/modelplane validate

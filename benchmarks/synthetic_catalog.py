@@ -1,4 +1,4 @@
-"""A large synthetic catalog for benchmarks: N teams, M models each, valid for the bundled stacks."""
+"""A large synthetic catalog for benchmarks: N teams, M models each, valid for the test fixture's stacks."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+STACKS = REPO / "tests" / "catalogs" / "platform" / "stacks"
 FORMATS = ("sklearn", "xgboost", "lightgbm", "pytorch", "onnx", "huggingface", "tensorflow")
 
 
 def write_synthetic_catalog(root: Path, teams: int, models_per_team: int) -> Path:
-    """Write ``root/models`` and copy the bundled ``stacks``; return ``root``."""
+    """Write ``root/models`` and copy the test fixture's ``stacks`` (the benchmark must not depend on the
+    platform team's own stacks); return ``root``."""
     models = root / "models"
     if models.exists():
         shutil.rmtree(models)
-    shutil.copytree(REPO / "stacks", root / "stacks", dirs_exist_ok=True)
+    shutil.copytree(STACKS, root / "stacks", dirs_exist_ok=True)
     for t in range(teams):
         team = f"team{t:03d}"
         folder = models / team
@@ -25,7 +27,7 @@ def write_synthetic_catalog(root: Path, teams: int, models_per_team: int) -> Pat
             "team": team,
             "owners": [f"ml-{team}"],
             "cost_center": f"CC-{t:04d}",
-            "storage": {"s3_prefixes": [f"s3://bench-models/{team}/"]},
+            "storage": {"s3_prefixes": [f"s3://acme-ml-models/bench/{team}/"]},
             "quota": {"cpu": "400", "memory": "1600Gi", "gpu": 8, "mig": {"1g.10gb": 16}},
         })
         for m in range(models_per_team):
@@ -33,7 +35,7 @@ def write_synthetic_catalog(root: Path, teams: int, models_per_team: int) -> Pat
             spec = {
                 "name": name,
                 "format": FORMATS[m % len(FORMATS)],
-                "storage_uri": f"s3://bench-models/{team}/{name}/v1/",
+                "storage_uri": f"s3://acme-ml-models/bench/{team}/{name}/v1/",
                 "version": f"1.{m}.0",
                 "resources": {"cpu": "500m", "memory": "1Gi"},
                 "scaling": {"min_replicas": 0, "max_replicas": 3, "metric": "concurrency", "target": 10},
@@ -47,7 +49,8 @@ def write_synthetic_catalog(root: Path, teams: int, models_per_team: int) -> Pat
                 spec["gpu"] = {"mig": "1g.10gb"}
                 spec["environments"] = {"dev": {"enabled": False}}
             if m % 13 == 3:
-                spec["canary"] = {"storage_uri": f"s3://bench-models/{team}/{name}/v2/", "traffic_percent": 10}
+                spec["canary"] = {"storage_uri": f"s3://acme-ml-models/bench/{team}/{name}/v2/", "traffic_percent": 10,
+                                  "version": f"2.{m}.0"}
             _dump(folder / f"{name}.yaml", spec)
     return root
 

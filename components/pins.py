@@ -25,10 +25,17 @@ class ChartPin:
 KUBERNETES_VERSION = "1.35"
 SUPPORTED_KUBERNETES_VERSIONS = ("1.34", "1.35")
 
-# cert-manager: KServe's webhooks get their certificates from it.
+# cert-manager: KServe's webhooks get their certificates from it; it also issues the gateway's
+# certificate (DNS-01 in Route 53). v1.21.2 is a patch release of 1.21 that fixes controller and
+# webhook panics (its release notes, as quoted in the Renovate upgrade of sylva-projects/sylva-core,
+# MR 9292); its chart is unchanged from v1.21.1, whose copy the contract tests read (no commit
+# under deploy/charts on release-1.21 after v1.21.1).
 CERT_MANAGER = ChartPin("cert-manager", "v1.21.2", "https://charts.jetstack.io")
 
 # Istio: base (CRDs), istiod, cni and gateway release together and must share one version.
+# 1.30.5 is announced on istio.io ("Announcing Istio 1.30.5", news/releases/1.30.x); the git tags
+# of istio/istio read for the contract tests end at 1.30.3, and no chart under manifests/charts
+# changed on release-1.30 after it, so the 1.30.3 chart copy stands for this version.
 ISTIO_VERSION = "1.30.5"
 ISTIO_REPOSITORY = "https://istio-release.storage.googleapis.com/charts"
 ISTIO_BASE = ChartPin("base", ISTIO_VERSION, ISTIO_REPOSITORY)

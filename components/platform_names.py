@@ -54,6 +54,9 @@ MODEL_SERVICE_ACCOUNT = "model-server"
 
 # The Helm add-ons, by release name (also the keys of a stack's modelplane:addons).
 CERT_MANAGER_RELEASE = "cert-manager"
+# The controller's ServiceAccount: the chart's fullname, which is the release name when that
+# contains the chart name (cert-manager chart v1.21.1, templates/_helpers.tpl).
+CERT_MANAGER_SERVICE_ACCOUNT = CERT_MANAGER_RELEASE
 ISTIO_BASE_RELEASE = "istio-base"
 ISTIO_CNI_RELEASE = "istio-cni"
 ISTIOD_RELEASE = "istiod"

@@ -14,9 +14,11 @@ import pulumi_kubernetes as k8s
 from components.catalog import InputError, load_catalog, resolve_deployment, stack_names
 from components.pulumi.cluster import Cluster, ClusterArgs
 from components.pulumi.engine_config import stack_from_engine
+from components.pulumi.gateway_dns import GatewayDns, GatewayDnsArgs
 from components.pulumi.model_serving import ModelServing, ModelServingArgs
 from components.pulumi.platform import Platform, PlatformArgs
 from components.platform_names import INGRESS_GATEWAY_RELEASE, INGRESS_NAMESPACE
+from components.render.platform_objects import gateway_dns_names
 from components.render.stack_render import RenderedStack, render_stack
 from components.review.endpoints import model_endpoints
 
@@ -54,9 +56,18 @@ def main(project_root: Path = PROJECT_ROOT) -> None:
         platform_resources=platform.resources,
     ))
 
+    address = gateway_address(platform, cluster)
+    dns = rendered.deployment.stack.settings.dns
+    if dns is not None and dns.manage_records:
+        GatewayDns("gateway-dns", GatewayDnsArgs(
+            hosted_zone_id=dns.hosted_zone_id,
+            names=tuple(gateway_dns_names(rendered.deployment)),
+            load_balancer_hostname=address,
+        ))
+
     pulumi.export("cluster_name", cluster.name)
     pulumi.export("kubeconfig", cluster.kubeconfig)
-    pulumi.export("gateway_address", gateway_address(platform, cluster))
+    pulumi.export("gateway_address", address)
     pulumi.export("model_urls", model_endpoints(rendered.deployment))
 
 

@@ -10,6 +10,7 @@ needs a test or a golden file changed.
 from __future__ import annotations
 
 import copy
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,9 @@ STACK_CONFIG = {
     "aws:region": "us-west-2",
     "modelplane:environment": "dev",
     "modelplane:aws_account_id": "123456789012",
+    "modelplane:deployer_role_arns": ["arn:aws:iam::123456789012:role/deployer"],
     "modelplane:domain": "models.test.example.com",
+    "modelplane:model_buckets": ["models-bucket", "other-bucket", "acme-ml-models"],
     "modelplane:node_pools": {
         "system": {"instance_types": ["m6i.large"], "min_size": 1, "max_size": 2},
         "gpu": {
@@ -129,3 +132,26 @@ def basic_workspace(workspace: Workspace) -> Workspace:
     workspace.model()
     workspace.stack()
     return workspace
+
+
+def git(workspace: Workspace, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(workspace.root), *args], check=True, capture_output=True, text=True,
+    ).stdout
+
+
+def commit_as_base(workspace: Workspace) -> None:
+    """Commit the workspace as it is and point the ref ``base`` at it."""
+    git(workspace, "add", "-A")
+    git(workspace, "commit", "-q", "-m", "base")
+    git(workspace, "tag", "-f", "base")
+
+
+@pytest.fixture
+def repo(basic_workspace: Workspace) -> Workspace:
+    """The basic workspace committed as the base of a change (ref ``base``)."""
+    git(basic_workspace, "init", "-q", "-b", "main")
+    git(basic_workspace, "config", "user.email", "test@example.com")
+    git(basic_workspace, "config", "user.name", "test")
+    commit_as_base(basic_workspace)
+    return basic_workspace

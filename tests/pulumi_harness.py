@@ -69,6 +69,9 @@ class ModelplaneMocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "aws:lb/getHostedZoneId:getHostedZoneId":
+            # The canonical zone of network load balancers in us-east-1 (ELB endpoints reference).
+            return {"id": "Z26RNL4JYFTOTI", "loadBalancerType": args.args.get("loadBalancerType")}
         return {}
 
 

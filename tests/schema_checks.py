@@ -116,11 +116,15 @@ def _cloudcoil_checkers() -> dict[tuple[str, str], Callable[[dict], list[str]]]:
         ("monitoring.coreos.com/v1", "ServiceMonitor"): prometheus.ServiceMonitor,
         ("monitoring.coreos.com/v1", "PrometheusRule"): prometheus.PrometheusRule,
         ("cert-manager.io/v1", "Certificate"): cert_manager.Certificate,
+        ("cert-manager.io/v1", "ClusterIssuer"): cert_manager.ClusterIssuer,
     }
     return {key: (lambda obj, cls=cls: check_round_trip(obj, cls)) for key, cls in classes.items()}
 
 
-CORE_API_VERSIONS = ("v1", "rbac.authorization.k8s.io/v1", "networking.k8s.io/v1", "apps/v1", "storage.k8s.io/v1")
+CORE_API_VERSIONS = (
+    "v1", "rbac.authorization.k8s.io/v1", "networking.k8s.io/v1", "apps/v1", "storage.k8s.io/v1",
+    "admissionregistration.k8s.io/v1",
+)
 
 
 def schema_errors(obj: dict) -> list[str] | None:

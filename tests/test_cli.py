@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from components.cli.main import RENDER_MARKER, main
+from components.cli.main import EXIT_CHANGES, EXIT_INPUT_ERROR, EXIT_OK, EXIT_USAGE, RENDER_MARKER, main
 from tests.conftest import REPO
 
 
@@ -61,8 +63,38 @@ def test_validate_checks_every_stack_unless_told(in_workspace, capsys):
     in_workspace.model(gpu={"count": 1})
     code, _, err = run(capsys, "validate")
     assert code == 1
-    assert "models/fraud/scorer.yaml: gpu.count: 1 whole GPU per replica, but no GPU pool of stack prod" in err
+    assert "models/fraud/scorer.yaml: gpu.count: 1 whole GPU per replica, but stack prod has no GPU pool" in err
     assert run(capsys, "validate", "--stack", "dev")[0] == 0
+
+
+def test_validate_prints_warnings_on_stderr_and_exits_0(in_workspace, capsys):
+    # Two A10G nodes at most, and the model may scale to 3 replicas of 1 GPU: allowed, but the
+    # third replica would stay pending.
+    in_workspace.model(gpu={"count": 1}, scaling={"min_replicas": 1, "max_replicas": 3})
+    assert run(capsys, "validate") == (
+        0,
+        "ok: 1 teams, 1 models, valid for 1 stack (dev)\n",
+        "warning: stacks/Pulumi.dev.yaml: modelplane:node_pools.gpu.max_size: pool gpu: at max "
+        "replicas the models need 3 nvidia.com/gpu, 1 more than the 2 it offers at max size (2 "
+        "node(s), 1 per node), so replicas beyond that stay pending; raise max_size to 3 if they "
+        "should all run, or lower the max_replicas of fraud/scorer (3) (for this stack only: "
+        "environments.dev.scaling.max_replicas)\n",
+    )
+
+
+def test_validate_warnings_do_not_hide_problems(in_workspace, capsys):
+    # A warning in one stack, a problem in another: the problem decides the exit code.
+    in_workspace.model(gpu={"count": 1}, scaling={"min_replicas": 1, "max_replicas": 3},
+                       environments={"prod": {"resources": {"cpu": "64"}}})
+    in_workspace.stack("prod")
+    code, out, err = run(capsys, "validate")
+    assert (code, out) == (1, "")
+    assert err.splitlines()[0].startswith(
+        "models/fraud/scorer.yaml: environments.prod.resources.cpu: 64 CPU per replica plus 125m"
+    )
+    code, out, err = run(capsys, "validate", "--stack", "dev")
+    assert (code, out) == (0, "ok: 1 teams, 1 models, valid for 1 stack (dev)\n")
+    assert err.startswith("warning: stacks/Pulumi.dev.yaml: modelplane:node_pools.gpu.max_size: pool gpu:")
 
 
 def test_render_to_stdout_is_deterministic(in_workspace, capsys):
@@ -139,6 +171,97 @@ def test_console_script_prints_no_traceback(basic_workspace):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("models/fraud/scorer.yaml: (file): file is not UTF-8 text")
+
+
+def test_exit_codes_are_distinct():
+    # CI tells them apart: 0 and 3 pass a pull request, 1 and 2 fail it.
+    assert (EXIT_OK, EXIT_INPUT_ERROR, EXIT_USAGE, EXIT_CHANGES) == (0, 1, 2, 3)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["diff", "--stack", "dev"], "the following arguments are required: --base"),
+        (["review", "--base", "main", "--allow-delte"], "unrecognized arguments: --allow-delte"),
+        (["review", "--base", "main", "--format", "html"], "argument --format: invalid choice: 'html'"),
+    ],
+    ids=["missing-argument", "misspelled-flag", "unknown-format"],
+)
+def test_a_usage_error_exits_2_not_the_code_of_differences(in_workspace, argv, message):
+    result = subprocess.run(
+        [sys.executable, "-m", "components.cli", *argv],
+        cwd=in_workspace.root, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert (result.returncode, result.stdout) == (2, "")
+    assert message in result.stderr.splitlines()[-1]
+
+
+def test_version_is_the_installed_distribution_of_pyproject(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert capsys.readouterr().out == f"modelplane {project['version']}\n"
+
+
+@pytest.mark.parametrize(
+    "command, default",
+    [("cost", "text"), ("diff", "text"), ("review", "markdown"),
+     ("validate", None), ("render", None), ("plan", None), ("codeowners", None), ("schema", None)],
+)
+def test_help_shows_the_formats_and_the_default(command, default, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # argparse wraps help to the terminal's width
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    if default is None:
+        assert "--format" not in out
+    else:
+        help_line = rf"\n  --format FORMAT +output format: text, markdown, json \(default: {default}\)\n"
+        assert re.search(help_line, out), out
+
+
+LAYOUT_HINT = (
+    "run modelplane from the repository root, which holds models/<team>/*.yaml and "
+    "stacks/Pulumi.<stack>.yaml, or pass --models and --stacks"
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["validate"], ["render", "--stack", "dev"], ["plan", "--stack", "dev"], ["cost", "--stack", "dev"],
+     ["diff", "--stack", "dev", "--base", "HEAD"], ["review", "--base", "HEAD"], ["codeowners", "--check"]],
+    ids=lambda argv: argv[0],
+)
+def test_run_from_a_subdirectory_names_the_expected_layout(basic_workspace, capsys, monkeypatch, argv):
+    # Before, each command listed the files it could not find; review printed an empty review, exit 0.
+    monkeypatch.chdir(basic_workspace.models / "fraud")
+    assert run(capsys, *argv) == (1, "", f"no models/ directory here: {LAYOUT_HINT}\n")
+
+
+def test_a_missing_stacks_directory_is_named(in_workspace, capsys):
+    (in_workspace.stacks / "Pulumi.dev.yaml").unlink()
+    in_workspace.stacks.rmdir()
+    assert run(capsys, "validate") == (1, "", f"no stacks/ directory here: {LAYOUT_HINT}\n")
+    # codeowners reads only models/.
+    assert run(capsys, "codeowners", "--out", "-", "--platform-reviewer", "@acme/platform")[0] == 0
+
+
+def test_a_subdirectory_with_explicit_paths_works(basic_workspace, capsys, monkeypatch):
+    monkeypatch.chdir(basic_workspace.models)
+    code, out, _ = run(capsys, "validate", "--models", ".", "--stacks", "../stacks")
+    assert (code, out) == (0, "ok: 1 teams, 1 models, valid for 1 stack (dev)\n")
+
+
+def test_the_subdirectory_error_has_no_traceback(basic_workspace):
+    result = subprocess.run(
+        [sys.executable, "-m", "components.cli", "plan", "--stack", "dev"],
+        cwd=basic_workspace.models, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", f"no models/ directory here: {LAYOUT_HINT}\n")
 
 
 def test_schema_command_writes_both_schemas(in_workspace, capsys):

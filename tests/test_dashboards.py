@@ -639,3 +639,41 @@ def test_a_large_team_is_split_over_several_dashboards(workspace):
         uids.add(board["uid"])
         rows += sum(1 for panel in board["panels"] if panel["type"] == "row")
     assert rows == 85 and len(uids) == 3 and MODELS_PER_DASHBOARD == 40
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_model_server_latency_is_shown_only_for_servers_that_record_it(stack):
+    # request_predict_seconds is KServe's Python servers' own histogram (kserve/kserve @ v0.20.0
+    # python/kserve/kserve/metrics.py:25-27); pinned per runtime in test_kserve_runtimes_contract.
+    deployment = deployment_of(stack)
+    found = dashboards_of(stack)
+    recording = {model.spec.serving_runtime.predict_latency for model in deployment.models}
+    assert recording == {True, False}, "the fixture has models of both kinds"
+    for team in deployment.teams:
+        models = deployment.models_of(team)
+        if not models:
+            continue
+        rows = [panel for panel in found[f"modelplane-dashboard-{team.name}"]["panels"] if panel["type"] == "row"]
+        for row, model in zip(rows, models):
+            latency = next(panel for panel in row["panels"] if panel["title"] == "Latency")
+            reads = {series for target in latency["targets"] for series in series_in(target["expr"])}
+            assert (PREDICT_LATENCY_P95 in reads) == model.spec.serving_runtime.predict_latency, model.name
+
+
+def test_a_stack_without_kserve_python_servers_has_no_model_server_latency(workspace):
+    workspace.team()
+    workspace.model(format="mlflow")
+    workspace.stack()
+    deployment = deployment_in(workspace)
+    assert not deployment.models[0].spec.serving_runtime.predict_latency
+    assert PREDICT_LATENCY_P95 not in {rule["record"] for rule in recording_rules(deployment)}
+    overview = dashboards_in(deployment)["modelplane-dashboard-overview"]
+    panels = {panel["title"]: panel for panel in all_panels(overview)}
+    assert "Model server p95 latency by model" not in panels
+    assert panels["p95 latency by model"]["gridPos"]["w"] == 24
+    assert overlapping(list(all_panels(overview))) == []
+    # The fixture stacks have models of KServe's Python servers: the rule and panel are there.
+    assert PREDICT_LATENCY_P95 in {rule["record"] for rule in recording_rules(deployment_of("dev"))}
+    assert "Model server p95 latency by model" in {
+        panel["title"] for panel in all_panels(dashboards_of("dev")["modelplane-dashboard-overview"])
+    }

@@ -21,13 +21,19 @@ def problems_of(workspace) -> list[str]:
     [
         (
             {"nmae": "x"},
-            "nmae: unknown field (did you mean name?); allowed here: canary, critical, "
+            "nmae: unknown field (did you mean name?); allowed here: args, canary, cold_start, critical, "
             "description, env, environments, format, gpu, name, node_pool, protocol, resources, "
             "retired, route, runtime, scaling, slo, storage_uri, timeout_seconds, usage, version",
         ),
         (
             {"resources": {"cpu": "1", "memory": "1Gi", "gpus": 1}},
-            "resources.gpus: unknown field; allowed here: cpu, memory",
+            "resources.gpus: unknown field; allowed here: cpu, cpu_limit, memory",
+        ),
+        (
+            {"resources": {"cpu": "2", "memory": "1Gi", "cpu_limit": "1500m"}},
+            "resources: cpu_limit 1500m is below the CPU request 2, which Kubernetes refuses; "
+            "raise cpu_limit to at least the request, or leave it out (the stack's "
+            "serving.cpu_limit_ratio times the request)",
         ),
         ({"format": None}, "format: required field is missing: The model's format (KServe modelFormat)."),
         (
@@ -125,7 +131,7 @@ def problems_of(workspace) -> list[str]:
         (
             {"route": {"path": "/fraud/scorer/"}},
             "route.path: '/fraud/scorer/' is not a route path; write /segment/segment with "
-            "letters, digits and - . _ ~, no trailing '/'",
+            "lower-case letters, digits and - . _ ~, no trailing '/'",
         ),
         ({"timeout_seconds": 0}, "timeout_seconds: must be at least 1, got the number 0"),
         (
@@ -138,8 +144,58 @@ def problems_of(workspace) -> list[str]:
             "KServe or the IAM role of the team); remove it",
         ),
         (
+            {"env": {"MODEL": "{{.Name}}"}},
+            "env.MODEL: '{{.Name}}' holds {{ or }}, which KServe evaluates as a Go template over "
+            "the InferenceService's metadata; remove them",
+        ),
+        (
             {"env": {"1BAD": "x"}},
             "env.1BAD: '1BAD' is not an environment variable name; use letters, digits and _",
+        ),
+        (
+            {"args": ["--nthread=4", "--model_dir=/tmp"]},
+            "args[1]: '--model_dir=/tmp' sets --model_dir, which a model may not set (its "
+            "ClusterServingRuntime kserve-sklearnserver sets it); remove it",
+        ),
+        (
+            {"args": ["--work=4"]},
+            "args[0]: '--work=4' abbreviates --workers, which a model may not set (each worker "
+            "process keeps its own metrics, so a scrape would see one of them; scale with "
+            "scaling.max_replicas and resources.cpu instead); remove it",
+        ),
+        (
+            {"args": ["--log_config_file=/x\n"]},
+            "args[0]: '--log_config_file=/x\\n' holds a control character (a tab or a line "
+            "break); write one argument per list item, on one line",
+        ),
+        (
+            {"args": ["--x={{.Name}}"]},
+            "args[0]: '--x={{.Name}}' holds {{ or }}, which KServe evaluates as a Go template over "
+            "the InferenceService's metadata; remove them",
+        ),
+        ({"args": ["-v"] * 33}, "args: has 33 items, more than the 32 allowed; keep the ones in use"),
+        ({"args": ["-" * 257]}, "args[0]: has more than 256 characters; shorten it"),
+        (
+            {"runtime": "kserve-mlserver", "args": ["--debug"]},
+            "args: runtime kserve-mlserver takes no arguments: its container runs the image's own "
+            "command, which args would replace; configure it with env instead (for MLServer, "
+            "MLSERVER_* variables)",
+        ),
+        (
+            {"format": "huggingface", "env": {"HF_TASK": "text_embedding"}},
+            "env: KServe's Hugging Face server reads no HF_TASK variable; remove it and write "
+            'args: ["--backend=huggingface", "--task=<task>"]',
+        ),
+        (
+            {"format": "huggingface", "args": ["--task=text_embedding"]},
+            "args: --task is an option of the Hugging Face backend only, and the server picks vLLM "
+            "for every model vLLM supports unless told otherwise; add --backend=huggingface",
+        ),
+        (
+            {"format": "huggingface", "args": ["--backend=huggingface", "--task=embeddings"]},
+            "args[1]: '--task=embeddings' names no task of KServe's Hugging Face server; write "
+            "--task=<task> with one of fill_mask, sequence_classification, text2text_generation, "
+            "text_embedding, text_generation, time_series_forecast, token_classification",
         ),
         (
             {"environments": {"prod": {"scaling": {"min_replica": 1}}}},
@@ -171,7 +227,7 @@ def test_model_field_rules(basic_workspace, changes, expected):
 def test_unknown_field_lists_every_allowed_field(basic_workspace):
     basic_workspace.model(replicas=2)
     assert problems_of(basic_workspace) == [
-        f"{FILE}: replicas: unknown field; allowed here: canary, critical, description, env, "
+        f"{FILE}: replicas: unknown field; allowed here: args, canary, cold_start, critical, description, env, "
         "environments, format, gpu, name, node_pool, protocol, resources, retired, route, runtime, "
         "scaling, slo, storage_uri, timeout_seconds, usage, version"
     ]

@@ -57,7 +57,10 @@ def first_of_kind(kind: str) -> dict:
         ("PeerAuthentication", lambda o: o["spec"]["mtls"].__setitem__("mode", 3)),
         ("Gateway", lambda o: o["spec"]["servers"][0].__setitem__("host", ["x"])),
         ("Certificate", lambda o: o["spec"].__setitem__("dnsName", ["x"])),
+        ("ClusterIssuer", lambda o: o["spec"]["acme"]["solvers"][0]["dns01"]["route53"].__setitem__("hostedZoneId", "Z1")),
         ("ConfigMap", lambda o: o.__setitem__("datas", {})),
+        ("ValidatingAdmissionPolicy", lambda o: o["spec"]["validations"][0].__setitem__("expresion", "true")),
+        ("ValidatingAdmissionPolicyBinding", lambda o: o["spec"].__setitem__("validationAction", ["Deny"])),
     ],
 )
 def test_the_checks_catch_mistakes(kind, break_it):

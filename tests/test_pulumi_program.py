@@ -17,6 +17,7 @@ from components.render.objects import object_id
 from components.render.resource_graph import logical_name
 from components.render.stack_render import render_stack
 from tests.conftest import FIXTURE_STACKS, MODELS_DIR, STACKS_DIR
+from components.render.platform_objects import gateway_dns_names
 from tests.pulumi_harness import ProgramRun, engine_config_of, run_program
 
 # Resource types that are not Kubernetes objects modelplane renders.
@@ -64,6 +65,8 @@ def test_program_registers_exactly_the_rendered_objects(program):
 def test_resource_counts(program):
     stack, run = program
     plan = rendered(stack)
+    settings = plan.deployment.stack.settings
+    managed_records = settings.dns is not None and settings.dns.manage_records
     counts = {
         "modelplane:cluster:Cluster": 1,
         "aws:eks/cluster:Cluster": 1,
@@ -74,8 +77,11 @@ def test_resource_counts(program):
         "aws:ec2/natGateway:NatGateway": len(plan.cluster.network.nat_gateway_zones),
         "modelplane:addons:HelmAddon": len(plan.releases),
         "kubernetes:helm.sh/v3:Release": len(plan.releases),
-        # One role per team, cluster-autoscaler's and the EBS CSI driver's.
-        "modelplane:iam:IrsaRole": len(plan.deployment.teams) + 2,
+        # One role per team, cluster-autoscaler's, the EBS CSI driver's and, with an issuer,
+        # cert-manager's.
+        "modelplane:iam:IrsaRole": len(plan.deployment.teams) + 2 + bool(settings.cluster_issuer),
+        "modelplane:dns:GatewayDns": int(managed_records),
+        "aws:route53/record:Record": len(gateway_dns_names(plan.deployment)) if managed_records else 0,
         "aws:eks/addon:Addon": len(plan.cluster.eks_addons),
         "aws:eks/accessEntry:AccessEntry": len(plan.cluster.admin_role_arns),
         "aws:autoscaling/tag:Tag": sum(len(g.autoscaler_tags) for g in plan.cluster.node_groups),
@@ -205,8 +211,9 @@ def test_mig_pools_advertise_their_slices_to_the_autoscaler():
         for r in run.of_type("aws:autoscaling/tag:Tag") if r.name.startswith("cluster-gpu-h100-mig-asg-tag-")
     }
     prefix = "k8s.io/cluster-autoscaler/node-template/resources/"
-    # 8 GPUs per p5.48xlarge, each cut into 3g.40gb x1, 2g.20gb x1, 1g.10gb x2.
+    # 8 GPUs per p5.48xlarge, each cut into 3g.40gb x1, 2g.20gb x1, 1g.10gb x2; no whole GPU left.
     assert {key: value for key, value in tags.items() if key.startswith(prefix)} == {
+        prefix + "nvidia.com/gpu": "0",
         prefix + "nvidia.com/mig-1g.10gb": "16",
         prefix + "nvidia.com/mig-2g.20gb": "8",
         prefix + "nvidia.com/mig-3g.40gb": "8",
@@ -269,6 +276,49 @@ def test_team_roles_read_only_their_prefixes(program):
     assert trust["Condition"] == {"StringEquals": {
         f"{issuer}:sub": "system:serviceaccount:team-fraud:model-server", f"{issuer}:aud": "sts.amazonaws.com",
     }}
+
+
+def test_cert_manager_solves_dns01_with_its_own_zone_limited_role(program):
+    stack, run = program
+    plan = rendered(stack)
+    settings = plan.deployment.stack.settings
+    roles = {r.inputs["name"]: r for r in run.of_type("aws:iam/role:Role")}
+    role_name = f"modelplane-{stack}-cert-manager"
+    if not settings.cluster_issuer:
+        assert role_name not in roles
+        return
+    issuer = f"oidc.eks.{plan.cluster.region}.amazonaws.com/id/EXAMPLE"
+    [trust] = json.loads(roles[role_name].inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Condition"]["StringEquals"][f"{issuer}:sub"] == "system:serviceaccount:cert-manager:cert-manager"
+    policies = {r.name: json.loads(r.inputs["policy"]) for r in run.of_type("aws:iam/rolePolicy:RolePolicy")}
+    zone_statements = [s for s in policies["platform-cert-manager-policy"]["Statement"]
+                       if "route53:ChangeResourceRecordSets" in s["Action"]]
+    assert [s["Resource"] for s in zone_statements] == [[f"arn:aws:route53:::hostedzone/{settings.dns.hosted_zone_id}"]]
+    # The release waits for the role, and its ServiceAccount names it.
+    release = {r.name: r for r in run.of_type("kubernetes:helm.sh/v3:Release")}["cert-manager"]
+    assert "platform-cert-manager-role" in dependency_names(run, release)
+    annotations = release.inputs["values"]["serviceAccount"]["annotations"]
+    assert annotations["eks.amazonaws.com/role-arn"] == f"arn:aws:iam::{settings.aws_account_id}:role/{role_name}"
+
+
+def test_gateway_names_point_at_the_gateway_load_balancer(program):
+    stack, run = program
+    plan = rendered(stack)
+    dns = plan.deployment.stack.settings.dns
+    records = run.of_type("aws:route53/record:Record")
+    if dns is None or not dns.manage_records:
+        assert records == []
+        return
+    [component] = run.of_type("modelplane:dns:GatewayDns")
+    assert {r.parent for r in records} == {component.urn}
+    assert sorted(r.inputs["name"] for r in records) == sorted(gateway_dns_names(plan.deployment))
+    for record in records:
+        assert record.inputs["zoneId"] == dns.hosted_zone_id
+        assert record.inputs["type"] == "A"
+        # The gateway Service's load balancer, in the canonical zone of NLBs that the data source gives.
+        assert as_json(record.inputs["aliases"]) == [{
+            "name": "gateway-0123.elb.amazonaws.com", "zoneId": "Z26RNL4JYFTOTI", "evaluateTargetHealth": True,
+        }]
 
 
 def test_outputs(program):

@@ -174,16 +174,24 @@ def test_minimal_inference_service(objects):
             "sidecar.istio.io/proxyCPU": "100m",
             "sidecar.istio.io/proxyMemory": "128Mi",
             "traffic.sidecar.istio.io/excludeInboundPorts": "9091",
+            "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes":
+                "workload-socket,credential-socket,workload-certs,istio-data,kserve-provision-location",
             "prometheus.io/scrape": "true",
             "prometheus.io/port": "8080",
             "prometheus.io/path": "/metrics",
+            # A CPU model's cold-start defaults (components/catalog/cold_start.py).
+            "autoscaling.knative.dev/scale-to-zero-pod-retention-period": "0s",
+            "autoscaling.knative.dev/scale-down-delay": "0s",
+            "autoscaling.knative.dev/initial-scale": "1",
         },
+        # At zero the request timeout covers a CPU model's expected cold start.
+        "timeout": 300,
         "model": {
             "modelFormat": {"name": "sklearn"},
             "runtime": "kserve-sklearnserver",
             "protocolVersion": "v1",
             "storageUri": "s3://models-bucket/fraud/scorer/v1/",
-            "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "2Gi"}},
+            "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1250m", "memory": "2Gi"}},
         },
     }}
 
@@ -195,13 +203,15 @@ def test_full_inference_service(basic_workspace):
         protocol="v2",
         gpu={"count": 1},
         scaling={"min_replicas": 1, "max_replicas": 5, "metric": "rps", "target": 40},
-        canary={"storage_uri": "s3://models-bucket/fraud/scorer/v2/", "traffic_percent": 20},
+        canary={"storage_uri": "s3://models-bucket/fraud/scorer/v2/", "traffic_percent": 20, "version": "2.0.0"},
         timeout_seconds=15,
         env={"B": "2", "A": "1"},
+        args=["--enable_docs_url=true", "--configure_logging=false"],
         environments={"dev": {"scaling": {"max_replicas": 2}, "resources": {"cpu": "2"}}},
     )
     predictor = render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]
-    assert predictor["labels"]["app.kubernetes.io/version"] == "1.2.0"
+    # The spec is the canary's revision: its pods carry the canary's version.
+    assert predictor["labels"]["app.kubernetes.io/version"] == "2.0.0"
     assert (predictor["minReplicas"], predictor["maxReplicas"]) == (1, 2)
     assert (predictor["scaleMetric"], predictor["scaleTarget"]) == ("rps", 40)
     assert predictor["timeout"] == 15
@@ -213,10 +223,37 @@ def test_full_inference_service(basic_workspace):
     assert model["storageUri"] == "s3://models-bucket/fraud/scorer/v2/"
     assert (model["runtime"], model["protocolVersion"]) == ("kserve-xgbserver", "v2")
     assert model["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    # In the file's order: KServe appends them to the runtime's own, and the server parses them so.
+    assert model["args"] == ["--enable_docs_url=true", "--configure_logging=false"]
     assert model["resources"] == {
         "requests": {"cpu": "2", "memory": "2Gi", "nvidia.com/gpu": "1"},
-        "limits": {"memory": "2Gi", "nvidia.com/gpu": "1"},
+        "limits": {"cpu": "2500m", "memory": "2Gi", "nvidia.com/gpu": "1"},
     }
+
+
+@pytest.mark.parametrize(
+    ("resources", "override", "stack_ratio", "limit"),
+    [
+        # The stack's ratio (default 1.25) over the request, rounded up to a millicore.
+        ({"cpu": "500m", "memory": "1Gi"}, None, None, "625m"),
+        ({"cpu": "0.3", "memory": "1Gi"}, None, None, "375m"),
+        ({"cpu": "1", "memory": "1Gi"}, None, 1.5, "1500m"),
+        ({"cpu": "1", "memory": "1Gi"}, None, 1, "1"),
+        # The model's own limit wins; a stack override of it wins over the base.
+        ({"cpu": "1", "memory": "1Gi", "cpu_limit": "4"}, None, None, "4"),
+        ({"cpu": "1", "memory": "1Gi", "cpu_limit": "4"}, {"cpu_limit": "1"}, None, "1"),
+        # An override of the request alone scales the default limit with it.
+        ({"cpu": "500m", "memory": "1Gi"}, {"cpu": "1"}, None, "1250m"),
+    ],
+)
+def test_cpu_is_always_limited(basic_workspace, resources, override, stack_ratio, limit):
+    # KServe merges the model container over its runtime's, whose limits.cpu "1" would survive a
+    # limit left out (tests/test_kserve_runtimes_contract.py), so the render always writes one.
+    basic_workspace.model(resources=resources, environments={"dev": {"resources": override}} if override else None)
+    if stack_ratio is not None:
+        basic_workspace.stack(serving={"cpu_limit_ratio": stack_ratio})
+    model = render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]["model"]
+    assert model["resources"]["limits"]["cpu"] == limit
 
 
 def test_cpu_model_with_several_pools_gets_an_affinity(basic_workspace):
@@ -237,7 +274,8 @@ def test_mig_model_asks_for_its_slice(basic_workspace):
     basic_workspace.model(gpu={"mig": "1g.10gb"})
     predictor = render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]
     assert predictor["model"]["resources"]["limits"]["nvidia.com/mig-1g.10gb"] == "1"
-    assert predictor["nodeSelector"] == {"modelplane.dev/node-pool": "mig"}
+    # And waits for mig-manager to have cut the node's GPUs (tests/test_mig_readiness.py).
+    assert predictor["nodeSelector"] == {"modelplane.dev/node-pool": "mig", "nvidia.com/mig.config.state": "success"}
 
 
 def test_route_on_the_shared_gateway(objects):
@@ -253,21 +291,37 @@ def test_route_on_the_shared_gateway(objects):
                 "host": "knative-local-gateway.istio-ingress.svc.cluster.local",
                 "port": {"number": 80},
             }}],
+            "timeout": "300s",
         }],
     }
 
 
 def test_custom_route_and_timeout(basic_workspace):
-    basic_workspace.model(route={"path": "/payments/score"}, timeout_seconds=5)
+    basic_workspace.model(route={"path": "/fraud/score"}, timeout_seconds=5, scaling={"min_replicas": 1})
     http = render(basic_workspace)["VirtualService/team-fraud/scorer-route"]["spec"]["http"][0]
-    assert http["match"] == [{"uri": {"exact": "/payments/score"}}, {"uri": {"prefix": "/payments/score/"}}]
+    assert http["match"] == [{"uri": {"exact": "/fraud/score"}}, {"uri": {"prefix": "/fraud/score/"}}]
     assert http["timeout"] == "5s"
 
 
-def test_grpc_model_declares_its_h2c_port(basic_workspace):
-    basic_workspace.model(format="pytorch", protocol="grpc-v2")
+@pytest.mark.parametrize(
+    ("format", "protocol", "port"),
+    [
+        # KServe's grpc-v2 TorchServe e2e test uses 8081 (kserve/kserve @ v0.20.0
+        # test/e2e/predictor/test_torchserve.py:127): the torchserve-kfs image's KServe wrapper
+        # serves it (pytorch/serve @ v0.9.0 kubernetes/kserve/kserve_wrapper/__main__.py:126-129);
+        # 7070 is TorchServe's own inference.proto, a different API.
+        ("pytorch", "grpc-v2", 8081),
+        # Triton: the runtime's args --grpc-port=9000 (kserve-runtime-configs @ v0.20.0
+        # files/runtimes/resources.yaml, kserve-tritonserver); test/e2e/predictor/test_triton.py:106.
+        ("onnx", "grpc-v2", 9000),
+        # TF Serving: the runtime's args --port=9000 (same file, kserve-tensorflow-serving).
+        ("tensorflow", "grpc-v1", 9000),
+    ],
+)
+def test_grpc_model_declares_its_h2c_port(basic_workspace, format, protocol, port):
+    basic_workspace.model(format=format, protocol=protocol)
     model = render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]["model"]
-    assert model["ports"] == [{"name": "h2c", "containerPort": 7070, "protocol": "TCP"}]
+    assert model["ports"] == [{"name": "h2c", "containerPort": port, "protocol": "TCP"}]
     basic_workspace.model(format="pytorch")
     assert "ports" not in render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]["model"]
 
@@ -283,3 +337,42 @@ def test_grpc_route_by_host(basic_workspace):
 def test_disabled_model_renders_nothing(basic_workspace):
     basic_workspace.model(environments={"dev": {"enabled": False}})
     assert not any(key.startswith(("InferenceService", "VirtualService")) for key in render(basic_workspace))
+
+
+@pytest.mark.parametrize("metric", ["cpu", "memory"])
+def test_hpa_metrics_name_the_hpa_class_in_the_service_metadata(basic_workspace, metric):
+    # KServe's webhook checks scaleMetric against the KPA's [concurrency, rps] unless the
+    # InferenceService's own metadata.annotations (not predictor.annotations) name the HPA class
+    # (kserve/kserve @ v0.20.0 pkg/apis/serving/v1beta1/inference_service_validation.go:121,
+    # 446-466; pkg/constants/constants.go:290-294). The class and its value are Knative's
+    # (knative/serving @ knative-v1.23.0 pkg/apis/autoscaling/register.go:38,42).
+    basic_workspace.model(scaling={"min_replicas": 1, "max_replicas": 3, "metric": metric, "target": 70})
+    service = render(basic_workspace)["InferenceService/team-fraud/scorer"]
+    assert service["metadata"]["annotations"]["autoscaling.knative.dev/class"] == "hpa.autoscaling.knative.dev"
+    assert "autoscaling.knative.dev/class" not in service["spec"]["predictor"]["annotations"]
+    assert service["spec"]["predictor"]["scaleMetric"] == metric
+
+
+def test_request_metrics_leave_the_autoscaler_class_to_knative(objects):
+    # KServe sets the KPA class when none is given (pkg/controller/v1alpha1/utils/utils.go:57-59).
+    annotations = objects["InferenceService/team-fraud/scorer"]["metadata"]["annotations"]
+    assert "autoscaling.knative.dev/class" not in annotations
+
+
+def test_every_local_volume_of_a_model_pod_is_safe_to_evict(objects):
+    # cluster-autoscaler (kubernetes/autoscaler @ cluster-autoscaler-1.35.1 utils/drain/drain.go:
+    # 37-38, 116-142) keeps a node whose pods have a non-memory emptyDir unless every such volume
+    # is named in this annotation, split on "," without trimming. The volumes: Istio 1.30.3's
+    # injection adds workload-socket, credential-socket, workload-certs and istio-data
+    # (manifests/charts/istio-control/istio-discovery/files/injection-template.yaml:473-495;
+    # istio-envoy is memory-backed); KServe v0.20.0 adds kserve-provision-location
+    # (pkg/constants/constants.go:210, pkg/utils/storage.go AddModelMount). Predictor annotations
+    # reach the pod (pkg/controller/v1beta1/inferenceservice/components/predictor.go:164-172;
+    # Knative copies the revision's to the Deployment's pod template, pkg/reconciler/revision/
+    # resources/meta.go:36-48).
+    annotations = objects["InferenceService/team-fraud/scorer"]["spec"]["predictor"]["annotations"]
+    value = annotations["cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"]
+    assert " " not in value
+    assert value.split(",") == [
+        "workload-socket", "credential-socket", "workload-certs", "istio-data", "kserve-provision-location",
+    ]

@@ -184,6 +184,10 @@ def test_a_catalog_pull_request_needs_no_other_file_changed(tmp_path):
     it stays green with nothing regenerated."""
     root = tmp_path / "repository"
     copy_repository(root)
+    shared = REPO.parent / "shared"
+    if shared.is_dir():
+        # The upstream chart sources and CRDs stay beside the repository, as in CI; linked, not copied.
+        (tmp_path / "shared").symlink_to(shared)
     add_team_with_cpu_gpu_and_mig_models(root)
     remove_a_model(root)
     grow_a_node_pool(root)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
 from decimal import Decimal
 
 import pytest
@@ -16,25 +15,7 @@ from components.cli.inputs import Paths
 from components.review.compare import compare_stack
 from components.review.cost import estimate_cost, money
 from components.review.diff import ADDED, CHANGED, REMOVED, REPLACED, FieldChange
-from tests.conftest import MODELS_DIR, STACK_CONFIG, Workspace
-
-
-def git(workspace: Workspace, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(workspace.root), *args], check=True, capture_output=True, text=True,
-    ).stdout
-
-
-@pytest.fixture
-def repo(basic_workspace: Workspace) -> Workspace:
-    """The basic workspace committed as the base of a change (ref ``base``)."""
-    git(basic_workspace, "init", "-q", "-b", "main")
-    git(basic_workspace, "config", "user.email", "test@example.com")
-    git(basic_workspace, "config", "user.name", "test")
-    git(basic_workspace, "add", "-A")
-    git(basic_workspace, "commit", "-q", "-m", "base")
-    git(basic_workspace, "tag", "base")
-    return basic_workspace
+from tests.conftest import MODELS_DIR, STACK_CONFIG, Workspace, commit_as_base, git
 
 
 def diff_of(workspace: Workspace, stack: str = "dev", allow_delete: bool = False):
@@ -126,9 +107,11 @@ def test_team_added(repo):
     } <= added
     gateway = next(c for c in diff.changes if c.key == "Gateway/istio-ingress/modelplane-gateway")
     assert gateway.action == CHANGED
-    assert FieldChange("spec.servers[0].hosts", ["team-fraud/models.test.example.com", "team-fraud/*.models.test.example.com"],
-                       ["team-fraud/models.test.example.com", "team-fraud/*.models.test.example.com",
-                        "team-risk/models.test.example.com", "team-risk/*.models.test.example.com"]) in gateway.fields
+    # The gateway's hosts gain the team's, item by item.
+    assert gateway.fields == (
+        FieldChange("spec.servers[0].hosts", None, "team-risk/models.test.example.com", ADDED),
+        FieldChange("spec.servers[0].hosts", None, "team-risk/*.models.test.example.com", ADDED),
+    )
 
 
 def test_stack_setting_changed(repo):
@@ -175,7 +158,7 @@ def test_cli_exit_codes_and_formats(repo, monkeypatch, capsys):
     assert main(["diff", "--stack", "dev", "--base", "base"]) == 0
     assert capsys.readouterr().out == "stack dev (dev): +0 ~0 -0, cost +$0.00/month\n"
     repo.model(scaling={"min_replicas": 0, "max_replicas": 3})
-    assert main(["diff", "--stack", "dev", "--base", "base"]) == 2
+    assert main(["diff", "--stack", "dev", "--base", "base"]) == 3
     text = capsys.readouterr().out.splitlines()
     assert text[1:] == [
         "  fraud:",
@@ -183,12 +166,12 @@ def test_cli_exit_codes_and_formats(repo, monkeypatch, capsys):
         "      ~ InferenceService/team-fraud/scorer",
         "          spec.predictor.maxReplicas: 1 -> 3",
     ]
-    assert main(["diff", "--stack", "dev", "--base", "base", "--format", "json"]) == 2
+    assert main(["diff", "--stack", "dev", "--base", "base", "--format", "json"]) == 3
     document = json.loads(capsys.readouterr().out)
     assert (document["changed"], document["changes"][0]["fields"]) == (
-        1, [{"path": "spec.predictor.maxReplicas", "before": 1, "after": 3}],
+        1, [{"path": "spec.predictor.maxReplicas", "action": "changed", "before": 1, "after": 3}],
     )
-    assert main(["review", "--base", "base"]) == 2
+    assert main(["review", "--base", "base"]) == 3
     review = capsys.readouterr().out
     assert review.startswith("### modelplane review against `base`\n\n- :white_check_mark: stack dev (dev): +0 ~1 -0")
     assert "<details><summary>Changes</summary>" in review and "one model per pod" in review
@@ -198,13 +181,109 @@ def test_cli_exit_codes_and_formats(repo, monkeypatch, capsys):
     )
 
 
+def test_cli_exit_codes_for_no_change_and_for_an_unacknowledged_deletion(repo, monkeypatch, capsys):
+    # 0 no change, 3 changes, 1 a prod deletion until acknowledged: CI passes on 0 and 3 only.
+    monkeypatch.chdir(repo.root)
+    repo.stack("prod", environment="prod")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "prod stack")
+    git(repo, "tag", "-f", "base")
+    assert main(["review", "--base", "base"]) == 0
+    assert main(["diff", "--stack", "prod", "--base", "base"]) == 0
+    capsys.readouterr()
+    (repo.models / "fraud" / "scorer.yaml").unlink()
+    assert main(["diff", "--stack", "prod", "--base", "base"]) == 1
+    assert capsys.readouterr().err.startswith("stack prod: 5 resource(s) deleted or replaced in stack prod (")
+    assert main(["review", "--base", "base", "--format", "text"]) == 1
+    assert main(["diff", "--stack", "dev", "--base", "base"]) == 3  # dev deletions need no acknowledging
+    assert main(["diff", "--stack", "prod", "--base", "base", "--allow-delete"]) == 3
+    assert main(["review", "--base", "base", "--allow-delete"]) == 3
+
+
 def test_review_reports_an_invalid_catalog_in_the_comment(repo, monkeypatch, capsys):
     monkeypatch.chdir(repo.root)
     repo.model(format="sklaern")
     assert main(["review", "--base", "base"]) == 1
     out = capsys.readouterr().out
-    assert ":x: **stack dev**: 1 problem(s)" in out
+    assert "- :x: stack dev: 1 problem(s) in the catalog or stack" in out
     assert "models/fraud/scorer.yaml: format: the text 'sklaern' is not allowed" in out
+
+
+# Canaries: KServe splits traffic only once a revision has been rolled out (kserve/kserve @ v0.20.0
+# pkg/controller/v1beta1/inferenceservice/reconcilers/knative/ksvc_reconciler.go:134-164: with an
+# empty LatestRolledoutRevision the latest revision gets 100%), so a canary on a model's first
+# deployment in a stack would take all of its traffic.
+
+CANARY = {"storage_uri": "s3://models-bucket/fraud/scorer/v2/", "traffic_percent": 10}
+FIRST_CANARY = (
+    "models/fraud/{model}.yaml: canary: KServe splits traffic only once a revision of the model has "
+    "been rolled out, so on the first deployment of {model} in stack {stack} the canary "
+    "(s3://models-bucket/fraud/scorer/v2/) gets all of the traffic and storage_uri never runs; deploy "
+    "the model without canary first and add the canary in a second pull request"
+)
+
+
+def errors_of(repo: Workspace, stack: str = "dev") -> tuple[str, ...]:
+    """The diff's errors, with the files named as from the repository root (as the CLI does)."""
+    return tuple(error.removeprefix(f"{repo.root}/") for error in diff_of(repo, stack).errors)
+
+
+def test_a_canary_on_a_running_model_is_a_change(repo):
+    repo.model(canary=CANARY)
+    diff = diff_of(repo)
+    assert diff.errors == ()
+    changed = {c.key: c.fields for c in diff.changes}
+    assert FieldChange("spec.predictor.canaryTrafficPercent", None, 10, ADDED) in changed["InferenceService/team-fraud/scorer"]
+
+
+def test_a_canary_on_a_new_model_is_refused(repo, monkeypatch, capsys):
+    repo.model(name="ranker", canary=CANARY)
+    assert errors_of(repo) == (FIRST_CANARY.format(model="ranker", stack="dev"),)
+    monkeypatch.chdir(repo.root)
+    assert main(["diff", "--stack", "dev", "--base", "base"]) == 1
+    assert capsys.readouterr().err == f"stack dev: {FIRST_CANARY.format(model='ranker', stack='dev')}\n"
+    assert main(["review", "--base", "base"]) == 1
+    assert ":x: stack dev (dev)" in capsys.readouterr().out
+    # Without the canary the same model is an ordinary addition.
+    repo.model(name="ranker")
+    assert diff_of(repo).errors == ()
+
+
+def test_a_canary_on_a_model_new_to_the_stack_is_refused(repo):
+    # Enabled in a stack for the first time (or the stack itself is new): no rolled-out revision there.
+    repo.model(environments={"prod": {"enabled": False}})
+    repo.stack("prod", environment="prod")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "prod stack without the scorer")
+    git(repo, "tag", "-f", "base")
+    repo.model(canary=CANARY)
+    assert diff_of(repo, "dev").errors == ()
+    assert errors_of(repo, "prod") == (FIRST_CANARY.format(model="scorer", stack="prod"),)
+    repo.stack("qa")
+    assert errors_of(repo, "qa") == (FIRST_CANARY.format(model="scorer", stack="qa"),)
+
+
+def test_validate_and_plan_only_warn_about_canaries(repo, monkeypatch, capsys):
+    # They have no base to compare with, so they cannot tell a first deployment.
+    repo.model(canary=CANARY)
+    monkeypatch.chdir(repo.root)
+    warning = "warning: " + FIRST_CANARY.format(model="scorer", stack="dev").replace(
+        "canary: KServe", "canary: if the model is not running yet: KServe")
+    assert main(["validate"]) == 0
+    assert capsys.readouterr().err == warning + "\n"
+    assert main(["plan", "--stack", "dev"]) == 0
+    assert capsys.readouterr().err == warning + "\n"
+
+
+def test_a_canary_of_a_versioned_model_needs_its_own_version(repo):
+    repo.model(version="1.0.0", canary=CANARY)
+    with pytest.raises(InputError) as caught:
+        resolve_deployment(load_catalog(repo.models, "models"), load_stack(repo.stacks, "dev", "stacks"), ["dev"])
+    assert [str(p) for p in caught.value.problems] == [
+        "models/fraud/scorer.yaml: canary.version: the model is version 1.0.0 and the canary runs other "
+        "artifacts; give the canary its own version (its pods and metrics carry it), e.g. the one its "
+        "storage_uri holds"
+    ]
 
 
 # Cost.
@@ -324,3 +403,68 @@ def test_model_fields_for_cost_are_validated(basic_workspace):
     assert [str(p) for p in caught.value.problems] == [
         "models/fraud/scorer.yaml: usage.active_hours_per_day: must be at most 24, got the number 25"
     ]
+
+
+# Warnings belong to the change.
+
+def _short_gpu_pool(workspace: Workspace, max_replicas: int) -> None:
+    """A GPU model whose max replicas need more GPUs than the dev stack's gpu pool (2) offers."""
+    workspace.team(quota={"cpu": "64", "memory": "256Gi", "gpu": 8})
+    workspace.model(gpu={"count": 1}, scaling={"min_replicas": 1, "max_replicas": max_replicas})
+
+
+def test_a_warning_the_base_had_is_still_present_not_news(repo):
+    _short_gpu_pool(repo, max_replicas=5)
+    commit_as_base(repo)
+    repo.model(name="ranker")  # an unrelated change
+    diff = diff_of(repo)
+    assert diff.warnings == ()
+    assert len(diff.still_present) == 1 and "pool gpu: at max replicas the models need 5 nvidia.com/gpu" in diff.still_present[0]
+
+
+def test_a_warning_the_change_brings_or_worsens_is_new(repo):
+    _short_gpu_pool(repo, max_replicas=2)
+    commit_as_base(repo)
+    _short_gpu_pool(repo, max_replicas=5)  # now short of GPUs at max replicas
+    brought = diff_of(repo)
+    assert brought.still_present == () and len(brought.warnings) == 1
+    assert "stacks/Pulumi.dev.yaml: modelplane:node_pools.gpu.max_size: pool gpu:" in brought.warnings[0]
+    commit_as_base(repo)
+    _short_gpu_pool(repo, max_replicas=6)  # short by one GPU more: the change makes it worse
+    worsened = diff_of(repo)
+    assert worsened.still_present == () and "need 6 nvidia.com/gpu" in worsened.warnings[0]
+
+
+def test_still_present_warnings_in_every_format(repo, monkeypatch, capsys):
+    monkeypatch.chdir(repo.root)
+    _short_gpu_pool(repo, max_replicas=5)
+    commit_as_base(repo)
+    repo.model(name="ranker")
+    assert main(["diff", "--stack", "dev", "--base", "base"]) == 3
+    text = capsys.readouterr().out
+    assert "1 warning(s) still present" in text.splitlines()[0] and "  STILL PRESENT: stacks/Pulumi.dev.yaml:" in text
+    assert "WARNING:" not in text
+    main(["review", "--base", "base"])
+    comment = capsys.readouterr().out
+    # The stack is not flagged for a warning the pull request did not bring; the warning is folded.
+    assert "- :white_check_mark: stack dev (dev):" in comment
+    assert "<details><summary>1 warning(s) still present (the base has them too)</summary>" in comment
+    main(["diff", "--stack", "dev", "--base", "base", "--format", "json"])
+    document = json.loads(capsys.readouterr().out)
+    assert document["warnings"] == [] and len(document["warnings_still_present"]) == 1
+
+
+def test_text_review_has_the_sections_of_the_markdown_one(repo, monkeypatch, capsys):
+    monkeypatch.chdir(repo.root)
+    _short_gpu_pool(repo, max_replicas=5)
+    assert main(["review", "--base", "base", "--format", "text"]) == 3
+    text = capsys.readouterr().out
+    main(["review", "--base", "base", "--format", "markdown"])
+    comment = capsys.readouterr().out
+    for section in ("Serving 1 models on the shared platform", "one model per pod, always on",
+                    "pool gpu: at max replicas the models need 5 nvidia.com/gpu"):
+        assert section in text and section in comment, section
+    assert "GPU capacity (demanded at min / at max replicas, offered at max size):" in text
+    assert "\\n" not in text  # the sections keep their lines
+    assert "<summary>GPU capacity</summary>" in comment
+    assert text.splitlines()[0] == "modelplane review against base" and text.splitlines()[1].startswith("  stack dev (dev): +")

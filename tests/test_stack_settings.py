@@ -69,8 +69,9 @@ def test_valid_stack(workspace):
         (
             {"node_pool": {}},
             "modelplane:node_pool: unknown field (did you mean node_pools?); allowed here: "
-            "addons, aws_account_id, cluster, cluster_name, cost, domain, environment, extra_releases, "
-            "gateway, monitoring, node_pools, nvidia, region, serving",
+            "addons, aws_account_id, cluster, cluster_name, cost, deployer_role_arns, dns, domain, environment, "
+            "extra_releases, "
+            "gateway, model_buckets, monitoring, node_pools, nvidia, region, route_grants, serving",
         ),
         (
             {"node_pools": pools(gpu={"instance_types": ["g5.xlarge"], "min_size": 0, "max_size": 2})},

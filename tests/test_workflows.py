@@ -253,10 +253,15 @@ def test_pull_request_jobs_are_never_skipped_by_event():
     assert {name for name, job in jobs.items() if "if" in job} == {"preview"}
 
 
-def test_test_job_runs_make_test_on_python_3_11():
+def codeowners_step() -> dict[str, Any]:
+    return load(PULL_REQUEST)["jobs"]["test"]["steps"][-1]
+
+
+def test_test_job_runs_make_test_on_python_3_11_then_checks_codeowners():
     job = load(PULL_REQUEST)["jobs"]["test"]
     assert one_step_using(job, "actions/setup-python")["with"]["python-version"] == "3.11"
-    assert job["steps"][-1]["run"] == "make test"
+    assert job["steps"][-2]["run"] == "make test"
+    assert codeowners_step()["run"].startswith(".venv/bin/modelplane codeowners --check")
 
 
 def test_review_job_setup():
@@ -285,11 +290,15 @@ exit "$STUB_EXIT"
 """
 
 
-def run_review(tmp_path: Path, *, label: bool, exit_code: int, stdout: str):
+def install_stub(tmp_path: Path) -> None:
     stub = tmp_path / ".venv" / "bin" / "modelplane"
-    stub.parent.mkdir(parents=True)
+    stub.parent.mkdir(parents=True, exist_ok=True)
     stub.write_text(STUB)
     stub.chmod(0o755)
+
+
+def run_review(tmp_path: Path, *, label: bool, exit_code: int, stdout: str):
+    install_stub(tmp_path)
     env = {
         "BASE_REF": "main",
         "ALLOW_PROD_DELETE": "true" if label else "false",
@@ -313,7 +322,7 @@ def test_review_command_and_the_label(tmp_path, label):
     assert outputs == {"status": "0"}
 
 
-@pytest.mark.parametrize("exit_code", [0, 1, 2])
+@pytest.mark.parametrize("exit_code", [0, 1, 2, 3, 42])
 def test_review_step_records_the_exit_code_and_keeps_the_comment(tmp_path, exit_code):
     # The step itself never fails: the comment is posted first, the last step fails on an error.
     markdown = "## modelplane review\n\n| stack | added |\n|---|---|\n| prod | 1 |\n"
@@ -330,17 +339,71 @@ def test_a_review_that_prints_nothing_still_replaces_the_comment(tmp_path):
     assert "exited 1" in comment and "https://example.invalid/run/1" in comment
 
 
-def test_the_review_is_one_sticky_comment_and_errors_fail_the_job_after_it():
+def verdict_step() -> dict[str, Any]:
+    return load(PULL_REQUEST)["jobs"]["review"]["steps"][-1]
+
+
+def test_the_review_is_one_sticky_comment_and_the_verdict_comes_after_it():
     steps = load(PULL_REQUEST)["jobs"]["review"]["steps"]
     review = step_index({"steps": steps}, lambda s: s.get("id") == "review")
     post = step_index({"steps": steps}, uses("marocchino/sticky-pull-request-comment"))
     post_step = steps[post]
     assert post_step["with"]["path"] == "review.md" and post_step["with"]["header"]
-    fail = steps[-1]
     assert review < post < len(steps) - 1
-    # Exit 0 (no changes) and 2 (changes) pass; anything else (1: an error) fails, after posting.
-    assert fail["if"] == "steps.review.outputs.status != '0' && steps.review.outputs.status != '2'"
-    assert fail["run"].strip().endswith("exit 1")
+    # The verdict reads the recorded code on every run: no `if:` that could skip it.
+    verdict = verdict_step()
+    assert "if" not in verdict
+    assert verdict["env"] == {"STATUS": "${{ steps.review.outputs.status }}"}
+
+
+@pytest.mark.parametrize(
+    "exit_code, passes, message",
+    [
+        (0, True, "modelplane review: no change"),
+        (3, True, "modelplane review: changes, shown in the review comment"),
+        (1, False, "::error::modelplane review found a problem or an unacknowledged change (exit 1)"),
+        (2, False, "::error::modelplane review was called wrongly (exit 2, a usage error)"),
+        (42, False, "::error::modelplane review exited '42', which is none of its exit codes"),
+    ],
+    ids=["no-change", "changes", "input-problem", "usage-error", "unknown-code"],
+)
+def test_the_job_passes_only_on_no_change_or_changes(tmp_path, exit_code, passes, message):
+    # modelplane's codes: 0 no change, 1 a problem or an unacknowledged change, 2 a usage error
+    # (argparse), 3 differences found. The review step records the code; the last step decides.
+    _, outputs, _, _, _ = run_review(tmp_path, label=False, exit_code=exit_code, stdout="review\n")
+    process, _, _ = run_step_script(verdict_step()["run"], tmp_path, {"STATUS": outputs["status"]})
+    assert (process.returncode == 0) is passes, process.stdout + process.stderr
+    assert process.stdout.startswith(message)
+
+
+def test_the_verdict_fails_when_the_review_recorded_no_code(tmp_path):
+    process, _, _ = run_step_script(verdict_step()["run"], tmp_path, {"STATUS": ""})
+    assert process.returncode == 1
+    assert process.stdout.startswith("::error::modelplane review exited '', which is none of its exit codes")
+
+
+@pytest.mark.parametrize("exit_code", [0, 1])
+def test_the_codeowners_step_annotates_warnings_and_fails_on_a_stale_rule(tmp_path, exit_code):
+    install_stub(tmp_path)
+    printed = "warning: .github/CODEOWNERS: no rule `/models/payments/ @acme/payments` yet\nok\n"
+    env = {"STUB_ARGS": str(tmp_path / "args"), "STUB_STDOUT": printed, "STUB_EXIT": str(exit_code)}
+    process, _, _ = run_step_script(codeowners_step()["run"], tmp_path, env)
+    assert process.returncode == exit_code  # pipefail: the sed after it does not hide a failure
+    assert (tmp_path / "args").read_text().splitlines() == ["codeowners", "--check"]
+    assert process.stdout == "::warning::.github/CODEOWNERS: no rule `/models/payments/ @acme/payments` yet\nok\n"
+
+
+def test_diff_and_review_run_only_where_their_exit_code_is_read():
+    # They exit 3 on changes, which a plain step takes for a failure: the review step records the
+    # code and the verdict step reads it. Everything else exits 0 or 1 (2 on a usage error).
+    calls = {
+        (path.name, name, command)
+        for path in WORKFLOW_FILES
+        for name, job in load(path)["jobs"].items()
+        for step in job["steps"]
+        for command in re.findall(r"bin/modelplane (\w+)", step.get("run", ""))
+    }
+    assert calls == {("pull-request.yml", "test", "codeowners"), ("pull-request.yml", "review", "review")}
 
 
 def test_review_arguments_are_accepted_by_the_cli():

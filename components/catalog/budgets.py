@@ -8,7 +8,15 @@ from decimal import Decimal
 
 from components.catalog.deployed import DeployedModel
 from components.catalog.loader import CatalogTeam
-from components.catalog.placement import SIDECAR_CPU, SIDECAR_MEMORY, WHOLE_GPU_RESOURCE, gpu_offer
+from components.catalog.placement import (
+    SIDECAR_CPU,
+    SIDECAR_MEMORY,
+    WHOLE_GPU_RESOURCE,
+    gpu_offer,
+    one_of,
+    request_fixes,
+    resource_field,
+)
 from components.catalog.problems import Problem
 from components.catalog.quantities import cpu_cores, format_cpu, format_memory, memory_bytes
 from components.catalog.stacks import Stack
@@ -72,6 +80,32 @@ def capacity_problems(stack: Stack, models: list[DeployedModel]) -> list[Problem
     return problems
 
 
+def over_capacity(pool: PoolCapacity) -> str:
+    """The one-line gist of a pool too small for its models' max replicas."""
+    return (
+        f"pool {pool.pool}: at max replicas the models need {pool.at_max} {pool.resource}, "
+        f"{pool.at_max - pool.capacity} more than the {pool.capacity} it offers at max size"
+    )
+
+
+def capacity_warnings(stack: Stack, models: tuple[DeployedModel, ...] | list[DeployedModel]) -> list[Problem]:
+    """GPU pools too small for every model at its max replicas: not an error (the minimum replicas
+    start, the rest stay pending), but worth saying before a traffic peak finds out."""
+    warnings = []
+    for pool in gpu_capacity(stack, models):
+        if pool.at_max <= pool.capacity:
+            continue
+        nodes_needed = -(-pool.at_max // pool.per_node)
+        users = ", ".join(f"{name} ({units})" for name, _, units in pool.models if units)
+        warnings.append(Problem(
+            stack.source, f"modelplane:node_pools.{pool.pool}.max_size",
+            f"{over_capacity(pool)} ({pool.max_nodes} node(s), {pool.per_node} per node), so replicas beyond that stay pending; "
+            f"raise max_size to {nodes_needed} if they should all run, or lower the max_replicas "
+            f"of {users} (for this stack only: environments.{stack.name}.scaling.max_replicas)",
+        ))
+    return warnings
+
+
 def quota_problems(team: CatalogTeam, models: list[DeployedModel], stack: Stack) -> list[Problem]:
     """Each replica must fit the quota, and all minimum replicas together must too."""
     quota = team.spec.quota
@@ -83,19 +117,19 @@ def quota_problems(team: CatalogTeam, models: list[DeployedModel], stack: Stack)
     for profile, count in quota.mig.items():
         limits[f"quota.mig.{profile}"] = Decimal(count)
     floor: dict[str, Decimal] = defaultdict(Decimal)
+    users: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
     problems = []
     for model in models:
         replica = _replica_demand(model)
         for field, amount in replica.items():
-            if amount > limits.get(field, Decimal(0)):
-                problems.append(Problem(
-                    model.model.source, "gpu" if field.startswith(("quota.gpu", "quota.mig")) else "resources",
-                    f"one replica needs {_show(field, amount)} ({_resource_of(field, model)}), "
-                    f"but team {team.name}'s {field} is {_show(field, limits.get(field, Decimal(0)))}; "
-                    f"raise {field} in {team.source}",
-                ))
+            limit = limits.get(field, Decimal(0))
+            if amount > limit:
+                problems.append(_replica_over_quota(team, model, stack, field, limit))
         for field, amount in replica.items():
-            floor[field] += amount * model.min_replicas * model.revisions_at_floor
+            at_floor = amount * model.min_replicas * model.revisions_at_floor
+            floor[field] += at_floor
+            if at_floor:
+                users[field].append((model.name, at_floor))
     for field, amount in sorted(floor.items()):
         limit = limits.get(field, Decimal(0))
         if amount > limit:
@@ -103,7 +137,8 @@ def quota_problems(team: CatalogTeam, models: list[DeployedModel], stack: Stack)
                 team.source, field,
                 f"the minimum replicas of the team's models in stack {stack.name} request "
                 f"{_show(field, amount)} (sidecars and canaries included), more than the quota of "
-                f"{_show(field, limit)}; raise {field} or lower min_replicas",
+                f"{_show(field, limit)} ({_shares(field, users[field])}); raise {field} or lower "
+                f"the models' min_replicas (for this stack only: environments.{stack.name}.scaling.min_replicas)",
             ))
     return problems
 
@@ -121,10 +156,46 @@ def _replica_demand(model: DeployedModel) -> dict[str, Decimal]:
     return demand
 
 
-def _resource_of(field: str, model: DeployedModel) -> str:
-    if field == "quota.gpu" and model.spec.gpu is not None and model.spec.gpu.mig is not None:
-        return f"a {model.spec.gpu.mig} slice counts as nvidia.com/gpu under MIG strategy single"
-    return "sidecars included" if field in ("quota.cpu", "quota.memory") else model.gpu.resource
+def _replica_over_quota(team: CatalogTeam, model: DeployedModel, stack: Stack, quota_field: str, limit: Decimal) -> Problem:
+    """One replica alone is more than the team's quota admits: say which request, and how to fix it."""
+    quota = f"team {team.name}'s {quota_field} of {_show(quota_field, limit)} ({team.source})"
+    raise_quota = f"raise {quota_field} there"
+    if quota_field in ("quota.cpu", "quota.memory"):
+        dimension = quota_field.removeprefix("quota.")
+        field = resource_field(model.model, stack, dimension)
+        requested = f"{model.cpu} CPU" if dimension == "cpu" else model.memory
+        sidecars = format_cpu(SIDECAR_CPU) if dimension == "cpu" else format_memory(SIDECAR_MEMORY)
+        return Problem(
+            model.model.source, field,
+            f"{requested} per replica plus {sidecars} for the sidecars is more than {quota}, so no "
+            f"replica could start; {one_of([*request_fixes(field, stack), raise_quota])}",
+        )
+    request = model.spec.gpu
+    if request.count is not None:
+        return Problem(
+            model.model.source, "gpu.count",
+            f"{request.count} GPU{'s' if request.count > 1 else ''} per replica "
+            f"{'are' if request.count > 1 else 'is'} more than {quota}, so no replica could start; "
+            + (f"lower gpu.count or {raise_quota}" if request.count > 1 else raise_quota),
+        )
+    if quota_field == "quota.gpu":
+        return Problem(
+            model.model.source, "gpu.mig",
+            f"one {request.mig} slice per replica counts as one nvidia.com/gpu under the MIG strategy "
+            f"single of stack {stack.name}, which is more than {quota}, so no replica could start; "
+            f"{raise_quota}",
+        )
+    return Problem(
+        model.model.source, "gpu.mig",
+        f"one {request.mig} slice per replica is more than {quota}, so no replica could start; "
+        f"{raise_quota}",
+    )
+
+
+def _shares(field: str, users: list[tuple[str, Decimal]]) -> str:
+    """``scorer: 4500m, ranker: 2`` largest first."""
+    ordered = sorted(users, key=lambda user: (-user[1], user[0]))
+    return ", ".join(f"{name}: {_show(field, amount)}" for name, amount in ordered)
 
 
 def _show(field: str, amount: Decimal) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.catalog.cold_start import ColdStartPolicy
 from components.catalog.loader import CatalogModel, CatalogTeam
 from components.catalog.model_spec import ModelSpec
 from components.catalog.placement import GpuClaim
+from components.catalog.problems import Problem
 from components.catalog.stacks import Stack
 
 
@@ -30,6 +32,8 @@ class DeployedModel:
     metric: str
     target: int | None
     cpu: str
+    # Always set: KServe's runtimes limit CPU to 1 unless the model container says otherwise.
+    cpu_limit: str
     memory: str
     gpu: GpuClaim | None
     # The node pools a replica may be scheduled on (one for GPU models and pinned models).
@@ -37,6 +41,9 @@ class DeployedModel:
     route_path: str | None
     host: str
     slo: ModelSlo
+    cold_start: ColdStartPolicy
+    # Seconds a request may take, a cold start included: the revision's, and the route's.
+    timeout_seconds: int
 
     @property
     def spec(self) -> ModelSpec:
@@ -51,6 +58,10 @@ class DeployedModel:
         return self.team.namespace
 
     @property
+    def scales_to_zero(self) -> bool:
+        return self.min_replicas == 0
+
+    @property
     def revisions_at_floor(self) -> int:
         """Revisions that keep ``min_replicas`` each: two while a canary runs beside the stable one."""
         return 2 if self.spec.canary is not None else 1
@@ -63,6 +74,8 @@ class StackDeployment:
     stack: Stack
     teams: tuple[CatalogTeam, ...]
     models: tuple[DeployedModel, ...]
+    # What is allowed but likely unintended (GPU pools too small for every max replica).
+    warnings: tuple[Problem, ...] = ()
 
     def models_of(self, team: CatalogTeam) -> tuple[DeployedModel, ...]:
         return tuple(model for model in self.models if model.team.name == team.name)

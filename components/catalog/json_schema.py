@@ -1,9 +1,13 @@
 """JSON Schemas of the catalog files, generated from the pydantic models, for editors.
 
 Editors that understand ``# yaml-language-server: $schema=...`` (VS Code's YAML extension and
-others) complete and check model files with them. The pydantic models stay the authority: some
-rules (MIG profiles per GPU, storage under the team's prefixes) are only checked by
-``modelplane validate``.
+others) complete and check model files with them. The pydantic models stay the authority; the
+schemas say as much of them as JSON Schema can (the same patterns, bounds and enums, the
+cross-field rules as ``if``/``then`` and ``oneOf``), and ``tests/test_json_schemas.py`` feeds
+both the same documents. Left to ``modelplane validate``: what needs another file or a stack
+(names equal to file names, storage under the team's prefixes, pools and quotas), a memory
+amount under 1Mi written with a unit, ``min_replicas`` above an explicit ``max_replicas``, and
+whole numbers written as ``2.0``.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from components.catalog.model_spec import ModelSpec
 from components.catalog.problems import WHOLE_FILE, InputError, Problem
 from components.catalog.team_spec import TeamSpec
 from components.catalog.validation_messages import describe_value, problems_from_validation_error
-from components.catalog.yaml_files import read_yaml_file
+from components.catalog.yaml_files import read_yaml_file, symlink_problem
 
 TEAM_FILE = "team.yaml"
 # Documentation and editor schemas may sit beside the catalog; nothing else is silently skipped.
@@ -68,13 +68,21 @@ def load_catalog(models_dir: Path, shown_as: str | None = None) -> Catalog:
     ``shown_as`` is how the directory appears in messages (default: as given).
     """
     shown_root = shown_as if shown_as is not None else str(models_dir)
+    linked = symlink_problem(models_dir, shown_root)
+    if linked is not None:
+        # A linked catalog would be read at one path in the work tree and another in the base
+        # of a diff, so every model would look new and a deletion would pass review.
+        raise InputError([linked])
     if not models_dir.is_dir():
         raise InputError([Problem(shown_root, WHOLE_FILE, "not a directory of team folders")])
     problems: list[Problem] = []
     teams: list[CatalogTeam] = []
     for entry in sorted(models_dir.iterdir()):
         shown = f"{shown_root}/{entry.name}"
-        if entry.is_dir():
+        linked = symlink_problem(entry, shown)
+        if linked is not None:
+            problems.append(linked)
+        elif entry.is_dir():
             team = _load_team(entry, shown, problems)
             if team is not None:
                 teams.append(team)
@@ -100,7 +108,7 @@ def _load_team(folder: Path, shown_folder: str, problems: list[Problem]) -> Cata
     team_path = folder / TEAM_FILE
     team_shown = f"{shown_folder}/{TEAM_FILE}"
     team_spec = None
-    if not team_path.is_file():
+    if not team_path.is_file() and not team_path.is_symlink():
         problems.append(Problem(
             team_shown, WHOLE_FILE,
             "file missing; every team folder needs a team.yaml with team, owners, cost_center, "
@@ -117,7 +125,13 @@ def _load_team(folder: Path, shown_folder: str, problems: list[Problem]) -> Cata
     models = []
     for entry in sorted(folder.iterdir()):
         shown = f"{shown_folder}/{entry.name}"
-        if entry.name == TEAM_FILE or entry.name in TEAM_LEVEL_EXTRAS:
+        if entry.name == TEAM_FILE:
+            continue
+        linked = symlink_problem(entry, shown)
+        if linked is not None:
+            problems.append(linked)
+            continue
+        if entry.name in TEAM_LEVEL_EXTRAS:
             continue
         if entry.is_dir() or entry.suffix != ".yaml":
             hint = f"rename it to {entry.stem}.yaml" if entry.suffix == ".yml" else "move or delete it"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, WithJsonSchema, field_validator, model_validator
 
-from components.catalog.fields import DnsLabel, LabelValue, StrictModel
-from components.catalog.quantities import CpuQuantity, MemoryQuantity
+from components.catalog.cold_start import MAX_REQUEST_TIMEOUT_SECONDS, ColdStart
+from components.catalog.fields import MAX_ITEMS, DnsLabel, LabelValue, StrictModel, check_dns_label, s3_key_problem
+from components.catalog.problems import shown_text
+from components.catalog.quantities import CpuQuantity, MemoryQuantity, cpu_cores
 from components.catalog.runtimes import (
     DEFAULT_RUNTIME_FOR_FORMAT,
     MODEL_FORMATS,
@@ -21,22 +23,58 @@ from components.catalog.team_spec import MigProfileName
 # Knative names the first revision `<model>-predictor-00001`, and a revision name must fit in a
 # 63-character label value.
 MAX_MODEL_NAME_LENGTH = 63 - len("-predictor-00001")
+# A DNS label that starts with a letter (Service names do).
+MODEL_NAME_PATTERN = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
 
 ScaleMetric = Literal["concurrency", "rps", "cpu", "memory"]
 # Sanity bounds: larger numbers are typos, not plans.
 MAX_REPLICAS = 1000
 MAX_TARGET = 1_000_000
-# Metrics that Knative hands to the Kubernetes HPA, which cannot scale to zero.
+# Metrics that Knative hands to the Kubernetes HPA, which cannot scale to zero: with min-scale 0
+# the HPA's minReplicas stays unset, i.e. 1 (knative/serving @ knative-v1.23.0
+# pkg/reconciler/autoscaling/hpa/resources/hpa.go:57-60).
 HPA_METRICS = ("cpu", "memory")
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Set by Knative, KServe or the IRSA webhook; a model that overrides them breaks in odd ways, and
-# the AWS keys would put a credential into git.
+# the AWS keys would put a credential into git or point the SDK at other credentials (the pod
+# identity webhook leaves a container's own AWS_ROLE_ARN or AWS_CONTAINER_CREDENTIALS_FULL_URI in
+# place: amazon-eks-pod-identity-webhook pkg/handler/handler.go@v0.6.9).
 RESERVED_ENV_NAMES = frozenset({
-    "PORT", "K_SERVICE", "K_CONFIGURATION", "K_REVISION", "STORAGE_URI",
+    "PORT", "STORAGE_URI",
     "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
+    "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
 })
+# Knative reserves K_SERVICE, K_CONFIGURATION and K_REVISION (pkg/apis/serving/k8s_validation.go
+# @knative-v1.23.0) and sets more K_ names (K_SINK, K_CE_OVERRIDES): the whole prefix is theirs.
+RESERVED_ENV_PREFIX = "K_"
+
+# Runtime arguments (``args``): KServe appends them to the ClusterServingRuntime's own
+# (pkg/controller/v1beta1/inferenceservice/utils/utils.go:253-264 MergeRuntimeContainers @ v0.20.0),
+# then executes the merged container as a Go template over the InferenceService's metadata
+# (ReplacePlaceholders, utils.go:323-337, called from components/predictor.go:438), so "{{" or
+# "}}" in an argument would be evaluated (or fail the reconcile). Control characters no reviewer
+# can see are refused too.
+MAX_ARGS = 32
+MAX_ARG_LENGTH = 256
+ARG_PATTERN = r"^(?!.*\{\{)(?!.*\}\})[^\x00-\x1f\x7f]+$"
+# Environment values may span lines.
+NO_TEMPLATE_PATTERN = r"^(?![\s\S]*\{\{)(?![\s\S]*\}\})"
+_ARG = re.compile(ARG_PATTERN)
+# huggingfaceserver @ v0.20.0 looks --task up by name in MLTask (__main__.py:258-267) and serves
+# only SUPPORTED_TASKS (task.py:85-93). It reads no HF_TASK variable.
+HUGGINGFACE_TASKS = (
+    "fill_mask", "sequence_classification", "text2text_generation", "text_embedding",
+    "text_generation", "time_series_forecast", "token_classification",
+)
+# huggingfaceserver adds --task only when the vLLM backend is off (__main__.py:166-177); with the
+# default backend auto, vLLM (0.24.0 in both the CPU and GPU images: huggingface_server.Dockerfile:171,
+# huggingface_server_cpu.Dockerfile:96) takes every architecture it supports, and parses the
+# arguments itself.
+HUGGINGFACE_BACKEND_ARG = "--backend=huggingface"
+HUGGINGFACE_TASK_ENV = "HF_TASK"
 
 _STORAGE_URI = re.compile(r"^(?P<scheme>[a-z0-9+.-]+)://(?P<rest>.+)$")
 _STORAGE_PATTERNS = {
@@ -51,27 +89,40 @@ _STORAGE_EXAMPLES = {
     "oci": "oci://<registry>/<repository>:<tag>",
     "hf": "hf://<organisation>/<model>[:<revision>]",
 }
-_ROUTE_PATH = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+# The same rules as one pattern, for the JSON Schema.
+STORAGE_URI_PATTERN = "^(?:" + "|".join(
+    f"{scheme}://(?:{pattern.pattern.removeprefix('^').removesuffix('$')})"
+    for scheme, pattern in _STORAGE_PATTERNS.items()
+) + ")$"
+# Route paths are normalised: lower case (the gateway's prefix match is case-sensitive, so /Search
+# and /search would be two routes that read as one), no '.'-led segment ('.', '..', .well-known
+# and .git mean something else to browsers and proxies), no empty segment, no trailing '/', no
+# %-encoding (%2e%2e is '..' once a proxy decodes it).
+_ROUTE_PATH = re.compile(r"^(/[a-z0-9_~-][a-z0-9._~-]*)+$")
 
 
 def check_storage_uri(value: str) -> str:
-    match = _STORAGE_URI.match(value)
+    match = _STORAGE_URI.fullmatch(value)
     scheme = match["scheme"] if match else None
     if scheme not in _STORAGE_PATTERNS:
         supported = ", ".join(f"{name}://" for name in _STORAGE_PATTERNS)
         raise ValueError(
-            f"{value!r} is not a supported storage URI; models read from {supported} "
+            f"{shown_text(value, 80)} is not a supported storage URI; models read from {supported} "
             "(on EKS the platform grants S3 access only, through the team's IAM role)"
         )
-    if not _STORAGE_PATTERNS[scheme].match(match["rest"]):
-        raise ValueError(f"{value!r} is not a valid {scheme} URI; write {_STORAGE_EXAMPLES[scheme]}")
+    if not _STORAGE_PATTERNS[scheme].fullmatch(match["rest"]):
+        raise ValueError(f"{shown_text(value, 80)} is not a valid {scheme} URI; write {_STORAGE_EXAMPLES[scheme]}")
+    if scheme == "s3":
+        problem = s3_key_problem(match["rest"].partition("/")[2])
+        if problem:
+            raise ValueError(f"{shown_text(value, 80)} {problem}")
     return value
 
 
 def check_env_name(value: str) -> str:
-    if not _ENV_NAME.match(value):
-        raise ValueError(f"{value!r} is not an environment variable name; use letters, digits and _")
-    if value in RESERVED_ENV_NAMES:
+    if not _ENV_NAME.fullmatch(value):
+        raise ValueError(f"{shown_text(value, 80)} is not an environment variable name; use letters, digits and _")
+    if value in RESERVED_ENV_NAMES or value.startswith(RESERVED_ENV_PREFIX):
         raise ValueError(
             f"{value} is set by the platform (Knative, KServe or the IAM role of the team); "
             "remove it"
@@ -79,47 +130,225 @@ def check_env_name(value: str) -> str:
     return value
 
 
-def check_model_name(value: str) -> str:
-    if not value[0].isalpha():
+def _template_problem(value: str) -> str | None:
+    if "{{" in value or "}}" in value:
+        return (
+            f"{value!r} holds {{{{ or }}}}, which KServe evaluates as a Go template over the "
+            "InferenceService's metadata; remove them"
+        )
+    return None
+
+
+def check_env_value(value: str) -> str:
+    # ReplacePlaceholders templates the whole container, env included (see ARG_PATTERN).
+    problem = _template_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def check_runtime_arg(value: str) -> str:
+    if not value:
+        raise ValueError("an argument is empty; remove it")
+    if re.search(r"[\x00-\x1f\x7f]", value):
         raise ValueError(
-            f"{value!r} must start with a letter: Knative names the model's Service "
+            f"{value!r} holds a control character (a tab or a line break); write one argument "
+            "per list item, on one line"
+        )
+    problem = _template_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def arg_flag(arg: str) -> str | None:
+    """The option an argument names, spelt with ``_`` (``--http-port=1`` -> ``http_port``)."""
+    if not arg.startswith("-"):
+        return None
+    return arg.split("=", 1)[0].lstrip("-").replace("-", "_") or None
+
+
+def _reserved_flag(arg: str, runtime: ServingRuntime) -> tuple[str, str] | None:
+    """(flag, why) when ``arg`` sets a reserved flag, or abbreviates one as argparse allows."""
+    name = arg_flag(arg)
+    if name is None:
+        return None
+    for flag, why in sorted(runtime.reserved_flags.items()):
+        if flag.lstrip("-").replace("-", "_").startswith(name):
+            return flag, why
+    return None
+
+
+def arg_problem(arg: str, runtime: ServingRuntime) -> str | None:
+    """Why ``runtime``'s model server cannot be given the argument ``arg``, or ``None``."""
+    reserved = _reserved_flag(arg, runtime)
+    if reserved is not None:
+        flag, why = reserved
+        verb = "sets" if arg_flag(arg) == flag.lstrip("-").replace("-", "_") else "abbreviates"
+        return f"{arg!r} {verb} {flag}, which a model may not set ({why}); remove it"
+    if runtime.name == "kserve-huggingfaceserver" and arg_flag(arg) == "task":
+        if arg.partition("=")[2] not in HUGGINGFACE_TASKS:
+            return (
+                f"{arg!r} names no task of KServe's Hugging Face server; write --task=<task> with "
+                f"one of {', '.join(HUGGINGFACE_TASKS)}"
+            )
+    return None
+
+
+def args_problem(args: list[str], runtime: ServingRuntime) -> str | None:
+    """Why ``args`` as a whole cannot be passed to ``runtime``'s model server, or ``None``."""
+    if args and not runtime.takes_args:
+        return (
+            f"runtime {runtime.name} takes no arguments: its container runs the image's own "
+            "command, which args would replace; configure it with env instead (for MLServer, "
+            "MLSERVER_* variables)"
+        )
+    if (
+        runtime.name == "kserve-huggingfaceserver"
+        and any(arg_flag(arg) == "task" for arg in args)
+        and HUGGINGFACE_BACKEND_ARG not in args
+    ):
+        return (
+            "--task is an option of the Hugging Face backend only, and the server picks vLLM for "
+            f"every model vLLM supports unless told otherwise; add {HUGGINGFACE_BACKEND_ARG}"
+        )
+    return None
+
+
+def _runtime_of(data: dict) -> ServingRuntime | None:
+    """The runtime of a model whose format and runtime fields are valid so far."""
+    if data.get("format") is None or "runtime" not in data:
+        return None
+    return SERVING_RUNTIMES[data["runtime"] or DEFAULT_RUNTIME_FOR_FORMAT[data["format"]]]
+
+
+def _check_arg_for_runtime(value: str, info: ValidationInfo) -> str:
+    runtime = _runtime_of(info.data)
+    problem = arg_problem(value, runtime) if runtime is not None else None
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def check_model_name(value: str) -> str:
+    # After the DNS label check only the first character can be wrong here.
+    if not _MODEL_NAME.fullmatch(value):
+        raise ValueError(
+            f"{shown_text(value, 80)} must start with a letter: Knative names the model's Service "
             f"{value}-predictor, and Service names start with a letter"
         )
     if len(value) > MAX_MODEL_NAME_LENGTH:
         raise ValueError(
-            f"{value!r} has {len(value)} characters; at most {MAX_MODEL_NAME_LENGTH} fit, because "
+            f"{shown_text(value, 80)} has {len(value)} characters; at most {MAX_MODEL_NAME_LENGTH} fit, because "
             "Knative names revisions <name>-predictor-00001 within 63 characters"
         )
     return value
 
 
 def check_route_path(value: str) -> str:
-    if not _ROUTE_PATH.match(value):
+    if _ROUTE_PATH.fullmatch(value):
+        return value
+    segments = value.split("/")[1:] if value.startswith("/") else []
+    if segments and any(segment.startswith(".") for segment in segments):
         raise ValueError(
-            f"{value!r} is not a route path; write /segment/segment with letters, digits and "
-            "- . _ ~, no trailing '/'"
+            f"{shown_text(value, 80)} has a segment starting with '.' ('.', '..', .well-known); "
+            "route paths are plain /segment/segment"
         )
+    if value.lower() != value and _ROUTE_PATH.fullmatch(value.lower()):
+        raise ValueError(f"{shown_text(value, 80)} has capitals; route paths are lower case: write {value.lower()}")
+    raise ValueError(
+        f"{shown_text(value, 80)} is not a route path; write /segment/segment with lower-case "
+        "letters, digits and - . _ ~, no trailing '/'"
+    )
+
+
+StorageUri = Annotated[
+    str, AfterValidator(check_storage_uri), WithJsonSchema({"type": "string", "pattern": STORAGE_URI_PATTERN}),
+]
+EnvName = Annotated[str, AfterValidator(check_env_name)]
+EnvValue = Annotated[str, AfterValidator(check_env_value)]
+EnvVariables = Annotated[
+    dict[EnvName, EnvValue],
+    WithJsonSchema({
+        "type": "object",
+        "propertyNames": {"pattern": _ENV_NAME.pattern, "not": {"anyOf": [
+            {"enum": sorted(RESERVED_ENV_NAMES)}, {"pattern": f"^{RESERVED_ENV_PREFIX}"},
+        ]}},
+        "additionalProperties": {"type": "string", "pattern": NO_TEMPLATE_PATTERN},
+        "maxProperties": MAX_ITEMS,
+    }),
+]
+ModelName = Annotated[
+    str,
+    AfterValidator(check_dns_label),
+    AfterValidator(check_model_name),
+    WithJsonSchema({"type": "string", "pattern": MODEL_NAME_PATTERN, "maxLength": MAX_MODEL_NAME_LENGTH}),
+]
+RuntimeArg = Annotated[
+    str,
+    Field(max_length=MAX_ARG_LENGTH),
+    AfterValidator(check_runtime_arg),
+    WithJsonSchema({"type": "string", "pattern": ARG_PATTERN, "maxLength": MAX_ARG_LENGTH}),
+]
+
+
+def check_route_prefix(value: str) -> str:
+    """A prefix the platform grants a team (``/payments/``): a route path and a final '/'."""
+    if not value.endswith("/") or value == "/":
+        raise ValueError(f"{shown_text(value, 80)} must end with '/' after a path, such as /payments/, "
+                         "or it would also grant /payments-other")
+    check_route_path(value[:-1])
     return value
 
 
-StorageUri = Annotated[str, AfterValidator(check_storage_uri)]
-EnvName = Annotated[str, AfterValidator(check_env_name)]
-ModelName = Annotated[DnsLabel, AfterValidator(check_model_name)]
-RoutePath = Annotated[str, AfterValidator(check_route_path)]
+RoutePrefix = Annotated[str, AfterValidator(check_route_prefix)]
+RoutePath = Annotated[
+    str, AfterValidator(check_route_path), WithJsonSchema({"type": "string", "pattern": _ROUTE_PATH.pattern}),
+]
+
+
+def cpu_limit_problem(cpu: str, cpu_limit: str | None) -> str | None:
+    """Why ``cpu_limit`` cannot go with the request ``cpu``, or ``None``."""
+    if cpu_limit is not None and cpu_cores(cpu_limit) < cpu_cores(cpu):
+        return (
+            f"cpu_limit {cpu_limit} is below the CPU request {cpu}, which Kubernetes refuses; "
+            "raise cpu_limit to at least the request, or leave it out (the stack's "
+            "serving.cpu_limit_ratio times the request)"
+        )
+    return None
 
 
 class ModelResources(StrictModel):
     cpu: CpuQuantity = Field(description="CPU requested by one replica of the model server.")
     memory: MemoryQuantity = Field(description="Memory requested (and its limit) per replica.")
+    cpu_limit: CpuQuantity | None = Field(
+        default=None,
+        description="Most CPU one replica may use; at least cpu. Default: cpu times the stack's "
+        "serving.cpu_limit_ratio (1.25).",
+    )
+
+    @model_validator(mode="after")
+    def _limit_covers_request(self) -> "ModelResources":
+        problem = cpu_limit_problem(self.cpu, self.cpu_limit)
+        if problem:
+            raise ValueError(problem)
+        return self
 
 
 class ResourcesOverride(StrictModel):
     cpu: CpuQuantity | None = None
     memory: MemoryQuantity | None = None
+    cpu_limit: CpuQuantity | None = None
 
 
 class GpuRequest(StrictModel):
     """Either whole GPUs (``count``) or one MIG slice (``mig``)."""
+
+    # Exactly one of the two is set (a null counts as not set), as the validator below says.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["count"], "properties": {"count": {"type": "integer"}, "mig": {"type": "null"}}},
+        {"required": ["mig"], "properties": {"mig": {"type": "string"}, "count": {"type": "null"}}},
+    ]})
 
     count: int | None = Field(default=None, ge=1, description="Whole GPUs per replica.")
     mig: MigProfileName | None = Field(
@@ -151,7 +380,20 @@ def scaling_problem(min_replicas: int, max_replicas: int, metric: str) -> str | 
     return None
 
 
+def _when(field: str, values: list[str], then: dict) -> dict:
+    """A JSON Schema rule: when ``field`` is set to one of ``values``, ``then`` holds."""
+    return {"if": {"required": [field], "properties": {field: {"enum": values}}}, "then": then}
+
+
 class Scaling(StrictModel):
+    # The cross-field rules of _consistent that JSON Schema can say (min_replicas against an
+    # explicit max_replicas it cannot).
+    model_config = ConfigDict(json_schema_extra={"allOf": [
+        {"if": {"not": {"required": ["max_replicas"]}}, "then": {"properties": {"min_replicas": {"maximum": 1}}}},
+        _when("metric", list(HPA_METRICS), {"required": ["min_replicas"], "properties": {"min_replicas": {"minimum": 1}}}),
+        _when("metric", ["cpu"], {"properties": {"target": {"maximum": 100}}}),
+    ]})
+
     min_replicas: int = Field(
         default=0, ge=0, le=MAX_REPLICAS, description="Replicas always running; 0 scales to zero when idle."
     )
@@ -185,10 +427,14 @@ class ScalingOverride(StrictModel):
 
 
 class Canary(StrictModel):
-    """A new version receiving part of the traffic; the rest goes to the last ready revision."""
+    """A new version receiving part of the traffic; the rest goes to the last rolled-out revision."""
 
     storage_uri: StorageUri = Field(description="Where the canary version's artifacts live.")
     traffic_percent: int = Field(ge=1, le=99, description="Share of requests sent to the canary.")
+    version: LabelValue | None = Field(
+        default=None,
+        description="The canary's own version label (its pods'); required when the model sets version.",
+    )
 
 
 class Route(StrictModel):
@@ -224,10 +470,68 @@ class EnvironmentOverride(StrictModel):
     enabled: bool | None = Field(default=None, description="false leaves the model out of the stack.")
     scaling: ScalingOverride | None = None
     resources: ResourcesOverride | None = None
+    timeout_seconds: int | None = Field(
+        default=None, ge=1, le=MAX_REQUEST_TIMEOUT_SECONDS, description="Request timeout in this stack."
+    )
+    cold_start: ColdStart | None = None
+
+
+def _flag_prefix_pattern(name: str) -> str:
+    """A pattern of every non-empty prefix of the option ``name`` (``_`` standing for ``-`` too)."""
+    head = "[-_]" if name[0] == "_" else re.escape(name[0])
+    return head + (f"(?:{_flag_prefix_pattern(name[1:])})?" if len(name) > 1 else "")
+
+
+def _args_rule(runtime: ServingRuntime) -> dict:
+    """arg_problem and args_problem in JSON Schema, for models on ``runtime``."""
+    if not runtime.takes_args:
+        return {"maxItems": 0}
+    names = sorted(flag.lstrip("-").replace("-", "_") for flag in runtime.reserved_flags)
+    reserved = "^-+(?:" + "|".join(_flag_prefix_pattern(name) for name in names) + ")(?:=|$)"
+    rule: dict = {"items": {"not": {"pattern": reserved}}}
+    if runtime.name == "kserve-huggingfaceserver":
+        rule["items"] = {"allOf": [rule["items"], {
+            "if": {"pattern": "^-+task(?:=|$)"}, "then": {"pattern": f"^-+task=(?:{'|'.join(HUGGINGFACE_TASKS)})$"},
+        }]}
+        rule["if"] = {"contains": {"pattern": "^-+task(?:=|$)"}}
+        rule["then"] = {"contains": {"const": HUGGINGFACE_BACKEND_ARG}}
+    return rule
+
+
+def _runtime_rules() -> list[dict]:
+    """_runtime_serves_model and the runtime's checks of env and args in JSON Schema: formats and
+    protocols per runtime, the default runtime of each format when none is named, and no route
+    for gRPC."""
+    rules = []
+    for name, runtime in sorted(SERVING_RUNTIMES.items()):
+        rules.append(_when("runtime", [name], {"properties": {
+            "format": {"enum": list(runtime.formats)}, "protocol": {"enum": [*runtime.protocols, None]},
+            "args": _args_rule(runtime),
+        }}))
+    for model_format, name in sorted(DEFAULT_RUNTIME_FOR_FORMAT.items()):
+        runtime = SERVING_RUNTIMES[name]
+        rule = _when("format", [model_format], {"properties": {
+            "protocol": {"enum": [*runtime.protocols, None]}, "args": _args_rule(runtime),
+        }})
+        rule["if"]["properties"]["runtime"] = {"type": "null"}
+        rules.append(rule)
+    rules.append(_when("format", ["huggingface"], {"properties": {
+        "env": {"propertyNames": {"not": {"const": HUGGINGFACE_TASK_ENV}}},
+    }}))
+    grpc = sorted(protocol for protocol in PROTOCOLS if protocol.startswith("grpc-"))
+    rules.append(_when("protocol", grpc, {"properties": {"route": {"type": "null"}}}))
+    for name, runtime in sorted(SERVING_RUNTIMES.items()):
+        if runtime.protocols[0].startswith("grpc-"):
+            rule = _when("runtime", [name], {"properties": {"route": {"type": "null"}}})
+            rule["if"]["properties"]["protocol"] = {"type": "null"}
+            rules.append(rule)
+    return rules
 
 
 class ModelSpec(StrictModel):
     """One model, served as one KServe InferenceService in its team's namespace."""
+
+    model_config = ConfigDict(json_schema_extra={"allOf": _runtime_rules()})
 
     name: ModelName = Field(description="The model's name; equals the file name without .yaml.")
     description: str | None = Field(default=None, description="What the model does.")
@@ -250,10 +554,21 @@ class ModelSpec(StrictModel):
     canary: Canary | None = None
     route: Route | None = None
     timeout_seconds: int | None = Field(
-        default=None, ge=1, le=3600, description="Request timeout in seconds."
+        default=None, ge=1, le=MAX_REQUEST_TIMEOUT_SECONDS,
+        description="Request timeout in seconds, a cold start included; default 300, or the "
+        "expected cold start where the model can scale to zero, if longer.",
     )
-    env: dict[EnvName, str] = Field(
-        default_factory=dict, description="Environment variables of the model server."
+    cold_start: ColdStart | None = Field(
+        default=None, description="Behaviour around zero replicas; the stack's defaults otherwise."
+    )
+    env: EnvVariables = Field(
+        default_factory=dict, max_length=MAX_ITEMS, description="Environment variables of the model server."
+    )
+    args: list[Annotated[RuntimeArg, AfterValidator(_check_arg_for_runtime)]] = Field(
+        default_factory=list,
+        max_length=MAX_ARGS,
+        description="Arguments of the model server, after the runtime's own (e.g. --task=text_embedding); "
+        "flags the runtime or the platform sets are refused.",
     )
     node_pool: DnsLabel | None = Field(
         default=None,
@@ -269,6 +584,25 @@ class ModelSpec(StrictModel):
         description="true removes the model from every stack while the file stays, which "
         "acknowledges the deletion in prod; delete the file in a later change.",
     )
+
+    @field_validator("env")
+    @classmethod
+    def _env_fits_runtime(cls, env: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if HUGGINGFACE_TASK_ENV in env and info.data.get("format") == "huggingface":
+            raise ValueError(
+                f"KServe's Hugging Face server reads no {HUGGINGFACE_TASK_ENV} variable; remove it "
+                f"and write args: [\"{HUGGINGFACE_BACKEND_ARG}\", \"--task=<task>\"]"
+            )
+        return env
+
+    @field_validator("args")
+    @classmethod
+    def _args_fit_runtime(cls, args: list[str], info: ValidationInfo) -> list[str]:
+        runtime = _runtime_of(info.data)
+        problem = args_problem(args, runtime) if runtime is not None else None
+        if problem:
+            raise ValueError(problem)
+        return args
 
     @model_validator(mode="after")
     def _runtime_serves_model(self) -> "ModelSpec":

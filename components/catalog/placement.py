@@ -12,13 +12,14 @@ from components.catalog.hardware import GPU_MODELS, INSTANCE_TYPES
 from components.catalog.loader import CatalogModel
 from components.catalog.model_spec import GpuRequest
 from components.catalog.problems import Problem
-from components.catalog.quantities import cpu_cores, format_cpu, format_memory, memory_bytes
+from components.catalog.quantities import cpu_cores, describe_memory, format_cpu, format_memory, memory_bytes
 from components.catalog.stack_settings import SYSTEM_POOL, NodePool
 from components.catalog.stacks import Stack
 
 # Every model pod runs two sidecars beside the model server: Istio's proxy and Knative's
 # queue-proxy. The platform pins their requests (see the renderer and the Knative settings), and
-# they count against the team's quota like the model's own requests.
+# they count against the team's quota like the model's own requests. models/README.md ("Does a
+# replica fit?") documents these numbers and the node reservation below; change both together.
 ISTIO_PROXY_CPU = "100m"
 ISTIO_PROXY_MEMORY = "128Mi"
 QUEUE_PROXY_CPU = "25m"
@@ -117,7 +118,8 @@ def place_model(model: CatalogModel, stack: Stack, problems: list[Problem]) -> t
             problems.append(Problem(
                 model.source, "node_pool",
                 f"{_describe_pool(spec.node_pool, pool)} in {where} cannot serve "
-                f"{_describe_request(spec.gpu)}; name another pool or leave node_pool out",
+                f"{_describe_request(spec.gpu)} per replica ({_why_not(spec.gpu, pool)}); "
+                + one_of(_pinned_pool_fixes(spec.gpu, pool)),
             ))
             return None, ()
         return claim, (spec.node_pool,)
@@ -131,6 +133,24 @@ def place_model(model: CatalogModel, stack: Stack, problems: list[Problem]) -> t
     return None, ()
 
 
+def _pinned_pool_fixes(request: GpuRequest, pool: NodePool) -> list[str]:
+    fixes = ["name another pool", "leave node_pool out"]
+    if request.count is not None and request.count > 1 and pool.gpu.mig is None:
+        fixes.insert(0, f"lower gpu.count to {pool.gpu.per_node}")
+    return fixes
+
+
+def _why_not(request: GpuRequest, pool: NodePool) -> str:
+    """Why ``pool`` (a GPU pool) cannot serve ``request``."""
+    if request.count is not None:
+        if pool.gpu.mig is not None:
+            return "its GPUs are cut into MIG slices"
+        return f"its nodes have {pool.gpu.per_node} GPU{'s' if pool.gpu.per_node > 1 else ''} each"
+    if pool.gpu.mig is None:
+        return "its GPUs are not cut into MIG slices"
+    return f"its MIG layout has no {request.mig} slices"
+
+
 def _describe_request(request: GpuRequest) -> str:
     if request.count is not None:
         return f"{request.count} whole GPU{'s' if request.count > 1 else ''}"
@@ -141,46 +161,112 @@ def _no_pool_problem(request: GpuRequest, stack: Stack) -> tuple[str, str]:
     pools = stack.settings.node_pools
     gpu_pools = [_describe_pool(name, pool) for name, pool in sorted(pools.items()) if pool.gpu]
     listed = "; ".join(gpu_pools) if gpu_pools else "none"
-    fix = (
-        f"add such a pool to {stack.source} or set environments.{stack.name}.enabled: false"
-    )
+    leave_out = f"set environments.{stack.name}.enabled: false"
     if request.count is not None:
+        whole = [pool.gpu.per_node for pool in pools.values() if pool.gpu is not None and pool.gpu.mig is None]
+        if not whole:
+            return "gpu.count", (
+                f"{_describe_request(request)} per replica, but stack {stack.name} has no GPU pool "
+                f"without MIG (GPU pools: {listed}); add one to {stack.source} or {leave_out}"
+            )
         return "gpu.count", (
-            f"{_describe_request(request)} per replica, but no GPU pool of stack {stack.name} "
-            f"without MIG has that many per node (GPU pools: {listed}); {fix}"
+            f"{_describe_request(request)} per replica do not fit a node of stack {stack.name}: "
+            f"its GPU pools without MIG have at most {max(whole)} per node (GPU pools: {listed}); "
+            f"lower gpu.count, add a pool with {request.count} or more GPUs per node to "
+            f"{stack.source}, or {leave_out}"
         )
     models = sorted(name for name, gpu in GPU_MODELS.items() if request.mig in gpu.mig_profiles)
     return "gpu.mig", (
         f"no pool of stack {stack.name} is cut into {request.mig} slices "
-        f"({request.mig} is a profile of {', '.join(models)}; GPU pools: {listed}); {fix}"
+        f"({request.mig} is a profile of {', '.join(models)}; GPU pools: {listed}); add such a pool "
+        f"to {stack.source} or {leave_out}"
     )
+
+
+def resource_field(model: CatalogModel, stack: Stack, dimension: str) -> str:
+    """Where ``cpu`` or ``memory`` of a replica in ``stack`` is set: its stack override, or ``resources``."""
+    override = model.spec.environments.get(stack.name)
+    if override is not None and override.resources is not None and getattr(override.resources, dimension) is not None:
+        return f"environments.{stack.name}.resources.{dimension}"
+    return f"resources.{dimension}"
+
+
+def request_fixes(field: str, stack: Stack) -> list[str]:
+    """How the author changes a per-replica request: the field itself, or this stack's override."""
+    if field.startswith("environments."):
+        return ["lower it"]
+    return ["lower it", f"override it for this stack with environments.{stack.name}.{field}"]
+
+
+def one_of(fixes: list[str]) -> str:
+    """``["a", "b"]`` -> ``"a or b"``; ``["a", "b", "c"]`` -> ``"a, b, or c"``."""
+    if len(fixes) <= 2:
+        return " or ".join(fixes)
+    return ", ".join(fixes[:-1]) + ", or " + fixes[-1]
 
 
 def fit_problems(
     model: CatalogModel, stack: Stack, pool_names: tuple[str, ...], cpu: str, memory: str,
-    field: str, problems: list[Problem],
+    problems: list[Problem],
 ) -> None:
-    """A replica that asks for more than any candidate node has can never be scheduled."""
-    candidates = {name: stack.settings.node_pools[name] for name in pool_names}
-    need_cpu = cpu_cores(cpu) + SIDECAR_CPU
-    need_memory = memory_bytes(memory) + SIDECAR_MEMORY
-    for name, pool in candidates.items():
-        for instance_name in pool.instance_types:
-            cpu_free, memory_free = allocatable(instance_name)
-            if need_cpu <= cpu_free and need_memory <= memory_free:
-                return
-    sizes = ", ".join(
-        f"{name}: {format_cpu(allocatable(t)[0])} CPU / {format_memory(allocatable(t)[1])}"
-        for name, pool in sorted(candidates.items())
-        for t in pool.instance_types
+    """A replica that asks for more than any candidate node has can never be scheduled.
+
+    Each dimension that fits no node (CPU, memory) is its own problem on its own field; when each
+    fits some instance type but no type has room for both, the problem names the pair.
+    """
+    need = {"cpu": cpu_cores(cpu) + SIDECAR_CPU, "memory": memory_bytes(memory) + SIDECAR_MEMORY}
+    nodes = [
+        (name, instance_name, dict(zip(("cpu", "memory"), allocatable(instance_name))))
+        for name in sorted(pool_names)
+        for instance_name in stack.settings.node_pools[name].instance_types
+    ]
+    if any(all(need[d] <= free[d] for d in need) for _, _, free in nodes):
+        return
+    pools = sorted(pool_names)
+    where = (
+        f"pool {pools[0]} of stack {stack.name}" if len(pools) == 1
+        else f"any of the pools {', '.join(pools)} of stack {stack.name}"
     )
+    larger = "add a larger instance type to the pool" if len(pools) == 1 else "add a larger instance type to one of them"
+    requested = {"cpu": f"{cpu} CPU", "memory": memory}
+    sidecars = {"cpu": format_cpu(SIDECAR_CPU), "memory": format_memory(SIDECAR_MEMORY)}
+    too_big = [d for d in need if not any(need[d] <= free[d] for _, _, free in nodes)]
+    for dimension in too_big:
+        field = resource_field(model, stack, dimension)
+        offered = ", ".join(
+            f"{_node_name(pool, instance_name, pools)}: {_show_amount(dimension, free[dimension])} allocatable"
+            for pool, instance_name, free in nodes
+        )
+        problems.append(Problem(
+            model.source, field,
+            f"{requested[dimension]} per replica plus {sidecars[dimension]} for the sidecars does not "
+            f"fit {where} ({offered}); {one_of([*request_fixes(field, stack), larger])}",
+        ))
+    if too_big:
+        return
+    # Each dimension fits some instance type, never both on the same one.
+    offered = ", ".join(
+        f"{_node_name(pool, instance_name, pools)}: {format_cpu(free['cpu'])} CPU / "
+        f"{describe_memory(free['memory'])} allocatable"
+        for pool, instance_name, free in nodes
+    )
+    override = f"environments.{stack.name}.resources"
     problems.append(Problem(
-        model.source, field,
-        f"one replica needs {format_cpu(need_cpu)} CPU and {format_memory(need_memory)} memory "
-        f"with its sidecars, more than any node it may run on in stack {stack.name} has free "
-        f"({sizes}, after what a node keeps for itself); lower the request or add a larger "
-        "instance type",
+        model.source, "resources",
+        f"{cpu} CPU and {memory} per replica plus {sidecars['cpu']} CPU and {sidecars['memory']} "
+        f"for the sidecars fit no single node of {where}: the "
+        f"types with enough CPU have too little memory, and the other way round ({offered}); lower "
+        f"one of them, override them for this stack with {override}, or add an instance type "
+        "with room for both",
     ))
+
+
+def _node_name(pool: str, instance_name: str, pools: list[str]) -> str:
+    return instance_name if len(pools) == 1 else f"{pool} {instance_name}"
+
+
+def _show_amount(dimension: str, amount: Decimal) -> str:
+    return f"{format_cpu(amount)} CPU" if dimension == "cpu" else describe_memory(amount)
 
 
 def allocatable(instance_type: str) -> tuple[Decimal, Decimal]:

@@ -9,7 +9,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from components import pins
-from components.catalog.fields import DnsLabel, StrictModel, check_unique_items
+from components.catalog.cold_start import ColdStart
+from components.catalog.fields import MAX_ITEMS, MAX_PEOPLE, DnsLabel, Hostname, StrictModel, check_unique_items
+from components.catalog.problems import shown_text
 
 # EKS access entries take IAM roles and users (not STS session ARNs).
 _IAM_PRINCIPAL = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::[0-9]{12}:(role|user)/[\w+=,.@/-]+$")
@@ -23,21 +25,21 @@ def check_cidr(value: str) -> str:
     try:
         ipaddress.ip_network(value, strict=True)
     except ValueError:
-        raise ValueError(f"{value!r} is not a CIDR block; write one like 10.0.0.0/16") from None
+        raise ValueError(f"{shown_text(value, 80)} is not a CIDR block; write one like 10.0.0.0/16") from None
     return value
 
 
 def check_principal(value: str) -> str:
     if not _IAM_PRINCIPAL.match(value):
         raise ValueError(
-            f"{value!r} is not an IAM role or user ARN; write arn:aws:iam::<account>:role/<name>"
+            f"{shown_text(value, 80)} is not an IAM role or user ARN; write arn:aws:iam::<account>:role/<name>"
         )
     return value
 
 
 def check_availability_zone(value: str) -> str:
     if not _AZ.match(value):
-        raise ValueError(f"{value!r} is not an availability zone; write one like us-west-2a")
+        raise ValueError(f"{shown_text(value, 80)} is not an availability zone; write one like us-west-2a")
     return value
 
 
@@ -54,6 +56,7 @@ class EndpointSettings(StrictModel):
     )
     public_access_cidrs: list[Cidr] = Field(
         default_factory=list,
+        max_length=MAX_ITEMS,
         description="CIDRs allowed to reach the public endpoint (your office, VPN or CI egress).",
     )
 
@@ -75,7 +78,7 @@ class ClusterSettings(StrictModel):
     )
     endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
     admin_role_arns: list[PrincipalArn] = Field(
-        default_factory=list, description="IAM principals given cluster-admin through EKS access entries."
+        default_factory=list, max_length=MAX_PEOPLE, description="IAM principals given cluster-admin through EKS access entries."
     )
     log_types: list[Literal[CONTROL_PLANE_LOG_TYPES]] = Field(  # type: ignore[valid-type]
         default_factory=lambda: list(CONTROL_PLANE_LOG_TYPES),
@@ -99,12 +102,74 @@ class ClusterSettings(StrictModel):
         return self
 
 
+# Route 53 hosted zone ids: up to 32 upper-case letters and digits (Route 53 API ResourceId),
+# such as Z1D633PJN98FT9.
+_HOSTED_ZONE_ID = re.compile(r"[0-9A-Z]{1,32}")
+# An e-mail address as ACME servers accept it: one @, a dotted domain, no spaces.
+_EMAIL = re.compile(r"[^@\s]{1,64}@([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}")
+
+
+def check_hosted_zone_id(value: str) -> str:
+    if not _HOSTED_ZONE_ID.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a Route 53 hosted zone id; write the id alone, like "
+            "Z0123456789ABCDEFGHIJ (without /hostedzone/)"
+        )
+    return value
+
+
+def check_email(value: str) -> str:
+    if not _EMAIL.fullmatch(value):
+        raise ValueError(f"{value!r} is not an e-mail address; write one like platform-team@example.com")
+    return value
+
+# Let's Encrypt's ACME directories (https://letsencrypt.org/docs/staging-environment/).
+ACME_SERVERS = {
+    "letsencrypt": "https://acme-v02.api.letsencrypt.org/directory",
+    "letsencrypt-staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+}
+
+
 class TlsSettings(StrictModel):
     credential_name: DnsLabel = Field(
         description="Secret in istio-ingress holding the gateway's certificate (tls.crt, tls.key)."
     )
-    cluster_issuer: str | None = Field(
-        default=None, description="cert-manager ClusterIssuer that keeps the secret issued."
+    cluster_issuer: DnsLabel | None = Field(
+        default=None,
+        description="cert-manager ClusterIssuer that keeps the secret issued; modelplane creates "
+        "it (ACME DNS-01 through Route 53), so the stack needs modelplane:dns.",
+    )
+    acme_server: Literal[tuple(ACME_SERVERS)] = Field(  # type: ignore[valid-type]
+        default="letsencrypt",
+        description="Let's Encrypt production, or letsencrypt-staging (untrusted certificates, "
+        "higher rate limits) while trying a stack out.",
+    )
+    acme_email: Annotated[str, AfterValidator(check_email)] | None = Field(
+        default=None, description="Contact address of the ACME account (optional)."
+    )
+
+    @model_validator(mode="after")
+    def _acme_needs_issuer(self) -> "TlsSettings":
+        unused = sorted({"acme_server", "acme_email"} & self.model_fields_set)
+        if unused and self.cluster_issuer is None:
+            raise ValueError(
+                f"{', '.join(unused)} configure the ClusterIssuer modelplane creates; set "
+                "cluster_issuer too, or remove them (the secret is then yours to keep issued)"
+            )
+        return self
+
+
+class DnsSettings(StrictModel):
+    """The Route 53 public hosted zone that holds the stack's domain."""
+
+    hosted_zone_id: Annotated[str, AfterValidator(check_hosted_zone_id)] = Field(
+        description="Id of the hosted zone (Z...), as the Route 53 console shows it."
+    )
+    zone: Hostname = Field(description="The zone's domain: the stack's domain or a parent of it.")
+    manage_records: bool = Field(
+        default=True,
+        description="Point the domain (and *.<domain> for gRPC models) at the gateway's load "
+        "balancer with alias records; false when the records are kept elsewhere.",
     )
 
 
@@ -112,8 +177,15 @@ class GatewaySettings(StrictModel):
     tls: TlsSettings | None = Field(default=None, description="HTTPS on 443 (HTTP redirects there).")
     load_balancer_scheme: Literal["internet-facing", "internal"] = "internet-facing"
     source_ranges: list[Cidr] = Field(
-        default_factory=list, description="CIDRs allowed through the load balancer; all when empty."
+        default_factory=list, max_length=MAX_ITEMS, description="CIDRs allowed through the load balancer; all when empty."
     )
+
+
+class ColdStartSettings(StrictModel):
+    """The stack's cold-start defaults, over modelplane's, for models whose files leave a field out."""
+
+    gpu: ColdStart = Field(default_factory=ColdStart, description="Models with a GPU or a MIG slice.")
+    cpu: ColdStart = Field(default_factory=ColdStart, description="Models without a GPU.")
 
 
 class ServingSettings(StrictModel):
@@ -131,6 +203,17 @@ class ServingSettings(StrictModel):
     )
     high_availability_replicas: int | None = Field(
         default=None, ge=1, le=5, description="Replicas of Knative's control plane; 2 in prod, 1 otherwise."
+    )
+    cpu_limit_ratio: float = Field(
+        default=1.25,
+        ge=1,
+        le=10,
+        description="CPU limit of a model server as a multiple of its request, for models whose "
+        "files set no resources.cpu_limit (KServe's runtimes would otherwise cap every model at 1 CPU).",
+    )
+    cold_start: ColdStartSettings = Field(
+        default_factory=ColdStartSettings,
+        description="Cold-start defaults of GPU and CPU models (see models/README.md, Cold starts).",
     )
 
 
@@ -183,6 +266,11 @@ class MonitoringSettings(StrictModel):
     )
 
 
+# USD per hour: the dearest instance type in the bundled table costs about 63; a price past this
+# is a typo, and a bound keeps every cost computed from it exact (1e30 overflowed the cents).
+MAX_PRICE_PER_HOUR = 1000
+
+
 class CostSettings(StrictModel):
     default_active_hours_per_day: float = Field(
         default=4, ge=0, le=24,
@@ -191,7 +279,7 @@ class CostSettings(StrictModel):
     spot_price_ratio: float = Field(
         default=0.4, gt=0, le=1, description="Spot price as a share of on-demand, for spot pools."
     )
-    prices: dict[str, Annotated[float, Field(gt=0)]] = Field(
+    prices: dict[str, Annotated[float, Field(gt=0, le=MAX_PRICE_PER_HOUR)]] = Field(
         default_factory=dict,
         description="On-demand USD per hour by instance type, over the bundled price table.",
     )

@@ -9,6 +9,13 @@ from typing import Iterable
 WHOLE_FILE = "(file)"
 
 
+def shown_text(text: str, limit: int = 32) -> str:
+    """``text`` quoted for a message, cut when long (a 4,000-digit number is not echoed in full)."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
 @dataclass(frozen=True, order=True)
 class Problem:
     """One thing wrong with one file, phrased so the reader knows what to do about it."""

@@ -6,7 +6,9 @@ import re
 from decimal import Decimal
 from typing import Annotated, Union
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+
+from components.catalog.problems import shown_text
 
 _QUANTITY = re.compile(r"^(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<suffix>[a-zA-Z]*)$")
 
@@ -18,13 +20,26 @@ _BINARY_SUFFIXES = {"Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20, "Gi": Decima
 _SUFFIXES = {**_DECIMAL_SUFFIXES, **_BINARY_SUFFIXES}
 
 _MEBIBYTE = Decimal(2) ** 20
+# Far beyond any machine or cluster, and small enough that arithmetic on them stays exact: a
+# number past these is a typo (or a hostile file), refused before it reaches any computation.
+MAX_CPU_CORES = Decimal(10) ** 6
+MAX_MEMORY_BYTES = Decimal(2) ** 60  # 1Ei
+
+
+# What a CPU or memory amount may look like as text. The validator and the JSON Schema use these
+# same patterns (ECMA-262 and Python agree on them; the validator matches the whole text).
+CPU_PATTERN = r"^[0-9]+(?:\.[0-9]+)?m?$"
+CPU_ZERO_PATTERN = r"^0+(?:\.0+)?m?$"
+MEMORY_PATTERN = r"^[0-9]+(?:\.[0-9]+)?(?:[kMGTPE]|[KMGTPE]i)?$"
+_CPU = re.compile(CPU_PATTERN)
+_MEMORY = re.compile(MEMORY_PATTERN)
 
 
 def parse_quantity(text: str) -> Decimal:
     """The value of a quantity: ``"500m"`` -> 0.5, ``"2Gi"`` -> 2147483648."""
     match = _QUANTITY.match(text)
     if not match or match["suffix"] not in _SUFFIXES:
-        raise ValueError(f"{text!r} is not a Kubernetes quantity")
+        raise ValueError(f"{shown_text(text)} is not a Kubernetes quantity")
     return Decimal(match["number"]) * _SUFFIXES[match["suffix"]]
 
 
@@ -53,6 +68,14 @@ def format_memory(size: Decimal) -> str:
     return str(int(size))
 
 
+def describe_memory(size: Decimal) -> str:
+    """Memory as a person reads it: ``14.5Gi`` rather than ``14848Mi`` (still a valid quantity)."""
+    gibibytes = size / _BINARY_SUFFIXES["Gi"]
+    if gibibytes >= 1 and (gibibytes * 100) % 1 == 0:
+        return f"{gibibytes.normalize():f}Gi"
+    return format_memory(size)
+
+
 def _number_to_text(value: object) -> object:
     # YAML reads `cpu: 2` as an int and `cpu: 0.5` as a float; both are fine quantities.
     if isinstance(value, bool):
@@ -65,34 +88,47 @@ def _number_to_text(value: object) -> object:
 
 
 def _check_cpu(text: str) -> str:
-    match = _QUANTITY.match(text)
-    if not match or match["suffix"] not in ("", "m"):
-        raise ValueError(f"{text!r} is not a CPU amount; write cores (2, 0.5) or millicores (500m)")
-    if parse_quantity(text) <= 0:
+    if not _CPU.fullmatch(text):
+        raise ValueError(f"{shown_text(text)} is not a CPU amount; write cores (2, 0.5) or millicores (500m)")
+    cores = parse_quantity(text)
+    if cores <= 0:
         raise ValueError("CPU must be more than 0")
+    if cores > MAX_CPU_CORES:
+        raise ValueError(f"{shown_text(text)} is more than {MAX_CPU_CORES} cores, more than any cluster has; check the number")
     return text
 
 
 def _check_memory(text: str) -> str:
-    match = _QUANTITY.match(text)
-    if not match or match["suffix"] not in _SUFFIXES or match["suffix"] == "m":
-        raise ValueError(f"{text!r} is not a memory amount; write it with a unit, such as 512Mi or 4Gi")
-    if parse_quantity(text) < _MEBIBYTE:
+    if not _MEMORY.fullmatch(text):
+        raise ValueError(f"{shown_text(text)} is not a memory amount; write it with a unit, such as 512Mi or 4Gi")
+    size = parse_quantity(text)
+    if size < _MEBIBYTE:
         raise ValueError(
-            f"{text!r} is less than 1Mi (a number without a unit means bytes); "
+            f"{shown_text(text)} is less than 1Mi (a number without a unit means bytes); "
             "write it with a unit, such as 512Mi or 4Gi"
         )
+    if size > MAX_MEMORY_BYTES:
+        raise ValueError(f"{shown_text(text)} is more than 1Ei, more than any cluster has; check the number")
     return text
 
 
-# Editors see what the YAML may hold: a number or a quantity string.
+# Editors see what the YAML may hold: a number or a quantity string. A memory amount of less than
+# 1Mi written with a unit ("512Ki") is the one rule only the validator knows.
 CpuQuantity = Annotated[
     str,
     BeforeValidator(_number_to_text, json_schema_input_type=Union[str, int, float]),
     AfterValidator(_check_cpu),
+    WithJsonSchema({"anyOf": [
+        {"type": "string", "pattern": CPU_PATTERN, "not": {"pattern": CPU_ZERO_PATTERN}},
+        {"type": "number", "exclusiveMinimum": 0},
+    ]}),
 ]
 MemoryQuantity = Annotated[
     str,
-    BeforeValidator(_number_to_text, json_schema_input_type=Union[str, int]),
+    BeforeValidator(_number_to_text, json_schema_input_type=Union[str, int, float]),
     AfterValidator(_check_memory),
+    WithJsonSchema({"anyOf": [
+        {"type": "string", "pattern": MEMORY_PATTERN},
+        {"type": "number", "minimum": int(_MEBIBYTE)},
+    ]}),
 ]

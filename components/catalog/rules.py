@@ -27,7 +27,24 @@ def catalog_problems(catalog: Catalog) -> list[Problem]:
         *_storage_location_problems(catalog),
         *_route_problems(catalog),
         *_grpc_host_problems(catalog),
+        *_canary_version_problems(catalog),
     ]
+
+
+def _canary_version_problems(catalog: Catalog) -> list[Problem]:
+    """A versioned model's canary needs a version of its own: its pods would otherwise be labelled
+    (and their metrics counted) as the stable version."""
+    problems = []
+    for _, model in catalog.models():
+        canary = model.spec.canary
+        if canary is not None and model.spec.version and not canary.version:
+            problems.append(Problem(
+                model.source, "canary.version",
+                f"the model is version {model.spec.version} and the canary runs other artifacts; "
+                "give the canary its own version (its pods and metrics carry it), e.g. the one its "
+                "storage_uri holds",
+            ))
+    return problems
 
 
 def _namespace_problems(catalog: Catalog) -> list[Problem]:
@@ -52,22 +69,28 @@ def _namespace_problems(catalog: Catalog) -> list[Problem]:
 
 
 def _storage_overlap_problems(catalog: Catalog) -> list[Problem]:
+    # Sorted, the prefixes that start with a given one follow it directly, so each prefix is
+    # compared only with those (linear for prefixes that do not nest, as in every valid catalog).
+    prefixes = sorted(
+        ((prefix, index, team) for team in catalog.teams for index, prefix in enumerate(team.spec.storage.s3_prefixes)),
+        key=lambda entry: (entry[0], entry[2].name, entry[1]),
+    )
+
+    def overlap(team: CatalogTeam, index: int, prefix: str, other: CatalogTeam, other_prefix: str) -> Problem:
+        return Problem(
+            team.source, f"storage.s3_prefixes[{index}]",
+            f"{prefix} overlaps {other_prefix} of team {other.name}; teams may not read "
+            "each other's artifacts, so give each team its own prefix",
+        )
+
     problems = []
-    prefixes = [
-        (team, index, prefix)
-        for team in catalog.teams
-        for index, prefix in enumerate(team.spec.storage.s3_prefixes)
-    ]
-    for team, index, prefix in prefixes:
-        for other, _, other_prefix in prefixes:
-            if other is team:
-                continue
-            if prefix.startswith(other_prefix) or other_prefix.startswith(prefix):
-                problems.append(Problem(
-                    team.source, f"storage.s3_prefixes[{index}]",
-                    f"{prefix} overlaps {other_prefix} of team {other.name}; teams may not read "
-                    "each other's artifacts, so give each team its own prefix",
-                ))
+    for position, (prefix, index, team) in enumerate(prefixes):
+        for inner, inner_index, other in prefixes[position + 1:]:
+            if not inner.startswith(prefix):
+                break
+            if other is not team:
+                problems.append(overlap(team, index, prefix, other, inner))
+                problems.append(overlap(other, inner_index, inner, team, prefix))
     return problems
 
 
@@ -112,6 +135,25 @@ def _route_problems(catalog: Catalog) -> list[Problem]:
                         f"route {path} is nested under {ancestor}, the route of {other.source}; "
                         "the gateway could send its requests to either, so choose a path outside it",
                     ))
+    return problems
+
+
+def route_grant_problems(catalog: Catalog, grants: dict[str, list[str]], stack_file: str) -> list[Problem]:
+    """A model routes under its team's own ``/<team>/`` or a prefix the stack grants the team: a
+    model file alone cannot take another team's paths (``/search/new`` from team fraud)."""
+    problems = []
+    for team, model in catalog.models():
+        if model.spec.route is None or model.spec.is_grpc:
+            continue
+        path = model.spec.route.path
+        allowed = [f"/{team.name}/", *grants.get(team.name, ())]
+        if not any(path.startswith(prefix) for prefix in allowed):
+            problems.append(Problem(
+                model.source, "route.path",
+                f"route {path} is outside {', '.join(allowed)}, the paths of team {team.name}; "
+                f"choose a path under /{team.name}/, or ask the platform team to grant the prefix "
+                f"in modelplane:route_grants of {stack_file}",
+            ))
     return problems
 
 

@@ -11,20 +11,30 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from components.catalog.fields import DnsLabel, LabelKey, LabelValue, StrictModel
+from components.catalog.fields import MAX_ITEMS, DnsLabel, Hostname, LabelKey, LabelValue, S3Bucket, StrictModel, check_unique_items
 from components.catalog.hardware import GPU_MODELS, INSTANCE_TYPES, mig_layout_problem
 from components.catalog.platform_settings import (
     AddonSettings,
     ClusterSettings,
     CostSettings,
+    DnsSettings,
     ExtraRelease,
     GatewaySettings,
     MonitoringSettings,
     NvidiaSettings,
+    PrincipalArn,
     ServingSettings,
 )
+from components.catalog.model_spec import RoutePrefix
+from components.catalog.problems import shown_text
 from components.catalog.team_spec import MigProfileName
 from components.platform_names import ADDON_RELEASES
+
+# Knative's default progress deadline; a GPU node scaling up from zero (minutes) plus pulling a
+# model server image and loading the model exceeds it, and the revision would fail and never
+# become ready (kserve#1247, knative#14939): stacks with GPU pools get 1800 s.
+PROGRESS_DEADLINE_SECONDS = 600
+GPU_PROGRESS_DEADLINE_SECONDS = 1800
 
 # The pool that runs the platform's own add-ons; every stack has one.
 SYSTEM_POOL = "system"
@@ -32,39 +42,31 @@ SYSTEM_POOL = "system"
 RESERVED_LABEL_PREFIXES = ("modelplane.dev/", "nvidia.com/", "k8s.amazonaws.com/", "eks.amazonaws.com/",
                            "kubernetes.io/", "k8s.io/", "node.kubernetes.io/")
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$")
 _ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
 
 
-def check_hostname(value: str) -> str:
-    if not _HOSTNAME.match(value):
-        raise ValueError(f"{value!r} is not a DNS name; write one like models.example.com")
-    return value
-
-
 def check_account_id(value: str) -> str:
     if not _ACCOUNT_ID.match(value):
-        raise ValueError(f"{value!r} is not an AWS account id; write its 12 digits in quotes")
+        raise ValueError(f"{shown_text(value, 80)} is not an AWS account id; write its 12 digits in quotes")
     return value
 
 
 def check_region(value: str) -> str:
     if not _REGION.match(value):
-        raise ValueError(f"{value!r} is not an AWS region; write one like us-west-2")
+        raise ValueError(f"{shown_text(value, 80)} is not an AWS region; write one like us-west-2")
     return value
 
 
 def check_instance_type(value: str) -> str:
     if value not in INSTANCE_TYPES:
         raise ValueError(
-            f"{value!r} is not an instance type modelplane knows (it needs its CPUs, memory and "
+            f"{shown_text(value, 80)} is not an instance type modelplane knows (it needs its CPUs, memory and "
             f"GPUs); known: {', '.join(INSTANCE_TYPES)}"
         )
     return value
 
 
-Hostname = Annotated[str, AfterValidator(check_hostname)]
 InstanceTypeName = Annotated[str, AfterValidator(check_instance_type)]
 
 AmiType = Literal[
@@ -97,7 +99,8 @@ class GpuPoolSettings(StrictModel):
 
 
 class NodePool(StrictModel):
-    instance_types: list[InstanceTypeName] = Field(min_length=1)
+    # EKS takes at most 20 instance types per managed node group (CreateNodegroup instanceTypes).
+    instance_types: list[InstanceTypeName] = Field(min_length=1, max_length=20)
     capacity_type: Literal["on_demand", "spot"] = "on_demand"
     min_size: int = Field(ge=0, le=1000)
     max_size: int = Field(ge=1, le=1000)
@@ -109,7 +112,7 @@ class NodePool(StrictModel):
         "otherwise.",
     )
     labels: dict[LabelKey, LabelValue] = Field(
-        default_factory=dict, description="Extra node labels (not under modelplane's or NVIDIA's prefixes)."
+        default_factory=dict, max_length=MAX_ITEMS, description="Extra node labels (not under modelplane's or NVIDIA's prefixes)."
     )
     gpu: GpuPoolSettings | None = None
 
@@ -199,15 +202,39 @@ class StackSettings(StrictModel):
     aws_account_id: Annotated[str, AfterValidator(check_account_id)] = Field(
         description="AWS account the stack deploys into; IAM role ARNs are derived from it."
     )
+    deployer_role_arns: Annotated[list[PrincipalArn], AfterValidator(check_unique_items)] = Field(
+        min_length=1,
+        description="The IAM roles (or users) that run `pulumi up` for this stack, e.g. CI's deploy "
+        "role; only they may create, change or delete the catalog's InferenceServices (the catalog "
+        "guard), so list every identity that deploys, or its applies are refused.",
+    )
     domain: Hostname = Field(description="Host name of the shared inference gateway.")
+    model_buckets: Annotated[list[S3Bucket], AfterValidator(check_unique_items)] = Field(
+        min_length=1,
+        max_length=MAX_ITEMS,
+        description="The S3 buckets teams may keep model artifacts in; a team's prefixes and "
+        "its models' s3:// URIs must lie in one of them, so a catalog change can not grant "
+        "a team's role access to any other bucket.",
+    )
+    route_grants: dict[
+        DnsLabel, Annotated[list[RoutePrefix], AfterValidator(check_unique_items), Field(max_length=MAX_ITEMS)]
+    ] = Field(
+        default_factory=dict, max_length=MAX_ITEMS,
+        description="Gateway path prefixes a team may route under besides its own /<team>/, by "
+        "team name (such as fraud: [/payments/]); the platform grants them here, since a model "
+        "file could otherwise take another team's paths.",
+    )
     cluster_name: DnsLabel | None = Field(
         default=None, description="EKS cluster name; default modelplane-<stack>."
     )
     node_pools: dict[DnsLabel, NodePool] = Field(
-        description="Node pools by name; 'system' runs the add-ons."
+        max_length=MAX_ITEMS, description="Node pools by name; 'system' runs the add-ons."
     )
     cluster: ClusterSettings = Field(default_factory=ClusterSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    dns: DnsSettings | None = Field(
+        default=None, description="Route 53 zone of the domain: certificates (DNS-01) and gateway records."
+    )
     serving: ServingSettings = Field(default_factory=ServingSettings)
     nvidia: NvidiaSettings = Field(default_factory=NvidiaSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
@@ -216,7 +243,7 @@ class StackSettings(StrictModel):
         default_factory=dict, description="Helm values per add-on, merged over the defaults."
     )
     extra_releases: list[ExtraRelease] = Field(
-        default_factory=list, description="Further Helm releases installed after the add-ons."
+        default_factory=list, max_length=MAX_ITEMS, description="Further Helm releases installed after the add-ons."
     )
 
     @field_validator("node_pools")
@@ -294,6 +321,12 @@ class StackSettings(StrictModel):
         return self
 
     @property
+    def cluster_issuer(self) -> str | None:
+        """The ClusterIssuer modelplane creates (a valid stack with one has ``dns``), or ``None``."""
+        tls = self.gateway.tls
+        return tls.cluster_issuer if tls is not None else None
+
+    @property
     def nvidia_provider(self) -> str | None:
         """Which NVIDIA add-on the stack installs; ``None`` when it has no GPU pool."""
         if not any(pool.gpu for pool in self.node_pools.values()):
@@ -305,6 +338,14 @@ class StackSettings(StrictModel):
     @property
     def has_gpu_pools(self) -> bool:
         return any(pool.gpu for pool in self.node_pools.values())
+
+    @property
+    def progress_deadline_seconds(self) -> int:
+        """Knative's progress deadline in this stack: how long a new revision, and a revision
+        coming back from zero, may take to start."""
+        if self.serving.progress_deadline_seconds is not None:
+            return self.serving.progress_deadline_seconds
+        return GPU_PROGRESS_DEADLINE_SECONDS if self.has_gpu_pools else PROGRESS_DEADLINE_SECONDS
 
     @property
     def availability_zones(self) -> list[str]:

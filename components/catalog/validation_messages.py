@@ -91,15 +91,40 @@ def _message(detail: dict, model: type[BaseModel], location: tuple) -> str:
         bound = context.get("le", context.get("lt"))
         word = "at most" if kind == "less_than_equal" else "less than"
         return f"must be {word} {_number(bound)}, got {describe_value(value)}"
+    if kind == "string_too_long":
+        return f"has more than {context.get('max_length')} characters; shorten it"
+    if kind == "float_type" and isinstance(value, int) and not isinstance(value, bool):
+        return f"is far too large, got {describe_value(value)}; check the number"
+    if kind in ("float_type", "float_parsing"):
+        return f"expected a number, got {describe_value(value)}"
+    if kind == "finite_number":
+        return f"must be a finite number, got {describe_value(value)}"
     if kind == "too_short":
         return f"must list at least {context.get('min_length', 1)} item(s)"
+    if kind == "too_long":
+        return (
+            f"has {context.get('actual_length')} items, more than the {context.get('max_length')} "
+            "allowed; keep the ones in use"
+        )
     if kind == "value_error":
         return str(detail["msg"]).removeprefix("Value error, ")
     return str(detail["msg"])
 
 
 def _number(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    """A number for a message; a whole number of thousands of digits is not echoed in full."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, int) and abs(value) >= 10**_MAX_SHOWN_DIGITS:
+        try:
+            digits = str(abs(value))
+        except ValueError:  # past CPython's int_max_str_digits (4,300) str() itself refuses
+            return f"of about {int(abs(value).bit_length() * 0.30103) + 1} digits"
+        return f"{'-' if value < 0 else ''}{digits[:6]}... ({len(digits)} digits)"
+    return str(value)
+
+
+_MAX_SHOWN_DIGITS = 24
 
 
 def _unwrap(annotation: Any) -> Any:

@@ -7,6 +7,8 @@ confusing scanner error). This reader turns each into one clear :class:`Problem`
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,24 @@ MAX_FILE_BYTES = 256 * 1024
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """A safe loader that rejects duplicate keys and aliases."""
+    """A safe loader that rejects duplicate keys, aliases and explicit tags, and reads dates as text."""
+
+    # No field of the catalog or a stack file is a date: `2026-01-01` stays the text it looks
+    # like instead of becoming a datetime that no message or schema expects.
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
 
     def compose_node(self, parent, index):  # type: ignore[override]
+        tagged = self.peek_event()
+        if not isinstance(tagged, yaml.AliasEvent) and getattr(tagged, "tag", None) is not None:
+            # `!!bool`, `!!binary`, `!!timestamp`, `!custom`: a tag overrides what the text says,
+            # which a reviewer reads; plain values only.
+            raise _StrictYamlError(
+                tagged.start_mark.line + 1,
+                f"YAML tag {tagged.tag} is not supported; write the plain value (quote it to keep it text)",
+            )
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise _StrictYamlError(
@@ -64,27 +81,52 @@ class _StrictYamlError(Exception):
         self.message = message
 
 
+SYMLINK_REFUSED = (
+    "is a symbolic link; the catalog is read from real files and folders inside the repository "
+    "only, so replace the link with what it points to"
+)
+
+
+def symlink_problem(path: Path, shown_as: str) -> Problem | None:
+    """A problem when ``path`` itself is a symbolic link (where it points is never read)."""
+    return Problem(shown_as, WHOLE_FILE, SYMLINK_REFUSED) if path.is_symlink() else None
+
+
 def read_yaml_file(path: Path, shown_as: str) -> tuple[Any, list[Problem]]:
     """Read one YAML document from ``path``.
 
     Returns ``(data, problems)``; when ``problems`` is not empty ``data`` is ``None``. ``shown_as``
-    is the path printed in problems (relative, as the user would type it).
+    is the path printed in problems (relative, as the user would type it). Only a regular file is
+    read, never through a symbolic link, and never more than the size limit: a pull request may
+    put a link to ``/etc/passwd``, ``/dev/zero`` or a FIFO where a model file belongs.
     """
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, [
-                Problem(
-                    shown_as,
-                    WHOLE_FILE,
-                    f"file is {size} bytes, over the {MAX_FILE_BYTES} byte limit for catalog "
-                    "files; keep only the settings here and model artifacts in storage",
-                )
-            ]
-        raw = path.read_bytes()
-    except OSError as error:
-        return None, [Problem(shown_as, WHOLE_FILE, f"cannot read file: {error.strerror}")]
+    raw, problem = _read_regular_file(path, shown_as)
+    if problem is not None:
+        return None, [problem]
     return parse_yaml_text(raw, shown_as)
+
+
+def _read_regular_file(path: Path, shown_as: str) -> tuple[bytes, Problem | None]:
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            return b"", Problem(shown_as, WHOLE_FILE, SYMLINK_REFUSED)
+        # O_NOFOLLOW closes the gap between the check and the open; O_NONBLOCK keeps a FIFO from
+        # hanging the open, and the fstat below refuses it.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        return b"", Problem(shown_as, WHOLE_FILE, f"cannot read file: {error.strerror}")
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return b"", Problem(shown_as, WHOLE_FILE, "is not a regular file; the catalog holds YAML files only")
+        raw = handle.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:
+        return b"", Problem(
+            shown_as,
+            WHOLE_FILE,
+            f"file is over the {MAX_FILE_BYTES} byte limit for catalog files; keep only the "
+            "settings here and model artifacts in storage",
+        )
+    return raw, None
 
 
 def parse_yaml_text(raw: bytes, shown_as: str) -> tuple[Any, list[Problem]]:

@@ -6,15 +6,44 @@ import tomllib
 from pathlib import Path
 
 from components.catalog.loader import Catalog
+from components.catalog.problems import WHOLE_FILE, InputError, Problem, raise_if_any
+from components.catalog.team_spec import check_code_owner
 
 
 def platform_reviewers(pyproject: Path) -> list[str]:
     """``[tool.modelplane] platform_reviewers`` of pyproject.toml (empty when absent)."""
     if not pyproject.is_file():
         return []
-    with pyproject.open("rb") as handle:
-        settings = tomllib.load(handle).get("tool", {}).get("modelplane", {})
-    return list(settings.get("platform_reviewers", []))
+    source = pyproject.name
+    try:
+        with pyproject.open("rb") as handle:
+            settings = tomllib.load(handle).get("tool", {}).get("modelplane", {})
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise InputError([Problem(source, WHOLE_FILE, f"cannot read: {error}")]) from None
+    reviewers = settings.get("platform_reviewers", []) if isinstance(settings, dict) else None
+    field = "tool.modelplane.platform_reviewers"
+    if not isinstance(reviewers, list):
+        raise InputError([Problem(source, field, "expected a list of @user or @org/team")])
+    problems = []
+    for index, reviewer in enumerate(reviewers):
+        try:
+            check_code_owner(reviewer if isinstance(reviewer, str) else "")
+        except ValueError as error:
+            problems.append(Problem(source, f"{field}[{index}]", str(error)))
+    raise_if_any(problems)
+    return list(reviewers)
+
+
+def checked_reviewers(reviewers: list[str]) -> list[str]:
+    """``--platform-reviewer`` values, held to the same GitHub name rules as team.yaml's."""
+    problems = []
+    for reviewer in reviewers:
+        try:
+            check_code_owner(reviewer)
+        except ValueError as error:
+            problems.append(Problem("--platform-reviewer", WHOLE_FILE, str(error)))
+    raise_if_any(problems)
+    return reviewers
 
 
 def render_codeowners(catalog: Catalog, platform: list[str], models_dir: str = "models") -> str:

@@ -18,6 +18,7 @@ from components.catalog import (
     stack_names,
 )
 from components.catalog.problems import WHOLE_FILE, raise_if_any
+from components.catalog.stacks import stray_stack_files
 from components.render.addons import render_addon_releases
 from components.render.stack_render import RenderedStack, render_stack
 
@@ -30,7 +31,8 @@ class Paths:
 
 def shown(path: Path) -> str:
     """A path as messages print it."""
-    return path.as_posix().rstrip("/") or "."
+    text = path.as_posix()
+    return text.rstrip("/") or text  # `/` stays `/`
 
 
 def load_deployment(paths: Paths, stack_name: str) -> StackDeployment:
@@ -55,15 +57,21 @@ def load_rendered_stack(paths: Paths, stack_name: str) -> RenderedStack:
     return render_stack(load_deployment(paths, stack_name))
 
 
-def validate_all(paths: Paths, only_stack: str | None) -> tuple[Catalog, list[Stack]]:
-    """Validate the catalog against one stack, or against every stack in the stacks folder."""
+def validate_all(paths: Paths, only_stack: str | None) -> tuple[Catalog, list[Stack], list[Problem]]:
+    """Validate the catalog against one stack, or against every stack in the stacks folder.
+
+    Returns the catalog, the stacks and the warnings of every stack (allowed, but worth a look);
+    raises :class:`InputError` with every problem.
+    """
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     catalog: Catalog | None = None
     stacks: list[Stack] = []
     try:
         catalog = load_catalog(paths.models, shown(paths.models))
     except InputError as error:
         problems.extend(error.problems)
+    problems.extend(stray_stack_files(paths.stacks, shown(paths.stacks)))
     names = [only_stack] if only_stack else stack_names(paths.stacks)
     if not names:
         problems.append(Problem(shown(paths.stacks), WHOLE_FILE, "no Pulumi.<stack>.yaml files"))
@@ -77,9 +85,10 @@ def validate_all(paths: Paths, only_stack: str | None) -> tuple[Catalog, list[St
                 deployment = resolve_deployment(catalog, stack, stack_names(paths.stacks))
                 # The add-on overrides are the one thing rendering itself checks.
                 raise_if_any(render_addon_releases(deployment)[1])
+                warnings.extend(deployment.warnings)
             except InputError as error:
                 problems.extend(error.problems)
     if problems:
         raise InputError(problems)
     assert catalog is not None
-    return catalog, stacks
+    return catalog, stacks, warnings

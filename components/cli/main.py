@@ -1,38 +1,56 @@
 """The ``modelplane`` command: validate, render, plan, diff and cost the platform offline.
 
 Uses the pure layers only, so what it prints is exactly what ``pulumi up`` would apply.
-Exit codes: 0 success, 1 a problem with the input (printed one per line) or a change that needs
-acknowledging, 2 differences found (diff, review).
+
+Exit codes, distinct so that CI cannot mistake one for another:
+
+- 0: success; for diff and review, no change;
+- 1: a problem with the input (printed one per line), or a change that needs acknowledging (a prod
+  deletion without ``--allow-delete``);
+- 2: a usage error (an unknown option, a missing argument), argparse's own code;
+- 3: differences found (diff, review): the changes are printed and nothing is wrong;
+- 141: the reader of the output went away (``modelplane plan | head -1``), as for any command
+  SIGPIPE ends (128 + 13); nothing is printed about it.
+
+A file that cannot be written (a read-only folder, a full disk) is a problem like any other: one
+line, exit 1, and the file is either as it was or complete (written beside it, then renamed).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
-import shutil
+import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
 from components.catalog import InputError, Problem, load_catalog
 from components.catalog.json_schema import catalog_json_schemas
 from components.catalog.problems import WHOLE_FILE, raise_if_any
-from components.cli.codeowners import codeowners_drift, platform_reviewers, render_codeowners
+from components.cli.codeowners import checked_reviewers, codeowners_drift, platform_reviewers, render_codeowners
 from components.cli.inputs import Paths, load_rendered_stack, shown, validate_all
-from components.render.manifests import dump_objects, object_file_name
-from components.render.objects import KubeObject
+from components.cli.object_tree import RENDER_MARKER, write_object_tree
+from components.render.manifests import dump_objects
 from components.review.capacity import capacity_as_dict, capacity_report, format_capacity
-from components.review.compare import compare_stack, format_review_markdown, review_stacks
+from components.review.compare import compare_stack, format_review_markdown, format_review_text, review_stacks
 from components.review.cost import cost_as_dict, estimate_cost, format_cost
 from components.review.diff import diff_as_dict, format_diff_markdown, format_diff_text
 from components.review.plan import format_plan
 
 EXIT_OK = 0
 EXIT_INPUT_ERROR = 1
-EXIT_CHANGES = 2
-# Marks a directory written by `render --out DIR`, so a later render may replace it wholesale.
-RENDER_MARKER = ".modelplane-render"
+EXIT_USAGE = 2  # argparse exits with 2 on a usage error; nothing else may use it
+EXIT_CHANGES = 3
+EXIT_BROKEN_PIPE = 141
+OUTPUT_FORMATS = ("text", "markdown", "json")
+DEFAULT_MODELS = "models"
+DEFAULT_STACKS = "stacks"
+LAYOUT_HINT = (
+    "run modelplane from the repository root, which holds models/<team>/*.yaml and "
+    "stacks/Pulumi.<stack>.yaml, or pass --models and --stacks"
+)
 
 
 def paths_of(args: argparse.Namespace) -> Paths:
@@ -40,7 +58,10 @@ def paths_of(args: argparse.Namespace) -> Paths:
 
 
 def command_validate(args: argparse.Namespace) -> int:
-    catalog, stacks = validate_all(paths_of(args), args.stack)
+    catalog, stacks, warnings = validate_all(paths_of(args), args.stack)
+    # Warnings go to stderr beside the problems' place; they do not change the exit code.
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(
         f"ok: {len(catalog.teams)} teams, {catalog.model_count} models, valid for "
         f"{len(stacks)} stack{'s' if len(stacks) != 1 else ''} ({', '.join(s.name for s in stacks)})"
@@ -60,6 +81,8 @@ def command_render(args: argparse.Namespace) -> int:
 
 def command_plan(args: argparse.Namespace) -> int:
     rendered = load_rendered_stack(paths_of(args), args.stack)
+    for warning in rendered.deployment.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     cost = estimate_cost(rendered.deployment)
     raise_if_any(cost.problems)
     sys.stdout.write(format_plan(rendered))
@@ -105,18 +128,14 @@ def command_review(args: argparse.Namespace) -> int:
     elif args.format == "markdown":
         sys.stdout.write(format_review_markdown(reviews, args.base))
     else:
-        for review in reviews:
-            if review.problems:
-                sys.stdout.write(f"stack {review.stack}: problems\n" + "".join(f"  {p}\n" for p in review.problems))
-            else:
-                sys.stdout.write(format_diff_text(review.diff))
+        sys.stdout.write(format_review_text(reviews, args.base))
     if any(review.problems for review in reviews):
         return EXIT_INPUT_ERROR
     return _compare_exit_code([review.diff for review in reviews if review.diff])
 
 
 def _compare_exit_code(diffs) -> int:
-    """1 when a change needs fixing or acknowledging, 2 when there are changes, 0 otherwise."""
+    """1 when a change needs fixing or acknowledging, 3 when there are changes, 0 otherwise."""
     if any(diff.errors for diff in diffs):
         for diff in diffs:
             for error in diff.errors:
@@ -130,7 +149,7 @@ def command_codeowners(args: argparse.Namespace) -> int:
     catalog = load_catalog(models, shown(models))
     # The repository is the folder that holds models/; its pyproject.toml names the platform team.
     root = models.resolve().parent
-    reviewers = args.platform_reviewer or platform_reviewers(root / "pyproject.toml")
+    reviewers = checked_reviewers(args.platform_reviewer) if args.platform_reviewer else platform_reviewers(root / "pyproject.toml")
     text = render_codeowners(catalog, reviewers, models.resolve().name)
     if args.out == "-":
         sys.stdout.write(text)
@@ -138,11 +157,7 @@ def command_codeowners(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if args.check:
         return check_codeowners(out, text)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
-    except OSError as error:
-        raise InputError([Problem(shown(out), WHOLE_FILE, f"cannot write: {error.strerror}")]) from None
+    write_files({out: text}, mkdir=True)
     print(f"wrote {args.out}", file=sys.stderr)
     return EXIT_OK
 
@@ -172,47 +187,35 @@ def command_schema(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     if not out_dir.is_dir():
         raise InputError([Problem(shown(out_dir), WHOLE_FILE, "not a directory")])
-    for file_name, text in catalog_json_schemas().items():
-        (out_dir / file_name).write_text(text, encoding="utf-8")
-        print(f"wrote {shown(out_dir / file_name)}", file=sys.stderr)
+    files = {out_dir / file_name: text for file_name, text in catalog_json_schemas().items()}
+    write_files(files)
+    for path in files:
+        print(f"wrote {shown(path)}", file=sys.stderr)
     return EXIT_OK
 
 
-def write_object_tree(objects: list[KubeObject], out_dir: Path) -> None:
-    """Write one file per object into ``out_dir``, all or nothing.
-
-    The files go to a fresh sibling directory first, which then replaces ``out_dir``; a directory
-    that modelplane did not write is never replaced.
-    """
-    if out_dir.exists():
-        if not out_dir.is_dir():
-            raise InputError([Problem(shown(out_dir), WHOLE_FILE, "exists and is not a directory")])
-        if any(out_dir.iterdir()) and not (out_dir / RENDER_MARKER).exists():
-            raise InputError([Problem(
-                shown(out_dir), WHOLE_FILE,
-                "exists and was not written by modelplane render; name a new or empty directory",
-            )])
+def write_files(files: dict[Path, str], mkdir: bool = False) -> None:
+    """Write every file beside its target first, then rename each into place: on a read-only
+    folder or a full disk, no target is left half written and no temporary file stays."""
+    staged: list[tuple[Path, Path]] = []
+    current = next(iter(files))
     try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-        try:
-            for obj in objects:
-                target = staging / object_file_name(obj)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(dump_objects([obj]), encoding="utf-8")
-            (staging / RENDER_MARKER).write_text("written by modelplane render\n", encoding="utf-8")
-            if out_dir.exists():
-                retired = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
-                out_dir.rename(retired / "tree")
-                staging.rename(out_dir)
-                shutil.rmtree(retired)
-            else:
-                staging.rename(out_dir)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging)
+        for path, text in files.items():
+            current = path
+            if mkdir:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.parent / f".{path.name}.modelplane-{os.getpid()}"
+            staged.append((temporary, path))
+            temporary.write_text(text, encoding="utf-8")
+        for temporary, path in staged:
+            current = path
+            os.replace(temporary, path)
     except OSError as error:
-        raise InputError([Problem(shown(out_dir), WHOLE_FILE, f"cannot write: {error.strerror}")]) from None
+        raise InputError([Problem(shown(current), WHOLE_FILE, f"cannot write: {error.strerror}")]) from None
+    finally:
+        for temporary, _ in staged:
+            if temporary.exists():
+                temporary.unlink()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,34 +223,40 @@ def build_parser() -> argparse.ArgumentParser:
         prog="modelplane",
         description="Validate, render and plan a shared KServe inference platform, offline.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str, stack: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--models", default="models", help="catalog directory (default: models)")
-        sub.add_argument("--stacks", default="stacks", help="stack settings directory (default: stacks)")
+        sub.add_argument("--models", default=DEFAULT_MODELS, help="catalog directory (default: %(default)s)")
+        sub.add_argument("--stacks", default=DEFAULT_STACKS, help="stack settings directory (default: %(default)s)")
         if stack == "required":
             sub.add_argument("--stack", required=True, help="stack name, e.g. dev")
         elif stack == "optional":
             sub.add_argument("--stack", help="check against this stack only (default: every stack)")
-        sub.set_defaults(handler=handler)
+        sub.set_defaults(handler=handler, reads=("models", "stacks"))
         return sub
+
+    def add_format(sub: argparse.ArgumentParser, default: str) -> None:
+        sub.add_argument("--format", choices=OUTPUT_FORMATS, default=default, metavar="FORMAT",
+                         help=f"output format: {', '.join(OUTPUT_FORMATS)} (default: {default})")
 
     add("validate", command_validate, "check the catalog and stack settings", "optional")
     render = add("render", command_render, "print or write every Kubernetes object of a stack", "required")
     render.add_argument("--out", default="-", help="directory for one file per object, or - for stdout")
     add("plan", command_plan, "a stack's whole desired state, its cost and GPU capacity", "required")
     cost = add("cost", command_cost, "monthly cost per model, per team and in total", "required")
-    cost.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    add_format(cost, "text")
     diff = add("diff", command_diff, "what the work tree changes in a stack compared with a git ref", "required")
     diff.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
-    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    add_format(diff, "text")
     diff.add_argument("--allow-delete", action="store_true", help="acknowledge deletions in prod stacks")
     review = add("review", command_review, "diff, cost and capacity of every stack, for a pull request", "none")
     review.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
-    review.add_argument("--format", choices=("text", "markdown", "json"), default="markdown")
+    add_format(review, "markdown")
     review.add_argument("--allow-delete", action="store_true", help="acknowledge deletions in prod stacks")
     owners = add("codeowners", command_codeowners, "write CODEOWNERS from the teams' reviewers", "none")
+    owners.set_defaults(reads=("models",))
     owners.add_argument("--out", default=".github/CODEOWNERS",
                         help="file to write, or - for stdout (default: .github/CODEOWNERS)")
     owners.add_argument("--check", action="store_true",
@@ -260,20 +269,62 @@ def build_parser() -> argparse.ArgumentParser:
         description="write model.schema.json and team.schema.json for editors",
     )
     schema.add_argument("--out", default="models", help="directory (default: models)")
-    schema.set_defaults(handler=command_schema)
+    schema.set_defaults(handler=command_schema, reads=())
     return parser
+
+
+def installed_version() -> str:
+    """The version of the installed ``modelplane`` distribution (``make plan`` installs it)."""
+    try:
+        return importlib.metadata.version("modelplane")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed: run `make plan`, or pip install -e .)"
+
+
+def missing_layout(args: argparse.Namespace) -> str | None:
+    """One line for a default folder the command reads that the current directory lacks (run from a
+    subdirectory), instead of a problem for every file not found there."""
+    for option, default in (("models", DEFAULT_MODELS), ("stacks", DEFAULT_STACKS)):
+        if option in args.reads and getattr(args, option) == default and not Path(default).is_dir():
+            return f"no {default}/ directory here: {LAYOUT_HINT}"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    layout_error = missing_layout(args)
+    if layout_error:
+        print(layout_error, file=sys.stderr)
+        return EXIT_INPUT_ERROR
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+        return code
     except InputError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
         count = len(error.problems)
         print(f"{count} problem{'s' if count != 1 else ''} found; nothing was written", file=sys.stderr)
         return EXIT_INPUT_ERROR
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except OSError as error:
+        # Only output can fail here: every file the commands read or write reports its own
+        # problem. Standard output on a full disk, say.
+        _silence_stdout()
+        print(f"cannot write the output: {error.strerror or error}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so the interpreter's final flush of what is still
+    buffered cannot fail again (the Python documentation's recipe for SIGPIPE)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import pulumi_kubernetes as k8s
 # API group -> pulumi_kubernetes module, for the built-in kinds the renderer writes.
 _BUILTIN_MODULES = {
     "": "core",
+    "admissionregistration.k8s.io": "admissionregistration",
     "apps": "apps",
     "rbac.authorization.k8s.io": "rbac",
     "networking.k8s.io": "networking",

@@ -10,13 +10,21 @@ import pulumi_kubernetes as k8s
 from components.pulumi.helm_addon import HelmAddon, HelmAddonArgs
 from components.pulumi.irsa import IrsaRole, IrsaRoleArgs
 from components.pulumi.kube_resources import kube_resource
-from components.platform_names import CLUSTER_AUTOSCALER_RELEASE
+from components.platform_names import (
+    CERT_MANAGER_NAMESPACE,
+    CERT_MANAGER_RELEASE,
+    CERT_MANAGER_SERVICE_ACCOUNT,
+    CLUSTER_AUTOSCALER_RELEASE,
+)
 from components.render.iam import (
     CLUSTER_AUTOSCALER_NAMESPACE,
     CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
+    cert_manager_dns_policy,
+    cert_manager_role_name,
     cluster_autoscaler_policy,
     cluster_autoscaler_role_name,
 )
+from components.render.platform_objects import gateway_dns_names
 from components.render.objects import from_catalog, object_id
 from components.render.resource_graph import (
     creation_order,
@@ -64,6 +72,24 @@ class Platform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
+        # The role cert-manager solves DNS-01 challenges with, when the stack has its issuer.
+        roles: dict[str, IrsaRole] = {CLUSTER_AUTOSCALER_RELEASE: self.autoscaler_role}
+        self.cert_manager_role: IrsaRole | None = None
+        if stack.settings.cluster_issuer:
+            self.cert_manager_role = roles[CERT_MANAGER_RELEASE] = IrsaRole(
+                f"{name}-cert-manager",
+                IrsaRoleArgs(
+                    role_name=cert_manager_role_name(stack),
+                    namespace=CERT_MANAGER_NAMESPACE,
+                    service_account=CERT_MANAGER_SERVICE_ACCOUNT,
+                    oidc_provider_arn=args.oidc_provider_arn,
+                    oidc_issuer_host=args.oidc_issuer_host,
+                    policy=cert_manager_dns_policy(stack, gateway_dns_names(rendered.deployment)),
+                    tags=rendered.cluster.tags,
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
         rendered_ids = [object_id(obj) for obj in rendered.objects]
         platform_objects = {object_id(obj): obj for obj in rendered.objects if not from_catalog(obj)}
         releases = {release.name: release for release in rendered.releases}
@@ -74,8 +100,8 @@ class Platform(pulumi.ComponentResource):
         for key in creation_order(dependencies):
             depends_on = [self.resources[dep] for dep in dependencies[key]]
             if key in releases:
-                if key == CLUSTER_AUTOSCALER_RELEASE:
-                    depends_on.append(self.autoscaler_role)
+                if key in roles:
+                    depends_on.append(roles[key])
                 addon = HelmAddon(
                     key, HelmAddonArgs(release=releases[key]),
                     opts=pulumi.ResourceOptions.merge(kube, pulumi.ResourceOptions(depends_on=depends_on)),

@@ -18,6 +18,7 @@ from components.catalog.deployed import StackDeployment
 from components.catalog.placement import ISTIO_PROXY_CPU, ISTIO_PROXY_MEMORY
 from components.catalog.problems import Problem
 from components.catalog.runtimes import SERVING_RUNTIMES
+from components.catalog.stack_settings import SYSTEM_POOL
 from components.catalog.stacks import config_key
 from components.platform_names import (
     CERT_MANAGER_NAMESPACE,
@@ -49,6 +50,8 @@ from components.platform_names import (
 from components.render.iam import (
     CLUSTER_AUTOSCALER_NAMESPACE,
     CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
+    IRSA_ROLE_ANNOTATION,
+    cert_manager_role_name,
     cluster_autoscaler_role_name,
     iam_role_arn,
 )
@@ -56,8 +59,27 @@ from components.render.iam import (
 # The object every Knative-dependent release waits for (see platform_objects).
 KNATIVE_SERVING_OBJECT = f"KnativeServing/{KNATIVE_SERVING_NAMESPACE}/knative-serving"
 MIG_CONFIG_MAP = "modelplane-mig-parted-config"
-# Runtimes of KServe's runtime chart that modelplane never enables.
-_UNUSED_RUNTIME_KEYS = ("huggingfaceserver_multinode", "predictiveserver")
+# Every add-on Deployment, StatefulSet and Job runs on the system pool: not on the spot CPU pool
+# (interruptions, and a pool at min_size 0 could never return there) nor on GPU nodes. DaemonSets
+# (node agents) stay on every node. The system pool has no taint, so no toleration is needed.
+SYSTEM_NODE_SELECTOR = {NODE_POOL_LABEL: SYSTEM_POOL}
+
+
+def system_node_selector() -> dict[str, str]:
+    return dict(SYSTEM_NODE_SELECTOR)
+
+
+def system_node_affinity() -> dict[str, Any]:
+    """The same as a required node affinity, for charts that take no nodeSelector."""
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{
+        "matchExpressions": [
+            {"key": key, "operator": "In", "values": [value]} for key, value in SYSTEM_NODE_SELECTOR.items()
+        ],
+    }]}}}
+# Runtimes of KServe's runtime chart that no model format of modelplane's maps to: always off.
+# (The chart's huggingfaceserver_multinode values key has no `disabled` the chart reads: its
+# kserve-huggingfaceserver-multinode runtime follows huggingfaceserver's, see kserve_runtimes.)
+UNUSED_RUNTIME_KEYS = ("autogluonserver", "predictiveserver", "vllmserver")
 
 
 @dataclass(frozen=True)
@@ -98,10 +120,25 @@ def _has_path(values: Mapping[str, Any], dotted: str) -> bool:
 # Each add-on: a pure function of the deployment, returning its release with default values.
 
 def cert_manager(deployment: StackDeployment) -> HelmRelease:
+    values: dict[str, Any] = {
+        "crds": {"enabled": True},
+        "nodeSelector": system_node_selector(),
+        "webhook": {"nodeSelector": system_node_selector()},
+        "cainjector": {"nodeSelector": system_node_selector()},
+        "startupapicheck": {"nodeSelector": system_node_selector()},
+    }
+    managed = ["crds.enabled"]
+    stack = deployment.stack
+    if stack.settings.cluster_issuer:
+        # The controller solves DNS-01 challenges with its ServiceAccount's IRSA role; the
+        # role trusts exactly that ServiceAccount, so its name and creation stay modelplane's.
+        values["serviceAccount"] = {"annotations": {
+            IRSA_ROLE_ANNOTATION: iam_role_arn(stack, cert_manager_role_name(stack)),
+        }}
+        managed += ["serviceAccount.create", "serviceAccount.name"]
     return HelmRelease(
-        CERT_MANAGER_RELEASE, CERT_MANAGER_NAMESPACE, pins.CERT_MANAGER,
-        {"crds": {"enabled": True}},
-        managed_values=("crds.enabled",),
+        CERT_MANAGER_RELEASE, CERT_MANAGER_NAMESPACE, pins.CERT_MANAGER, values,
+        managed_values=tuple(managed),
     )
 
 
@@ -121,6 +158,7 @@ def istiod(deployment: StackDeployment) -> HelmRelease:
         ISTIOD_RELEASE, ISTIO_SYSTEM_NAMESPACE, pins.ISTIOD,
         {
             "pilot": {"cni": {"enabled": True}, "autoscaleMin": _replicas(deployment)},
+            "nodeSelector": system_node_selector(),
             "meshConfig": {
                 # Prometheus outside the mesh scrapes the sidecar's merged metrics on 15020,
                 # which STRICT mTLS does not cover.
@@ -155,6 +193,7 @@ def istio_gateway(deployment: StackDeployment) -> HelmRelease:
             "service": service,
             "autoscaling": {"minReplicas": replicas},
             "podDisruptionBudget": {"minAvailable": 1} if replicas > 1 else {},
+            "nodeSelector": system_node_selector(),
         },
         depends_on=(ISTIOD_RELEASE,),
         managed_values=("labels.istio", "service.type"),
@@ -167,7 +206,14 @@ def _replicas(deployment: StackDeployment) -> int:
 
 
 def knative_operator(deployment: StackDeployment) -> HelmRelease:
-    return HelmRelease(KNATIVE_OPERATOR_RELEASE, KNATIVE_OPERATOR_NAMESPACE, pins.KNATIVE_OPERATOR, {})
+    # The chart has no nodeSelector values, only affinity (merged with its podAntiAffinity).
+    return HelmRelease(
+        KNATIVE_OPERATOR_RELEASE, KNATIVE_OPERATOR_NAMESPACE, pins.KNATIVE_OPERATOR,
+        {"knative_operator": {
+            "knative_operator": {"affinity": system_node_affinity()},
+            "operator_webhook": {"affinity": system_node_affinity()},
+        }},
+    )
 
 
 def kserve_crd(deployment: StackDeployment) -> HelmRelease:
@@ -181,11 +227,15 @@ def kserve(deployment: StackDeployment) -> HelmRelease:
             "controller": {
                 # The chart default and the code default differ; InferenceServices also say it.
                 "deploymentMode": "Knative",
+                "nodeSelector": system_node_selector(),
                 "gateway": {
                     "domain": deployment.stack.settings.domain,
                     # modelplane writes the only routes on the shared gateway; KServe's own
                     # host-based VirtualService would publish every model a second way.
                     "disableIstioVirtualHost": True,
+                    # A hand-made deploymentMode: Standard InferenceService would otherwise get a
+                    # Kubernetes Ingress (ingressClassName istio) publishing it on the domain.
+                    "disableIngressCreation": True,
                     "ingressGateway": {"gateway": f"{KNATIVE_SERVING_NAMESPACE}/knative-ingress-gateway"},
                     "localGateway": {
                         "gateway": f"{KNATIVE_SERVING_NAMESPACE}/knative-local-gateway",
@@ -200,6 +250,7 @@ def kserve(deployment: StackDeployment) -> HelmRelease:
         managed_values=(
             "kserve.controller.deploymentMode",
             "kserve.controller.gateway.disableIstioVirtualHost",
+            "kserve.controller.gateway.disableIngressCreation",
             "kserve.controller.gateway.localGateway.gateway",
             "kserve.controller.gateway.localGateway.gatewayService",
             "kserve.controller.gateway.ingressGateway.gateway",
@@ -208,12 +259,17 @@ def kserve(deployment: StackDeployment) -> HelmRelease:
 
 
 def kserve_runtimes(deployment: StackDeployment) -> HelmRelease:
-    """Only the ClusterServingRuntimes the stack's models use are enabled."""
+    """Only the ClusterServingRuntimes the stack's models use are enabled.
+
+    One exception the chart imposes: kserve-huggingfaceserver-multinode is enabled exactly when
+    kserve-huggingfaceserver is, since the chart gives it huggingfaceserver's ``disabled`` value.
+    No model names it (modelplane's InferenceServices name their runtime), so it stays unused.
+    """
     used = {model.spec.serving_runtime.chart_key for model in deployment.models}
     runtimes: dict[str, Any] = {"enabled": True}
     for runtime in sorted(SERVING_RUNTIMES.values(), key=lambda r: r.chart_key):
         runtimes[runtime.chart_key] = {"disabled": runtime.chart_key not in used}
-    for key in _UNUSED_RUNTIME_KEYS:
+    for key in UNUSED_RUNTIME_KEYS:
         runtimes[key] = {"disabled": True}
     return HelmRelease(
         KSERVE_RUNTIMES_RELEASE, KSERVE_NAMESPACE, pins.KSERVE_RUNTIMES,
@@ -235,6 +291,7 @@ def prometheus_stack(deployment: StackDeployment) -> HelmRelease:
             "prometheus": {"prometheusSpec": {
                 **spec,
                 "retention": "35d",
+                "nodeSelector": system_node_selector(),
                 # On a persistent volume: the 30-day SLO windows must survive a restart.
                 "storageSpec": {"volumeClaimTemplate": {"spec": {
                     "storageClassName": STORAGE_CLASS,
@@ -244,9 +301,18 @@ def prometheus_stack(deployment: StackDeployment) -> HelmRelease:
                     }},
                 }}},
             }},
+            "alertmanager": {"alertmanagerSpec": {"nodeSelector": system_node_selector()}},
+            "prometheusOperator": {
+                "nodeSelector": system_node_selector(),
+                "admissionWebhooks": {"patch": {"nodeSelector": system_node_selector()}},
+            },
             # Node labels are needed to sum GPU requests per pool.
-            "kube-state-metrics": {"metricLabelsAllowlist": [f"nodes=[{NODE_POOL_LABEL}]"]},
+            "kube-state-metrics": {
+                "metricLabelsAllowlist": [f"nodes=[{NODE_POOL_LABEL}]"],
+                "nodeSelector": system_node_selector(),
+            },
             "grafana": {
+                "nodeSelector": system_node_selector(),
                 # Empty: the chart generates a password instead of its well-known default.
                 "adminPassword": "",
                 "sidecar": {"dashboards": {
@@ -276,11 +342,13 @@ def cluster_autoscaler(deployment: StackDeployment) -> HelmRelease:
             "awsRegion": stack.settings.region,
             "autoDiscovery": {"clusterName": stack.cluster_name},
             "fullnameOverride": CLUSTER_AUTOSCALER_RELEASE,
+            # Also keeps it off the nodes it may remove.
+            "nodeSelector": system_node_selector(),
             "image": {"tag": pins.CLUSTER_AUTOSCALER_IMAGE_TAGS[version]},
             "rbac": {"serviceAccount": {
                 "create": True,
                 "name": CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
-                "annotations": {"eks.amazonaws.com/role-arn": role_arn},
+                "annotations": {IRSA_ROLE_ANNOTATION: role_arn},
             }},
             "extraArgs": {
                 "balance-similar-node-groups": True,
@@ -298,7 +366,16 @@ def nvidia_device_plugin(deployment: StackDeployment) -> HelmRelease:
     # Runs on nodes labelled nvidia.com/gpu.present (every GPU pool) and tolerates their taint.
     return HelmRelease(
         NVIDIA_DEVICE_PLUGIN_RELEASE, NVIDIA_NAMESPACE, pins.NVIDIA_DEVICE_PLUGIN,
-        {"migStrategy": "none", "gfd": {"enabled": True}},
+        {
+            "migStrategy": "none",
+            "gfd": {"enabled": True},
+            # GPU feature discovery brings node-feature-discovery (chart alias nfd), whose master
+            # and garbage collector are Deployments; its worker is a DaemonSet.
+            "nfd": {
+                "master": {"nodeSelector": system_node_selector()},
+                "gc": {"nodeSelector": system_node_selector()},
+            },
+        },
         managed_values=("migStrategy",),
     )
 
@@ -323,6 +400,13 @@ def gpu_operator(deployment: StackDeployment) -> HelmRelease:
                 "env": [{"name": "WITH_REBOOT", "value": "true" if a100_pools else "false"}],
             },
             "dcgmExporter": {"enabled": True, "serviceMonitor": {"enabled": True}},
+            # The operator and node-feature-discovery's master and garbage collector are
+            # Deployments; the operands and NFD's worker are DaemonSets.
+            "operator": {"nodeSelector": system_node_selector()},
+            "node-feature-discovery": {
+                "master": {"nodeSelector": system_node_selector()},
+                "gc": {"nodeSelector": system_node_selector()},
+            },
         },
         depends_on=(f"ConfigMap/{NVIDIA_NAMESPACE}/{MIG_CONFIG_MAP}",) if settings.mig_strategy != "none" else (),
         managed_values=("mig.strategy", "migManager.config.name", "driver.enabled"),

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.catalog.placement import gpu_offer
+from components.catalog.placement import WHOLE_GPU_RESOURCE, gpu_offer
 from components.catalog.stack_settings import NodePool
 from components.catalog.stacks import Stack
 from components.platform_names import (
@@ -23,6 +23,13 @@ from components.platform_names import (
 from components.render.iam import AUTOSCALER_TAG_PREFIX, aws_partition, iam_role_name, shortened
 
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+# mig-manager's report on a node: pending, rebooting, failed, or success once the layout named by
+# MIG_CONFIG_LABEL is applied and the device plugin restarted on it (mig-parted
+# pkg/mig/reconfigure/reconfigure.go:127-241, setState 540-578 @v0.15.0). Nothing else sets it.
+MIG_CONFIG_STATE_LABEL = "nvidia.com/mig.config.state"
+MIG_CONFIG_STATE_READY = "success"
+# cluster-autoscaler's GPU label on AWS (cloudprovider/aws/aws_cloud_provider.go GPULabel).
+ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 _MAX_NODE_GROUP_NAME = 63
 
 
@@ -195,11 +202,16 @@ def mig_config_name(pool: str) -> str:
 def render_node_group_shape(stack: Stack, name: str, pool: NodePool) -> NodeGroupShape:
     labels = {NODE_POOL_LABEL: name, **pool.labels}
     taints: tuple[Taint, ...] = ()
+    offer = gpu_offer(pool, stack.settings.mig_strategy)
     if pool.gpu is not None:
         # The device plugin's default node affinity looks for this label (set by NFD otherwise).
         labels["nvidia.com/gpu.present"] = "true"
-        # cluster-autoscaler on AWS recognises GPU nodes by this label and waits for their GPUs.
-        labels["k8s.amazonaws.com/accelerator"] = f"nvidia-{pool.gpu.model.lower()}"
+        if WHOLE_GPU_RESOURCE in offer:
+            # cluster-autoscaler on AWS recognises GPU nodes by this label and waits for their
+            # GPUs. It knows only nvidia.com/gpu: a labelled node offering only nvidia.com/mig-*
+            # (MIG strategy mixed) would count as "GPU not ready" forever, and enough of them
+            # halt autoscaling cluster-wide (kubernetes/autoscaler#8095, open).
+            labels[ACCELERATOR_LABEL] = f"nvidia-{pool.gpu.model.lower()}"
         taints = (Taint(GPU_TAINT_KEY, GPU_TAINT_VALUE),)
         if pool.gpu.mig is not None:
             labels[MIG_CONFIG_LABEL] = mig_config_name(name)
@@ -207,15 +219,25 @@ def render_node_group_shape(stack: Stack, name: str, pool: NodePool) -> NodeGrou
         f"{AUTOSCALER_TAG_PREFIX}/enabled": "true",
         f"{AUTOSCALER_TAG_PREFIX}/{stack.cluster_name}": "owned",
     }
-    for key, value in sorted(labels.items()):
+    template_labels = dict(labels)
+    if pool.gpu is not None and pool.gpu.mig is not None:
+        # MIG models wait for mig-manager's success label (see model_objects.mig_ready_selector);
+        # the autoscaler's template of a node to come must carry it, or no MIG pool scales up
+        # from zero. Only the template: a label set at boot would claim a layout not yet applied.
+        template_labels[MIG_CONFIG_STATE_LABEL] = MIG_CONFIG_STATE_READY
+    for key, value in sorted(template_labels.items()):
         autoscaler_tags[f"{AUTOSCALER_TAG_PREFIX}/node-template/label/{key}"] = value
     for taint in taints:
         autoscaler_tags[f"{AUTOSCALER_TAG_PREFIX}/node-template/taint/{taint.key}"] = (
             f"{taint.value}:{taint.kubernetes_effect}"
         )
     # The autoscaler infers physical GPUs from the instance type, not MIG slices: say what a
-    # node will offer once mig-manager has cut its GPUs.
-    for resource, count in sorted(gpu_offer(pool, stack.settings.mig_strategy).items()):
+    # node will offer once mig-manager has cut its GPUs. Its template always has the instance's
+    # nvidia.com/gpu count unless a tag overrides it, so a mixed MIG pool says 0 (or a pod asking
+    # for whole GPUs could scale it up).
+    if pool.gpu is not None and WHOLE_GPU_RESOURCE not in offer:
+        offer = {**offer, WHOLE_GPU_RESOURCE: 0}
+    for resource, count in sorted(offer.items()):
         autoscaler_tags[f"{AUTOSCALER_TAG_PREFIX}/node-template/resources/{resource}"] = str(count)
     return NodeGroupShape(
         pool=name,

@@ -36,6 +36,7 @@ from components.render.monitoring import (
     REQUESTS_HOURLY,
     REQUESTS_RATE,
     SCALED_FROM_ZERO,
+    exports_predict_latency,
 )
 from components.render.objects import COMPONENT_LABEL, MONITORING_COMPONENT, KubeObject, metadata
 from components.render.team_objects import team_labels
@@ -145,15 +146,7 @@ def overview_dashboard(deployment: StackDeployment) -> dict[str, Any]:
                              [query(f"max by (team, model) ({ERROR_RATIO_5M}{where})", "{{team}}/{{model}}")],
                              unit="percentunit", legend_as_table=True),
         ],
-        [
-            timeseries_panel("p95 latency by model", "Which models answer slowly, end to end?",
-                             [query(f"max by (team, model) ({LATENCY_5M['95']}{where})", "{{team}}/{{model}}")],
-                             unit="s", legend_as_table=True),
-            timeseries_panel("Model server p95 latency by model",
-                             "How long does the model server itself take, without queueing and cold starts?",
-                             [query(f"max by (team, model) ({PREDICT_LATENCY_P95}{where})", "{{team}}/{{model}}")],
-                             unit="s", legend_as_table=True),
-        ],
+        latency_line(deployment, where),
         [
             timeseries_panel("Ready replicas by model", "How many replicas serve each model, and which are at zero?",
                              [query(f"sum by (team, model) ({READY_REPLICAS}{where})", "{{team}}/{{model}}")],
@@ -193,6 +186,26 @@ def overview_dashboard(deployment: StackDeployment) -> dict[str, Any]:
     )
 
 
+def latency_line(deployment: StackDeployment, where: str) -> list[Panel]:
+    """End-to-end p95 by model, and beside it the model servers' own p95 when any model's server
+    records it (KServe's Python servers only; see monitoring)."""
+    end_to_end = timeseries_panel(
+        "p95 latency by model", "Which models answer slowly, end to end?",
+        [query(f"max by (team, model) ({LATENCY_5M['95']}{where})", "{{team}}/{{model}}")],
+        unit="s", legend_as_table=True,
+    )
+    if not any(exports_predict_latency(model) for model in deployment.models):
+        end_to_end["gridPos"]["w"] = GRID_COLUMNS
+        return [end_to_end]
+    return [end_to_end, timeseries_panel(
+        "Model server p95 latency by model",
+        "How long does the model server itself take, without queueing and cold starts? "
+        "Only KServe's Python servers (sklearn, xgboost, lightgbm, pmml, paddle, huggingface) report it.",
+        [query(f"max by (team, model) ({PREDICT_LATENCY_P95}{where})", "{{team}}/{{model}}")],
+        unit="s", legend_as_table=True,
+    )]
+
+
 def team_dashboard(team: CatalogTeam, models: Iterable[DeployedModel], part: int = 1, parts: int = 1) -> dict[str, Any]:
     """The team's models at a glance, then one collapsed row of detail per model."""
     panels = lay_out([[model_table(f"Models of {team.name}", "Which of the team's models needs attention?",
@@ -215,7 +228,10 @@ def model_row(model: DeployedModel, y: int) -> Panel:
     """Traffic, errors, latency against the model's objectives, replicas, cold starts, version."""
     where = f'{{namespace="{model.namespace}", model="{model.name}"}}'
     latency = [query(f"max({LATENCY_5M[q]}{where})", f"p{q}") for q in ("50", "95", "99")]
-    latency.append(query(f"max({PREDICT_LATENCY_P95}{where})", "p95 model server"))
+    if exports_predict_latency(model):
+        # Only KServe's Python servers record request_predict_seconds; for the others the line
+        # would stay empty.
+        latency.append(query(f"max({PREDICT_LATENCY_P95}{where})", "p95 model server"))
     # A model without a version in the catalog has no version label to show.
     version = model.spec.version
     graph_width = 10 if version else 12

@@ -9,6 +9,8 @@ from components.catalog.stacks import Stack
 from components.platform_names import KUBE_SYSTEM_NAMESPACE
 
 AUTOSCALER_TAG_PREFIX = "k8s.io/cluster-autoscaler"
+# The ServiceAccount annotation EKS's pod identity webhook reads to give pods a role's credentials.
+IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
 CLUSTER_AUTOSCALER_NAMESPACE = KUBE_SYSTEM_NAMESPACE
 CLUSTER_AUTOSCALER_SERVICE_ACCOUNT = "cluster-autoscaler"
 _MAX_IAM_ROLE_NAME = 64
@@ -94,6 +96,58 @@ def cluster_autoscaler_policy(stack: Stack) -> dict[str, Any]:
                 "Condition": {"StringEquals": {
                     f"aws:ResourceTag/{AUTOSCALER_TAG_PREFIX}/{stack.cluster_name}": "owned",
                 }},
+            },
+        ],
+    }
+
+
+def cert_manager_role_name(stack: Stack) -> str:
+    return iam_role_name(stack, "cert-manager")
+
+
+def acme_challenge_records(dns_names: list[str]) -> list[str]:
+    """The TXT records DNS-01 writes for ``dns_names``: ``_acme-challenge.<name>``, a wildcard's
+    under its base name (RFC 8555 section 8.4), lower case without the final dot, as Route 53
+    normalises the names it matches a policy's conditions against."""
+    return sorted({f"_acme-challenge.{name.removeprefix('*.').lower().rstrip('.')}" for name in dns_names})
+
+
+def cert_manager_dns_policy(stack: Stack, dns_names: list[str]) -> dict[str, Any]:
+    """What cert-manager's Route 53 DNS-01 solver needs, on the one zone and the challenge records only.
+
+    cert-manager v1.21.1 (pkg/issuer/acme/dns/route53/route53.go, changeRecord) calls
+    ChangeResourceRecordSets, then GetChange until the change is INSYNC; with hostedZoneID set it
+    never calls ListHostedZonesByName (getHostedZoneID), and it never lists record sets.
+    """
+    dns = stack.settings.dns
+    assert dns is not None
+    partition = aws_partition(stack.settings.region)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "WaitForChanges",
+                "Effect": "Allow",
+                "Action": ["route53:GetChange"],
+                # Change ids are not known in advance.
+                "Resource": [f"arn:{partition}:route53:::change/*"],
+            },
+            {
+                "Sid": "WriteAcmeChallenges",
+                "Effect": "Allow",
+                "Action": ["route53:ChangeResourceRecordSets"],
+                "Resource": [f"arn:{partition}:route53:::hostedzone/{dns.hosted_zone_id}"],
+                # Route 53's condition keys for ChangeResourceRecordSets (Route 53 Developer Guide,
+                # "Using IAM policy conditions for fine-grained access control"): every change of
+                # the batch must be a TXT record with one of these names.
+                "Condition": {
+                    "ForAllValues:StringEquals": {
+                        # Present upserts the record, CleanUp deletes it.
+                        "route53:ChangeResourceRecordSetsActions": ["DELETE", "UPSERT"],
+                        "route53:ChangeResourceRecordSetsRecordTypes": ["TXT"],
+                        "route53:ChangeResourceRecordSetsNormalizedRecordNames": acme_challenge_records(dns_names),
+                    },
+                },
             },
         ],
     }

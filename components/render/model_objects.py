@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from components.catalog.deployed import DeployedModel
+from components.catalog.model_spec import HPA_METRICS
 from components.catalog.placement import ISTIO_PROXY_CPU, ISTIO_PROXY_MEMORY
 from components.platform_names import (
     GPU_TAINT_KEY,
@@ -12,6 +13,7 @@ from components.platform_names import (
     NODE_POOL_LABEL,
     SHARED_GATEWAY_REF,
 )
+from components.render.cluster_shape import MIG_CONFIG_STATE_LABEL, MIG_CONFIG_STATE_READY
 from components.render.objects import KubeObject, metadata
 from components.render.team_objects import team_labels
 
@@ -19,12 +21,41 @@ from components.render.team_objects import team_labels
 DEPLOYMENT_MODE = "Knative"
 # Where Knative's queue-proxy serves Prometheus request metrics (its http-usermetric port).
 QUEUE_PROXY_METRICS_PORT = 9091
+# Knative's autoscaler class for the cpu and memory metrics (Kubernetes' HPA). KServe's webhook
+# accepts those metrics only when the InferenceService's own metadata names this class.
+AUTOSCALER_CLASS_ANNOTATION = "autoscaling.knative.dev/class"
+HPA_AUTOSCALER_CLASS = "hpa.autoscaling.knative.dev"
+# The pod's emptyDir volumes (not memory-backed): Istio's sidecar injection adds the first four,
+# KServe's storage initializer the last. cluster-autoscaler will not drain a node for a pod with
+# local storage unless every such volume is listed (comma-separated, no spaces).
+LOCAL_VOLUMES = ("workload-socket", "credential-socket", "workload-certs", "istio-data", "kserve-provision-location")
+SAFE_TO_EVICT_LOCAL_VOLUMES = "cluster-autoscaler.kubernetes.io/safe-to-evict-local-volumes"
+# Knative's per-revision cold-start annotations (knative/serving @ knative-v1.23.0
+# pkg/apis/autoscaling/register.go:57,60,94); KServe copies the predictor's annotations onto the
+# Knative revision template (kserve v0.20.0 ksvc_reconciler.go:102,204).
+SCALE_TO_ZERO_RETENTION_ANNOTATION = "autoscaling.knative.dev/scale-to-zero-pod-retention-period"
+SCALE_DOWN_DELAY_ANNOTATION = "autoscaling.knative.dev/scale-down-delay"
+INITIAL_SCALE_ANNOTATION = "autoscaling.knative.dev/initial-scale"
+VERSION_LABEL = "app.kubernetes.io/version"
 
 
 def model_labels(model: DeployedModel) -> dict[str, str]:
     labels = {**team_labels(model.team), MODEL_LABEL: model.name, "app.kubernetes.io/name": model.name}
     if model.spec.version:
-        labels["app.kubernetes.io/version"] = model.spec.version
+        labels[VERSION_LABEL] = model.spec.version
+    return labels
+
+
+def pod_labels(model: DeployedModel) -> dict[str, str]:
+    """Labels of the pods of the revision the InferenceService describes: while a canary runs
+    that is the canary's revision, so its pods carry the canary's version (the stable revision's
+    pods keep the labels they were created with)."""
+    labels = model_labels(model)
+    canary = model.spec.canary
+    if canary is not None:
+        labels.pop(VERSION_LABEL, None)
+        if canary.version:
+            labels[VERSION_LABEL] = canary.version
     return labels
 
 
@@ -42,6 +73,13 @@ def predictor_annotations(model: DeployedModel) -> dict[str, str]:
         # so that port bypasses the sidecar (it serves nothing but metrics; the network policy
         # still admits only the platform's namespaces). Inference traffic stays on mTLS.
         "traffic.sidecar.istio.io/excludeInboundPorts": str(QUEUE_PROXY_METRICS_PORT),
+        # The volumes hold nothing a new replica cannot rebuild (sockets, certificates, the
+        # downloaded model), so the autoscaler may move the pod and consolidate nodes.
+        SAFE_TO_EVICT_LOCAL_VOLUMES: ",".join(LOCAL_VOLUMES),
+        # The cold-start policy (components/catalog/cold_start.py), in Knative's duration format.
+        SCALE_TO_ZERO_RETENTION_ANNOTATION: f"{model.cold_start.idle_retention_seconds}s",
+        SCALE_DOWN_DELAY_ANNOTATION: f"{model.cold_start.scale_down_delay_seconds}s",
+        INITIAL_SCALE_ANNOTATION: str(model.cold_start.initial_replicas),
     }
     metrics_port = model.spec.serving_runtime.metrics_port
     if metrics_port is not None:
@@ -61,12 +99,31 @@ def render_model_objects(model: DeployedModel) -> list[KubeObject]:
     return [render_inference_service(model), render_model_route(model)]
 
 
+def mig_ready_selector(model: DeployedModel) -> dict[str, str]:
+    """Node labels a MIG model's pods wait for: mig-manager's ``success`` on the node.
+
+    A MIG node boots with its layout's name already in ``nvidia.com/mig.config`` (a node-group
+    label) and mig-manager partitions it after the NVIDIA stack starts. Until then the device
+    plugin sees whole GPUs: under MIG strategy single it advertises them as ``nvidia.com/gpu``,
+    the very resource a slice is asked for by, so a pod could start on a whole, unpartitioned GPU
+    and then hold it while mig-manager tries to cut it (NVIDIA/gpu-operator#2670); under mixed
+    the ``nvidia.com/mig-*`` resource appears only with the slices, and the label keeps pods off a
+    node being re-partitioned or whose partitioning failed. Required at scheduling only, so a
+    running pod is never evicted by a label change.
+    """
+    if model.spec.gpu is None or model.spec.gpu.mig is None:
+        return {}
+    return {MIG_CONFIG_STATE_LABEL: MIG_CONFIG_STATE_READY}
+
+
 def render_inference_service(model: DeployedModel) -> KubeObject:
     spec = model.spec
     requests = {"cpu": model.cpu, "memory": model.memory}
-    # Memory is limited to what is requested so one model cannot starve its neighbours; CPU is
-    # not limited, so idle cores are shared instead of throttling.
-    limits = {"memory": model.memory}
+    # KServe merges this container over its ClusterServingRuntime's, key by key, so a limit left
+    # out here is the runtime's (`limits.cpu: "1"` in every chart runtime): CPU is always limited
+    # explicitly, above the request (the stack's serving.cpu_limit_ratio, or the model's own).
+    # Memory is limited to what is requested so one model cannot starve its neighbours.
+    limits = {"cpu": model.cpu_limit, "memory": model.memory}
     if model.gpu is not None:
         requests[model.gpu.resource] = str(model.gpu.count)
         limits[model.gpu.resource] = str(model.gpu.count)
@@ -79,6 +136,10 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
     }
     if spec.env:
         model_section["env"] = [{"name": name, "value": spec.env[name]} for name in sorted(spec.env)]
+    if spec.args:
+        # KServe appends these to the runtime's own args (MergeRuntimeContainers, v0.20.0
+        # pkg/controller/v1beta1/inferenceservice/utils/utils.go:260).
+        model_section["args"] = list(spec.args)
     if spec.is_grpc:
         # Knative proxies HTTP/2 (gRPC) only to a container port named h2c.
         port = spec.serving_runtime.grpc_port
@@ -89,22 +150,26 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
         "scaleMetric": model.metric,
         "serviceAccountName": MODEL_SERVICE_ACCOUNT,
         # Pod labels: every metric scraped from the pod carries team, model and cost center.
-        "labels": model_labels(model),
+        "labels": pod_labels(model),
         "annotations": predictor_annotations(model),
         "model": model_section,
     }
     if model.target is not None:
         predictor["scaleTarget"] = model.target
-    if spec.timeout_seconds is not None:
-        predictor["timeout"] = spec.timeout_seconds
+    # The revision's timeoutSeconds and responseStartTimeoutSeconds (KServe sets both), which
+    # Knative's activator enforces while a request waits for a replica at zero: always named, at
+    # least the expected cold start where the model can scale to zero.
+    predictor["timeout"] = model.timeout_seconds
     if spec.canary is not None:
         predictor["canaryTrafficPercent"] = spec.canary.traffic_percent
+    ready = mig_ready_selector(model)
     if len(model.node_pools) == 1:
-        predictor["nodeSelector"] = {NODE_POOL_LABEL: model.node_pools[0]}
+        predictor["nodeSelector"] = {NODE_POOL_LABEL: model.node_pools[0], **ready}
     elif model.node_pools:
         predictor["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
             "nodeSelectorTerms": [{"matchExpressions": [
                 {"key": NODE_POOL_LABEL, "operator": "In", "values": list(model.node_pools)},
+                *({"key": key, "operator": "In", "values": [value]} for key, value in ready.items()),
             ]}],
         }}}
     if model.gpu is not None:
@@ -118,6 +183,8 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
         "networking.knative.dev/visibility": "cluster-local",
     }
     annotations = {"serving.kserve.io/deploymentMode": DEPLOYMENT_MODE}
+    if model.metric in HPA_METRICS:
+        annotations[AUTOSCALER_CLASS_ANNOTATION] = HPA_AUTOSCALER_CLASS
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
@@ -144,8 +211,8 @@ def render_model_route(model: DeployedModel) -> KubeObject:
         http_route["rewrite"] = {"uri": "/", "authority": predictor_service_host(model)}
     else:
         http_route["rewrite"] = {"authority": predictor_service_host(model)}
-    if model.spec.timeout_seconds is not None:
-        http_route["timeout"] = f"{model.spec.timeout_seconds}s"
+    # The same timeout as the revision's: Istio has none by default, Knative enforces its own.
+    http_route["timeout"] = f"{model.timeout_seconds}s"
     return {
         "apiVersion": "networking.istio.io/v1",
         "kind": "VirtualService",

@@ -8,7 +8,11 @@ kube-prometheus-stack 88):
   Knative renamed its request metrics in the OpenTelemetry migration (1.18-1.21); these are the
   1.21+ names.
 * The model server's own metrics, merged by Istio into the sidecar's port 15020:
-  ``request_predict_seconds_bucket`` (KServe's Python servers).
+  ``request_predict_seconds_bucket``, recorded only by KServe's Python servers (kserve/kserve @
+  v0.20.0 ``python/kserve/kserve/metrics.py:25-27``, observed in ``model.py:242``; see
+  ``ServingRuntime.predict_latency``). Triton, TorchServe, MLServer and TF Serving have no such
+  series, so their models get no model-server latency rule, panel or query. Hugging Face models
+  record it for the v1/v2 predict endpoints, not for the OpenAI-style ones.
 * kube-state-metrics: ``kube_deployment_status_replicas_ready`` (Knative runs each revision as
   the Deployment ``<model>-predictor-<n>-deployment``), ``kube_pod_container_resource_requests``
   and ``kube_node_labels`` (with the node-pool label allow-listed).
@@ -48,6 +52,7 @@ GPU_SATURATION = "modelplane:gpu_saturation:ratio"
 
 REQUEST_COUNT = "kn_serving_invocation_duration_seconds_count"
 REQUEST_BUCKET = "kn_serving_invocation_duration_seconds_bucket"
+PREDICT_BUCKET = "request_predict_seconds_bucket"
 MODEL_KEYS = "namespace, team, model"
 ERROR_WINDOWS = ("5m", "30m", "1h", "6h")
 LATENCY_QUANTILES = ("50", "95", "99")
@@ -76,6 +81,11 @@ def extended_resource_label(resource: str) -> str:
     """How kube-state-metrics spells an extended resource: ``nvidia.com/mig-1g.10gb`` ->
     ``nvidia_com_mig_1g_10gb``."""
     return re.sub(r"[^A-Za-z0-9_]", "_", resource)
+
+
+def exports_predict_latency(model: DeployedModel) -> bool:
+    """Whether the model's server records ``request_predict_seconds`` (KServe's Python servers)."""
+    return model.spec.serving_runtime.predict_latency
 
 
 def render_monitoring_objects(deployment: StackDeployment) -> list[KubeObject]:
@@ -143,10 +153,11 @@ def recording_groups(deployment: StackDeployment) -> list[dict[str, Any]]:
                 LATENCY.format(quantile=quantile, window=window),
                 f"histogram_quantile(0.{quantile}, sum by ({MODEL_KEYS}, le) (rate({REQUEST_BUCKET}[{window}])))",
             ))
-    requests.append(_record(
-        PREDICT_LATENCY_P95,
-        f"histogram_quantile(0.95, sum by ({MODEL_KEYS}, le) (rate(request_predict_seconds_bucket[5m])))",
-    ))
+    if any(exports_predict_latency(model) for model in deployment.models):
+        requests.append(_record(
+            PREDICT_LATENCY_P95,
+            f"histogram_quantile(0.95, sum by ({MODEL_KEYS}, le) (rate({PREDICT_BUCKET}[5m])))",
+        ))
     ready = (
         'sum by (namespace, model) (label_replace('
         'kube_deployment_status_replicas_ready{deployment=~".+-predictor-[0-9]+-deployment"}, '

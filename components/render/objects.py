@@ -23,6 +23,8 @@ KIND_ORDER = (
     "RoleBinding",
     "ClusterRole",
     "ClusterRoleBinding",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
     "Service",
     "NetworkPolicy",
     "PeerAuthentication",

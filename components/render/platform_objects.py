@@ -9,7 +9,9 @@ from typing import Any
 import yaml
 
 from components import pins
+from components.catalog.cold_start import DEFAULT_REQUEST_TIMEOUT_SECONDS, MAX_REQUEST_TIMEOUT_SECONDS
 from components.catalog.deployed import StackDeployment
+from components.catalog.platform_settings import ACME_SERVERS
 from components.catalog.placement import QUEUE_PROXY_CPU, QUEUE_PROXY_MEMORY
 from components.platform_names import (
     CERT_MANAGER_NAMESPACE,
@@ -26,7 +28,8 @@ from components.platform_names import (
     SHARED_GATEWAY_NAME,
     STORAGE_CLASS,
 )
-from components.render.addons import MIG_CONFIG_MAP
+from components.render.addons import MIG_CONFIG_MAP, system_node_selector
+from components.render.catalog_guard import render_catalog_guard
 from components.render.cluster_shape import mig_config_name
 from components.render.objects import KubeObject, metadata
 
@@ -55,14 +58,19 @@ ADDON_NAMESPACES: dict[str, dict[str, str]] = {
 # Namespaces every EKS cluster has.
 PREEXISTING_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
 
-# Knative's default revision timeout; a model may raise its own up to the maximum.
-REVISION_TIMEOUT_SECONDS = 300
-MAX_REVISION_TIMEOUT_SECONDS = 3600
-PROGRESS_DEADLINE_SECONDS = 600
-# A GPU node scaling up from zero (minutes) plus pulling a model server image and loading the
-# model exceeds Knative's 600 s default; the revision would fail and never become ready
-# (kserve#1247, knative#14939).
-GPU_PROGRESS_DEADLINE_SECONDS = 1800
+# Knative Serving's workloads as the operator names them (Deployments by name, Jobs by their
+# generateName): serving-core, serving-hpa, net-istio and the post-install jobs of 1.23. All run on
+# the system pool, like the add-ons.
+KNATIVE_SERVING_WORKLOADS = (
+    "activator", "autoscaler", "autoscaler-hpa", "controller", "webhook",
+    "net-istio-controller", "net-istio-webhook",
+    "storage-version-migration-serving-", "cleanup-serving-",
+)
+
+# Knative's default revision timeout; a model may raise its own up to the maximum (every model's
+# InferenceService names its timeout, see components/catalog/cold_start.py).
+REVISION_TIMEOUT_SECONDS = DEFAULT_REQUEST_TIMEOUT_SECONDS
+MAX_REVISION_TIMEOUT_SECONDS = MAX_REQUEST_TIMEOUT_SECONDS
 
 
 def render_platform_objects(deployment: StackDeployment) -> list[KubeObject]:
@@ -75,16 +83,16 @@ def render_platform_objects(deployment: StackDeployment) -> list[KubeObject]:
                         "metadata": metadata(namespace, labels=_pod_security("baseline"))})
     objects += [
         render_mesh_mtls(),
-        *render_knative_webhook_peer_authentications(),
         render_gateway_network_policy(),
         render_shared_gateway(deployment),
         render_knative_serving(deployment),
+        *render_catalog_guard(deployment),
     ]
     objects.append(render_storage_class())
     if deployment.stack.settings.mig_strategy != "none":
         objects.append(render_mig_config(deployment))
-    tls = deployment.stack.settings.gateway.tls
-    if tls is not None and tls.cluster_issuer:
+    if deployment.stack.settings.cluster_issuer:
+        objects.append(render_cluster_issuer(deployment))
         objects.append(render_gateway_certificate(deployment))
     return objects
 
@@ -117,31 +125,15 @@ def render_mesh_mtls() -> KubeObject:
     }
 
 
-# Knative's webhook pods, which the API server (no mesh identity) calls on 8443.
-KNATIVE_WEBHOOKS = ("webhook", "net-istio-webhook")
-KNATIVE_WEBHOOK_PORT = 8443
+# Knative's webhooks, which the API server (no mesh identity) calls on 8443, need no policy of
+# modelplane's: net-istio 1.23 ships PeerAuthentications `webhook` and `net-istio-webhook` that
+# make that port PERMISSIVE under the mesh-wide STRICT default (see tests/test_upstream_contracts.py).
+
 # The shared gateway's listeners: 80/443 for the world, 8081 for Knative's local gateway, which
 # any caller could use to reach any model (it forwards as the gateway's identity), so only the
 # gateway itself and Knative may reach it. 15021 (health), 15020 and 15090 (metrics) stay open.
 PUBLIC_GATEWAY_PORTS = (80, 443, 15020, 15021, 15090)
 LOCAL_GATEWAY_PORT = 8081
-
-
-def render_knative_webhook_peer_authentications() -> list[KubeObject]:
-    """STRICT mTLS everywhere in knative-serving except the webhooks' port."""
-    return [
-        {
-            "apiVersion": "security.istio.io/v1",
-            "kind": "PeerAuthentication",
-            "metadata": metadata(f"{app}-permissive", KNATIVE_SERVING_NAMESPACE),
-            "spec": {
-                "selector": {"matchLabels": {"app": app}},
-                "mtls": {"mode": "STRICT"},
-                "portLevelMtls": {str(KNATIVE_WEBHOOK_PORT): {"mode": "PERMISSIVE"}},
-            },
-        }
-        for app in KNATIVE_WEBHOOKS
-    ]
 
 
 def render_gateway_network_policy() -> KubeObject:
@@ -196,13 +188,6 @@ def render_shared_gateway(deployment: StackDeployment) -> KubeObject:
     }
 
 
-def progress_deadline_seconds(deployment: StackDeployment) -> int:
-    serving = deployment.stack.settings.serving
-    if serving.progress_deadline_seconds is not None:
-        return serving.progress_deadline_seconds
-    return GPU_PROGRESS_DEADLINE_SECONDS if deployment.stack.settings.has_gpu_pools else PROGRESS_DEADLINE_SECONDS
-
-
 def render_knative_serving(deployment: StackDeployment) -> KubeObject:
     settings = deployment.stack.settings
     serving = settings.serving
@@ -221,10 +206,14 @@ def render_knative_serving(deployment: StackDeployment) -> KubeObject:
             f"local-gateway.{KNATIVE_SERVING_NAMESPACE}.knative-local-gateway": LOCAL_GATEWAY_HOST,
         },
         "deployment": {
-            "progress-deadline": f"{progress_deadline_seconds(deployment)}s",
+            "progress-deadline": f"{settings.progress_deadline_seconds}s",
             # Pinned: the teams' quota checks count the queue-proxy's requests.
             "queue-sidecar-cpu-request": QUEUE_PROXY_CPU,
             "queue-sidecar-memory-request": QUEUE_PROXY_MEMORY,
+            # A pod waiting for cluster-autoscaler to add a (GPU) node is not a failure: without
+            # this, its PodScheduled=False reason marks the revision and the InferenceService
+            # failed ("Unschedulable") until the node joins.
+            "pod-is-always-schedulable": "true",
         },
         # Without these Knative drops the nodeSelector, tolerations and affinity that put GPU
         # models on GPU nodes.
@@ -237,7 +226,10 @@ def render_knative_serving(deployment: StackDeployment) -> KubeObject:
             "enable-scale-to-zero": "true",
             "scale-to-zero-grace-period": f"{serving.scale_to_zero_grace_period_seconds}s",
             "stable-window": f"{serving.stable_window_seconds}s",
-            "allow-zero-initial-scale": "false",
+            # Lets a revision ask for initial-scale 0 (a new revision of a scale-to-zero GPU
+            # model starts no node); without it Knative's webhook refuses that annotation. The
+            # cluster-wide initial-scale stays 1.
+            "allow-zero-initial-scale": "true",
         },
         "defaults": {
             "revision-timeout-seconds": str(REVISION_TIMEOUT_SECONDS),
@@ -262,6 +254,11 @@ def render_knative_serving(deployment: StackDeployment) -> KubeObject:
                 "knative-local-gateway": {"selector": dict(INGRESS_GATEWAY_SELECTOR)},
             }},
             "config": config,
+            # A nodeSelector, not an affinity: the operator replaces a workload's whole affinity,
+            # which would drop the upstream pod anti-affinity of the control plane.
+            "workloads": [
+                {"name": name, "nodeSelector": system_node_selector()} for name in KNATIVE_SERVING_WORKLOADS
+            ],
         },
     }
 
@@ -285,21 +282,63 @@ def render_mig_config(deployment: StackDeployment) -> KubeObject:
     }
 
 
+def gateway_dns_names(deployment: StackDeployment) -> list[str]:
+    """The names clients reach the gateway at: the domain, and ``*.<domain>`` when gRPC models
+    (reached at ``<model>-<team>.<domain>``) exist. The certificate and the DNS records cover them."""
+    domain = deployment.stack.settings.domain
+    names = [domain]
+    if any(model.spec.is_grpc for model in deployment.models):
+        names.append(f"*.{domain}")
+    return names
+
+
+def acme_account_key_secret(issuer: str) -> str:
+    return f"{issuer}-account-key"
+
+
+def render_cluster_issuer(deployment: StackDeployment) -> KubeObject:
+    """Let's Encrypt through DNS-01 on the stack's Route 53 zone (which also issues the wildcard).
+
+    No credentials in the issuer: cert-manager uses its ServiceAccount's IRSA role (ambient
+    credentials, on by default for ClusterIssuers). ``hostedZoneID`` spares it the zone lookup
+    (route53:ListHostedZonesByName), which its policy does not allow. Field names as in
+    pkg/apis/acme/v1/types_issuer.go @v1.21.1 (server :45, email :39, privateKeySecretRef :92,
+    dnsZones :233, hostedZoneID :660, region :686: ignored under IRSA, whose webhook sets AWS_REGION,
+    and written for whoever reads the object).
+    """
+    settings = deployment.stack.settings
+    tls, dns = settings.gateway.tls, settings.dns
+    assert tls is not None and tls.cluster_issuer and dns is not None
+    acme: dict[str, Any] = {
+        "server": ACME_SERVERS[tls.acme_server],
+        "privateKeySecretRef": {"name": acme_account_key_secret(tls.cluster_issuer)},
+        "solvers": [{
+            "selector": {"dnsZones": [dns.zone]},
+            "dns01": {"route53": {"region": settings.region, "hostedZoneID": dns.hosted_zone_id}},
+        }],
+    }
+    if tls.acme_email:
+        acme["email"] = tls.acme_email
+    return {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "ClusterIssuer",
+        "metadata": metadata(tls.cluster_issuer),
+        "spec": {"acme": acme},
+    }
+
+
 def render_gateway_certificate(deployment: StackDeployment) -> KubeObject:
     settings = deployment.stack.settings
     tls = settings.gateway.tls
     assert tls is not None and tls.cluster_issuer
-    dns_names = [settings.domain]
-    if any(model.spec.is_grpc for model in deployment.models):
-        # gRPC models are reached at <model>-<team>.<domain>; a wildcard needs a DNS-01 issuer.
-        dns_names.append(f"*.{settings.domain}")
     return {
         "apiVersion": "cert-manager.io/v1",
         "kind": "Certificate",
         "metadata": metadata(tls.credential_name, INGRESS_NAMESPACE),
         "spec": {
             "secretName": tls.credential_name,
-            "dnsNames": dns_names,
+            # A wildcard needs the DNS-01 issuer above.
+            "dnsNames": gateway_dns_names(deployment),
             "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": tls.cluster_issuer},
         },
     }

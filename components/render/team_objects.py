@@ -127,36 +127,50 @@ def render_model_service_account(team: CatalogTeam, deployment: StackDeployment)
     }
 
 
+# What a team's owners may do in its namespace. They manage InferenceServices of their own (the
+# catalog issue asks for it: trying a model before it goes through review); the catalog's own are
+# guarded against them by the ValidatingAdmissionPolicy of components/render/catalog_guard.py,
+# which covers every resource written here (RBAC cannot scope a verb by label).
+OWNER_WRITE_VERBS = ("create", "delete", "patch", "update")
+OWNERS_RULES: tuple[dict, ...] = (
+    {
+        "apiGroups": ["serving.kserve.io"],
+        "resources": ["inferenceservices"],
+        "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
+    },
+    {
+        # What an owner reads to see why a model does not start: its pods and logs, the
+        # namespace's events, and the Knative objects KServe creates (a failed revision
+        # carries the reason). Read-only: the catalog is changed by review, not by hand.
+        "apiGroups": [""],
+        "resources": ["events", "pods", "pods/log"],
+        "verbs": ["get", "list", "watch"],
+    },
+    {
+        "apiGroups": ["events.k8s.io"],
+        "resources": ["events"],
+        "verbs": ["get", "list", "watch"],
+    },
+    {
+        "apiGroups": ["serving.knative.dev"],
+        "resources": ["configurations", "revisions", "routes", "services"],
+        "verbs": ["get", "list", "watch"],
+    },
+)
+
+
+def owner_writable_rules() -> list[dict]:
+    """The rules of the owners' Role that grant a write verb (what the catalog guard must cover)."""
+    return [rule for rule in OWNERS_RULES if set(rule["verbs"]) & set(OWNER_WRITE_VERBS)]
+
+
 def render_owners_role(team: CatalogTeam) -> KubeObject:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
         "metadata": metadata(OWNERS_ROLE, team.namespace, team_labels(team)),
-        "rules": [
-            {
-                "apiGroups": ["serving.kserve.io"],
-                "resources": ["inferenceservices"],
-                "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"],
-            },
-            {
-                # What an owner reads to see why a model does not start: its pods and logs, the
-                # namespace's events, and the Knative objects KServe creates (a failed revision
-                # carries the reason). Read-only: the catalog is changed by review, not by hand.
-                "apiGroups": [""],
-                "resources": ["events", "pods", "pods/log"],
-                "verbs": ["get", "list", "watch"],
-            },
-            {
-                "apiGroups": ["events.k8s.io"],
-                "resources": ["events"],
-                "verbs": ["get", "list", "watch"],
-            },
-            {
-                "apiGroups": ["serving.knative.dev"],
-                "resources": ["configurations", "revisions", "routes", "services"],
-                "verbs": ["get", "list", "watch"],
-            },
-        ],
+        "rules": [dict(rule, apiGroups=list(rule["apiGroups"]), resources=list(rule["resources"]),
+                       verbs=list(rule["verbs"])) for rule in OWNERS_RULES],
     }
 
 
@@ -221,9 +235,21 @@ def render_authorization_policy(team: CatalogTeam) -> KubeObject:
 # What a model's sidecar needs to know: its own namespace, the control plane, the shared gateway
 # and Knative (the activator). Without a Sidecar resource every proxy holds the configuration of
 # every Service in the mesh, and each Knative revision adds several, so Envoy's memory grows with
-# the whole catalog until the LimitRange's 512Mi limit kills it. Outbound traffic to hosts outside
-# this list (S3, a hub) still leaves through Istio's passthrough (outboundTrafficPolicy ALLOW_ANY).
+# the whole catalog until the LimitRange's 512Mi limit kills it.
 SIDECAR_EGRESS_HOSTS = ("./*", "istio-system/*", f"{INGRESS_NAMESPACE}/*", f"{KNATIVE_SERVING_NAMESPACE}/*")
+# Egress hosts choose which registry services a proxy is configured for; they do not stop traffic
+# to hosts outside the registry. Those (S3, STS for IRSA, a model hub for hf://) leave through the
+# outbound listener's catch-all, which goes to PassthroughCluster under ALLOW_ANY and to
+# BlackHoleCluster under REGISTRY_ONLY (pilot/pkg/networking/core/listener_builder.go:230-245 and
+# pilot/pkg/networking/util/util.go:518-522 @1.30.3). The storage initializer is inside the mesh:
+# with native sidecars the injector puts istio-proxy before every other init container "so init
+# containers are part of the mesh" (pkg/kube/inject/webhook.go:805-812). ALLOW_ANY is written here
+# rather than inherited from the mesh (a Sidecar without outboundTrafficPolicy takes the mesh's:
+# pilot/pkg/model/sidecar.go:345-353), so a mesh-wide REGISTRY_ONLY cannot cut every model's
+# download. REGISTRY_ONLY with ServiceEntries is not the secure default it looks like here: pods can
+# leave the mesh (an owner's InferenceService may set sidecar.istio.io/inject: "false"), so it is
+# no egress boundary, and what a pod can read is bounded by its team's IAM role instead.
+SIDECAR_OUTBOUND_TRAFFIC_POLICY = "ALLOW_ANY"
 
 
 def render_sidecar_scope(team: CatalogTeam) -> KubeObject:
@@ -234,5 +260,8 @@ def render_sidecar_scope(team: CatalogTeam) -> KubeObject:
         "apiVersion": "networking.istio.io/v1",
         "kind": "Sidecar",
         "metadata": metadata("default", team.namespace, team_labels(team)),
-        "spec": {"egress": [{"hosts": list(SIDECAR_EGRESS_HOSTS)}]},
+        "spec": {
+            "egress": [{"hosts": list(SIDECAR_EGRESS_HOSTS)}],
+            "outboundTrafficPolicy": {"mode": SIDECAR_OUTBOUND_TRAFFIC_POLICY},
+        },
     }

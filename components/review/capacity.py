@@ -5,22 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from components.catalog.budgets import PoolCapacity, gpu_capacity
+from components.catalog.budgets import PoolCapacity, gpu_capacity, over_capacity
 from components.catalog.deployed import StackDeployment
 
 
 def capacity_report(deployment: StackDeployment) -> list[PoolCapacity]:
     return gpu_capacity(deployment.stack, deployment.models)
-
-
-def capacity_warnings(pools: list[PoolCapacity]) -> list[str]:
-    """Pools whose models cannot all reach their max replicas (not an error: they still start)."""
-    return [
-        f"pool {p.pool}: at max replicas the models need {p.at_max} {p.resource}, "
-        f"{p.at_max - p.capacity} more than the {p.capacity} it offers at max size"
-        for p in pools
-        if p.at_max > p.capacity
-    ]
 
 
 def capacity_as_dict(pools: list[PoolCapacity]) -> list[dict[str, Any]]:
@@ -40,5 +30,6 @@ def format_capacity(pools: list[PoolCapacity], markdown: bool = False) -> str:
     else:
         lines = ["GPU capacity (demanded at min / at max replicas, offered at max size):"]
         lines += [f"  {p.pool} {p.resource}: {p.at_min} / {p.at_max} of {p.capacity}" for p in pools]
-    lines += [("- " if markdown else "  warning: ") + warning for warning in capacity_warnings(pools)]
+    # The full warning, with its fix, is in the validation warnings; this is its gist beside the table.
+    lines += [("- " if markdown else "  warning: ") + over_capacity(p) for p in pools if p.at_max > p.capacity]
     return "\n".join(lines) + "\n"

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.catalog import InputError, Problem, load_catalog, load_stack, resolve_deployment, stack_names
-from components.catalog.stacks import stack_file
+from components.catalog.stacks import stack_file, stray_stack_files
 from components.cli.inputs import Paths, load_rendered_stack, shown
 from components.render.stack_render import RenderedStack, render_stack
 from components.catalog.budgets import PoolCapacity
-from components.review.capacity import capacity_report, capacity_warnings, format_capacity
+from components.review.capacity import capacity_report, format_capacity
 from components.review.cost import CostReport, estimate_cost, format_cost
-from components.review.diff import StackDiff, diff_stack, format_diff_markdown, summary_line
+from components.review import markdown
+from components.review.diff import StackDiff, diff_stack, format_diff_markdown, format_diff_text, summary_line
+from components.review.field_changes import escape_controls
 from components.review.git_base import checkout_paths_at
 
 
@@ -54,7 +56,6 @@ def compare_stack(paths: Paths, stack: str, ref: str, allow_delete: bool = False
         base, head, allow_delete=allow_delete,
         cost_before=base_cost.total_monthly if base_cost else None,
         cost_after=head_cost.total_monthly,
-        extra_warnings=capacity_warnings(capacity),
     )
     return StackReview(stack, diff, head_cost, tuple(capacity))
 
@@ -66,31 +67,57 @@ def review_stacks(paths: Paths, ref: str, allow_delete: bool = False) -> list[St
             reviews.append(compare_stack(paths, name, ref, allow_delete))
         except InputError as error:
             reviews.append(StackReview(name, problems=error.problems))
+    stray = stray_stack_files(paths.stacks, shown(paths.stacks))
+    if stray:
+        reviews.append(StackReview(shown(paths.stacks), problems=tuple(stray)))
     return reviews
+
+
+def _review_summary(review: StackReview) -> str:
+    if review.problems:
+        return f"stack {review.stack}: {len(review.problems)} problem(s) in the catalog or stack"
+    assert review.diff is not None and review.cost is not None
+    cost = review.cost
+    return (
+        f"{summary_line(review.diff)}; serving ${cost.serving_monthly:,.2f}/month vs "
+        f"${cost.classic_monthly:,.2f} one model per pod ({cost.savings_ratio:.0%} saved)"
+    )
+
+
+def _status_icon(review: StackReview) -> str:
+    if review.problems or (review.diff and review.diff.errors):
+        return ":x:"
+    return ":warning:" if review.diff and review.diff.warnings else ":white_check_mark:"
 
 
 def format_review_markdown(reviews: list[StackReview], ref: str) -> str:
     """One pull-request comment: the summary of every stack first, the details folded below."""
-    lines = [f"### modelplane review against `{ref}`", ""]
+    lines = [f"### modelplane review against {markdown.code(ref)}", ""]
+    lines += [f"- {_status_icon(review)} {markdown.text(_review_summary(review))}" for review in reviews]
     for review in reviews:
+        lines += ["", f"#### stack {markdown.text(review.stack)}", ""]
         if review.problems:
-            lines.append(f"- :x: **stack {review.stack}**: {len(review.problems)} problem(s) in the catalog or stack")
-        else:
-            assert review.diff is not None and review.cost is not None
-            cost = review.cost
-            lines.append(
-                f"- {':x:' if review.diff.errors else (':warning:' if review.diff.warnings else ':white_check_mark:')} "
-                f"{summary_line(review.diff)}; serving ${cost.serving_monthly:,.2f}/month vs "
-                f"${cost.classic_monthly:,.2f} one model per pod ({cost.savings_ratio:.0%} saved)"
-            )
-    for review in reviews:
-        lines += ["", f"#### stack {review.stack}", ""]
-        if review.problems:
-            lines += ["```"] + [str(problem) for problem in review.problems] + ["```"]
+            lines += markdown.code_block([str(problem) for problem in review.problems])
             continue
         assert review.diff is not None and review.cost is not None
         lines.append(format_diff_markdown(review.diff).rstrip())
-        lines += ["", "<details><summary>Cost</summary>", "", format_cost(review.cost, markdown=True).rstrip(), "", "</details>"]
-        lines += ["", "<details><summary>GPU capacity</summary>", "",
-                  format_capacity(list(review.capacity), markdown=True).rstrip(), "", "</details>"]
+        lines += ["", *markdown.folded("Cost", [format_cost(review.cost, markdown=True).rstrip()])]
+        lines += ["", *markdown.folded("GPU capacity", [format_capacity(list(review.capacity), markdown=True).rstrip()])]
+    return "\n".join(lines) + "\n"
+
+
+def format_review_text(reviews: list[StackReview], ref: str) -> str:
+    """The same review for a terminal or a CI log: the summary of every stack, then each stack's
+    diff, cost and GPU capacity."""
+    lines = [f"modelplane review against {escape_controls(ref)}"]
+    lines += [f"  {escape_controls(_review_summary(review))}" for review in reviews]
+    for review in reviews:
+        lines += ["", f"== stack {escape_controls(review.stack)} =="]
+        if review.problems:
+            lines += [f"  {escape_controls(str(problem))}" for problem in review.problems]
+            continue
+        assert review.diff is not None and review.cost is not None
+        lines += [format_diff_text(review.diff).rstrip(), ""]
+        lines += [escape_controls(line) for line in format_cost(review.cost).rstrip().splitlines()]
+        lines += ["", *(escape_controls(line) for line in format_capacity(list(review.capacity)).rstrip().splitlines())]
     return "\n".join(lines) + "\n"

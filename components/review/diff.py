@@ -13,12 +13,18 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from components.catalog.deployed import StackDeployment
+from components.catalog.deployment import first_canary_message
+from components.catalog.problems import Problem
 from components.render.objects import object_id, owner_of
 from components.render.stack_render import RenderedStack
+from components.render.iam import cert_manager_dns_policy, cert_manager_role_name
+from components.render.platform_objects import gateway_dns_names
 from components.render.team_iam import team_role_name, team_storage_policy
+from components.review import field_format, markdown
+from components.review.field_changes import ADDED, CHANGED, REMOVED, FieldChange, escape_controls, field_changes
 from components.review.tree import grouped_lines
 
-ADDED, REMOVED, CHANGED, REPLACED = "added", "removed", "changed", "replaced"
+REPLACED = "replaced"
 # Changes to these fields make Pulumi delete the resource and create a new one.
 REPLACING_FIELDS = {
     "NodePool": ("instance_types", "capacity_type", "ami_type", "node_group_name"),
@@ -38,13 +44,6 @@ class StateEntry:
 
 
 @dataclass(frozen=True)
-class FieldChange:
-    path: str
-    before: Any
-    after: Any
-
-
-@dataclass(frozen=True)
 class EntryChange:
     key: str
     kind: str
@@ -60,7 +59,10 @@ class StackDiff:
     environment: str
     changes: tuple[EntryChange, ...]
     renames: tuple[tuple[str, str], ...] = ()
+    # Warnings this change brings; ``still_present`` are the ones the base already had, shown once
+    # and apart, so a standing warning does not read as news on every pull request.
     warnings: tuple[str, ...] = ()
+    still_present: tuple[str, ...] = ()
     errors: tuple[str, ...] = ()
     cost_before: Decimal | None = None
     cost_after: Decimal | None = None
@@ -103,25 +105,10 @@ def desired_state(rendered: RenderedStack) -> dict[str, StateEntry]:
     stack = rendered.deployment.stack
     for team in rendered.deployment.teams:
         add(f"IamRole/{team_role_name(stack, team)}", "IamRole", team.name, None, team_storage_policy(stack, team))
+    if stack.settings.cluster_issuer:
+        add(f"IamRole/{cert_manager_role_name(stack)}", "IamRole", None, None,
+            cert_manager_dns_policy(stack, gateway_dns_names(rendered.deployment)))
     return entries
-
-
-def field_changes(before: Any, after: Any, path: str = "") -> list[FieldChange]:
-    """Leaf-level differences; lists of equal length are compared item by item."""
-    if isinstance(before, dict) and isinstance(after, dict):
-        changes = []
-        for key in sorted(set(before) | set(after), key=str):
-            sub = f"{path}.{key}" if path else str(key)
-            if key not in before:
-                changes.append(FieldChange(sub, None, after[key]))
-            elif key not in after:
-                changes.append(FieldChange(sub, before[key], None))
-            else:
-                changes.extend(field_changes(before[key], after[key], sub))
-        return changes
-    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-        return [c for i, (a, b) in enumerate(zip(before, after)) for c in field_changes(a, b, f"{path}[{i}]")]
-    return [] if before == after else [FieldChange(path, before, after)]
 
 
 def _replaces(kind: str, fields: Iterable[FieldChange]) -> bool:
@@ -129,11 +116,13 @@ def _replaces(kind: str, fields: Iterable[FieldChange]) -> bool:
     return any(change.path == p or change.path.startswith((p + ".", p + "[")) for change in fields for p in prefixes)
 
 
-def _storage_of(entries: dict[str, StateEntry], team: str, model: str) -> str | None:
-    for entry in entries.values():
-        if entry.kind == "InferenceService" and (entry.team, entry.model) == (team, model):
-            return entry.body["spec"]["predictor"]["model"]["storageUri"]
-    return None
+def _storage_by_model(entries: dict[str, StateEntry]) -> dict[tuple[str | None, str | None], str]:
+    """The storage URI of every model's InferenceService, by (team, model)."""
+    return {
+        (entry.team, entry.model): entry.body["spec"]["predictor"]["model"]["storageUri"]
+        for entry in entries.values()
+        if entry.kind == "InferenceService"
+    }
 
 
 def diff_stack(
@@ -142,7 +131,6 @@ def diff_stack(
     allow_delete: bool = False,
     cost_before: Decimal | None = None,
     cost_after: Decimal | None = None,
-    extra_warnings: Iterable[str] = (),
 ) -> StackDiff:
     """Compare the base and head renders of one stack (``base`` None: the stack is new)."""
     before = desired_state(base) if base is not None else {}
@@ -164,7 +152,7 @@ def diff_stack(
 
     renames = _renames(before, after, changes)
     stack = head.deployment.stack
-    warnings = list(extra_warnings)
+    warnings, still_present = _validation_warnings(base, head)
     errors: list[str] = []
     destructive = [c for c in changes if c.action in (REMOVED, REPLACED)]
     if destructive:
@@ -186,17 +174,41 @@ def diff_stack(
             warnings.append(f"{summary}{how}")
     if base is not None:
         warnings.extend(_critical_warnings(base.deployment, head.deployment))
+    errors.extend(_first_canary_errors(before, head.deployment))
     return StackDiff(
         stack=stack.name,
         environment=stack.settings.environment,
         changes=tuple(changes),
         renames=tuple(renames),
         warnings=tuple(warnings),
+        still_present=tuple(still_present),
         errors=tuple(errors),
         cost_before=cost_before,
         cost_after=cost_after,
         new_stack=base is None,
     )
+
+
+def _validation_warnings(base: RenderedStack | None, head: RenderedStack) -> tuple[list[str], list[str]]:
+    """The head's validation warnings (those ``validate`` prints), split into the ones this change
+    brings and the ones the base already had. A warning whose text changed (a pool now short by more
+    GPUs) is new: the change made it worse."""
+    had = {(w.field, w.message) for w in base.deployment.warnings} if base is not None else set()
+    new, still = [], []
+    for warning in head.deployment.warnings:
+        (still if (warning.field, warning.message) in had else new).append(str(warning))
+    return new, still
+
+
+def _first_canary_errors(before: dict[str, StateEntry], head: StackDeployment) -> list[str]:
+    """A canary on a model the base does not run in the stack would get all of its traffic."""
+    errors = []
+    for model in head.models:
+        if model.spec.canary is None:
+            continue
+        if f"InferenceService/{model.namespace}/{model.name}" not in before:
+            errors.append(str(Problem(model.model.source, "canary", first_canary_message(model, head.stack))))
+    return errors
 
 
 def _catalog_models(deployment: StackDeployment):
@@ -206,16 +218,24 @@ def _catalog_models(deployment: StackDeployment):
 
 
 def _renames(before: dict[str, StateEntry], after: dict[str, StateEntry], changes: list[EntryChange]) -> list[tuple[str, str]]:
-    """A model removed and another added with the same artifacts, in the same team: a rename."""
-    removed = {(c.team, c.model) for c in changes if c.action == REMOVED and c.model}
-    added = {(c.team, c.model) for c in changes if c.action == ADDED and c.model}
+    """A model removed and another added with the same artifacts, in the same team: a rename.
+    Matched through an index of the added models by (team, storage), so a thousand renames cost a
+    thousand lookups, not a million comparisons."""
+    removed = sorted({(c.team, c.model) for c in changes if c.action == REMOVED and c.model})
+    added = sorted({(c.team, c.model) for c in changes if c.action == ADDED and c.model})
+    storage_before, storage_after = _storage_by_model(before), _storage_by_model(after)
+    added_by_storage: dict[tuple[str | None, str], list[str]] = {}
+    for team, new in added:
+        storage = storage_after.get((team, new))
+        if storage is not None:
+            added_by_storage.setdefault((team, storage), []).append(new)
     renames = []
-    for team, old in sorted(removed):
-        storage = _storage_of(before, team, old)
-        for new_team, new in sorted(added):
-            if new_team == team and storage is not None and _storage_of(after, team, new) == storage:
-                renames.append((f"{team}/{old}", f"{team}/{new}"))
-                break
+    for team, old in removed:
+        storage = storage_before.get((team, old))
+        candidates = added_by_storage.get((team, storage), []) if storage is not None else []
+        if candidates:
+            # The first by name; an added model is the new name of one removed model at most.
+            renames.append((f"{team}/{old}", f"{team}/{candidates.pop(0)}"))
     return renames
 
 
@@ -248,22 +268,18 @@ def diff_as_dict(diff: StackDiff) -> dict[str, Any]:
         "cost_delta_monthly": float(round(diff.cost_delta, 2)) if diff.cost_delta is not None else None,
         "renames": [{"from": a, "to": b} for a, b in diff.renames],
         "warnings": list(diff.warnings),
+        "warnings_still_present": list(diff.still_present),
         "errors": list(diff.errors),
         "changes": [
             {
                 "key": c.key, "kind": c.kind, "team": c.team, "model": c.model, "action": c.action,
-                "fields": [{"path": f.path, "before": f.before, "after": f.after} for f in c.fields],
+                "fields": [
+                    {"path": f.path, "action": f.action, "before": f.before, "after": f.after} for f in c.fields
+                ],
             }
             for c in diff.changes
         ],
     }
-
-
-def _value(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    text = repr(value) if not isinstance(value, str) else value
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def summary_line(diff: StackDiff) -> str:
@@ -277,6 +293,8 @@ def summary_line(diff: StackDiff) -> str:
         flags = f", {len(diff.errors)} error(s)"
     elif diff.warnings:
         flags = f", {len(diff.warnings)} warning(s)"
+    if diff.still_present and not diff.errors:
+        flags += f", {len(diff.still_present)} warning(s) still present"
     new = " (new stack)" if diff.new_stack else ""
     return f"stack {diff.stack} ({diff.environment}){new}: {counts}{cost}{flags}"
 
@@ -289,16 +307,18 @@ def _groups(diff: StackDiff) -> dict[tuple[str, str], list[EntryChange]]:
 
 
 def format_diff_text(diff: StackDiff) -> str:
-    lines = [summary_line(diff)]
+    lines = [escape_controls(summary_line(diff))]
     for error in diff.errors:
-        lines.append(f"  ERROR: {error}")
+        lines.append(f"  ERROR: {escape_controls(error)}")
     for warning in diff.warnings:
-        lines.append(f"  WARNING: {warning}")
+        lines.append(f"  WARNING: {escape_controls(warning)}")
+    for warning in diff.still_present:
+        lines.append(f"  STILL PRESENT: {escape_controls(warning)}")
     for old, new in diff.renames:
         lines.append(f"  RENAMED: {old} -> {new} (its resources are deleted and created again)")
     groups = {
         group: [
-            [f"{_SYMBOL[c.action]} {c.key}"] + [f"{f.path}: {_value(f.before)} -> {_value(f.after)}" for f in c.fields]
+            [f"{_SYMBOL[c.action]} {escape_controls(c.key)}"] + [line for f in c.fields for line in field_format.text_lines(f)]
             for c in changes
         ]
         for group, changes in _groups(diff).items()
@@ -308,19 +328,27 @@ def format_diff_text(diff: StackDiff) -> str:
 
 
 def format_diff_markdown(diff: StackDiff, details: bool = True) -> str:
-    lines = [f"**{summary_line(diff)}**", ""]
-    lines += [f"- :x: {error}" for error in diff.errors]
-    lines += [f"- :warning: {warning}" for warning in diff.warnings]
-    lines += [f"- :recycle: renamed {old} → {new} (its resources are deleted and created again)" for old, new in diff.renames]
+    lines = [f"**{markdown.text(summary_line(diff))}**", ""]
+    lines += [f"- :x: {markdown.text(error)}" for error in diff.errors]
+    lines += [f"- :warning: {markdown.text(warning)}" for warning in diff.warnings]
+    if diff.still_present:
+        lines += markdown.folded(
+            f"{len(diff.still_present)} warning(s) still present (the base has them too)",
+            [f"- {markdown.text(warning)}" for warning in diff.still_present],
+        )
+    lines += [
+        f"- :recycle: renamed {markdown.text(old)} → {markdown.text(new)} (its resources are deleted and created again)"
+        for old, new in diff.renames
+    ]
     if details and diff.changes:
         lines += ["", "<details><summary>Changes</summary>", ""]
         for (team, model), changes in _groups(diff).items():
-            lines.append(f"**{team}{' / ' + model if model else ''}**")
+            lines.append(f"**{markdown.text(team + (' / ' + model if model else ''))}**")
             lines.append("")
             for change in changes:
-                lines.append(f"- `{_SYMBOL[change.action]}` `{change.key}`")
+                lines.append(f"- `{_SYMBOL[change.action]}` {markdown.code(change.key)}")
                 for fc in change.fields:
-                    lines.append(f"  - `{fc.path}`: `{_value(fc.before)}` → `{_value(fc.after)}`")
+                    lines += markdown.indented(field_format.markdown_lines(fc), "  ")
             lines.append("")
         lines.append("</details>")
     return "\n".join(lines) + "\n"

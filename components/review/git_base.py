@@ -34,7 +34,14 @@ def checkout_paths_at(ref: str, paths: list[Path], destination: Path) -> list[Pa
     landed = []
     present = []
     for path in paths:
-        relative = path.resolve().relative_to(root).as_posix()
+        try:
+            relative = path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            raise InputError([Problem(
+                path.as_posix(), WHOLE_FILE,
+                f"is outside the git repository {root.as_posix()}; --base compares the folders of one "
+                "repository, so pass --models and --stacks inside it",
+            )]) from None
         target = destination / relative
         target.mkdir(parents=True, exist_ok=True)
         landed.append(target)
@@ -46,5 +53,17 @@ def checkout_paths_at(ref: str, paths: list[Path], destination: Path) -> list[Pa
         if archive.returncode != 0:
             raise InputError([Problem("--base", WHOLE_FILE, f"git archive failed: {archive.stderr.decode().strip()}")])
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as bundle:
-            bundle.extractall(destination, filter="data")
+            links = [member.name for member in bundle.getmembers() if member.issym() or member.islnk()]
+            if links:
+                # The work tree's catalog is read from real files only; the base is held to the same
+                # rule, and a link is never written, so it cannot point the reader anywhere.
+                raise InputError([
+                    Problem(f"{ref}:{name}", WHOLE_FILE, "is a symbolic link at the base; the catalog is "
+                            "read from real files only, so replace it with what it points to on that branch")
+                    for name in links
+                ])
+            try:
+                bundle.extractall(destination, filter="data")
+            except tarfile.FilterError as error:
+                raise InputError([Problem(f"{ref}:{error.tarinfo.name}", WHOLE_FILE, f"cannot be read: {error}")]) from None
     return landed

@@ -5,6 +5,7 @@ from __future__ import annotations
 from components.render.cluster_shape import ClusterShape, NodeGroupShape
 from components.render.objects import KubeObject, owner_of
 from components.render.stack_render import RenderedStack
+from components.render.platform_objects import gateway_dns_names
 from components.render.team_iam import team_role_name
 from components.review.tree import grouped_lines
 
@@ -49,10 +50,19 @@ def _aws_section(rendered: RenderedStack) -> list[str]:
         f"  node pools: {len(cluster.node_groups)}",
     ]
     lines += [f"    {_describe_node_group(group)}" for group in cluster.node_groups]
+    stack = rendered.deployment.stack
+    cert_manager = ", cert-manager (IRSA, ACME challenge records only)" if stack.settings.cluster_issuer else ""
     lines.append(
-        f"  IAM roles: cluster, nodes, cluster-autoscaler (IRSA), {len(team_roles)} team model roles "
+        f"  IAM roles: cluster, nodes, cluster-autoscaler (IRSA){cert_manager}, {len(team_roles)} team model roles "
         f"(IRSA, read-only on the team's S3 prefixes): {', '.join(team_roles)}"
     )
+    dns = stack.settings.dns
+    if dns is not None:
+        records = (
+            f"alias A records {', '.join(gateway_dns_names(rendered.deployment))} to the gateway's load balancer"
+            if dns.manage_records else "records kept elsewhere (manage_records: false)"
+        )
+        lines.append(f"  Route 53: zone {dns.zone} ({dns.hosted_zone_id}); {records}")
     return lines
 
 
