@@ -32,6 +32,7 @@ from components.catalog.problems import WHOLE_FILE, raise_if_any
 from components.cli.codeowners import checked_reviewers, codeowners_drift, platform_reviewers, render_codeowners
 from components.cli.inputs import Paths, load_rendered_stack, shown, validate_all
 from components.cli.object_tree import RENDER_MARKER, write_object_tree
+from components.render.stack_render import RenderedStack
 from components.render.manifests import dump_objects
 from components.review.capacity import capacity_as_dict, capacity_report, format_capacity
 from components.review.compare import compare_stack, format_review_markdown, format_review_text, review_stacks
@@ -69,18 +70,51 @@ def command_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def charts_dir_of(args: argparse.Namespace) -> Path | None:
+    """``--charts DIR``, else ``$MODELPLANE_CHARTS``, else ``None`` (the charts are not rendered)."""
+    value = getattr(args, "charts", None) or os.environ.get("MODELPLANE_CHARTS") or None
+    return Path(value) if value else None
+
+
+def chart_renderer(args: argparse.Namespace) -> Callable[[RenderedStack], RenderedStack] | None:
+    """What adds every release's chart objects to a rendered stack, or ``None`` without charts.
+
+    components.charts is imported only then: it loads Helm's native library."""
+    charts_dir = charts_dir_of(args)
+    if charts_dir is None:
+        return None
+    from components.charts.stack_charts import with_chart_objects
+
+    return lambda rendered: with_chart_objects(rendered, charts_dir)
+
+
+def load_stack_with_charts(args: argparse.Namespace) -> RenderedStack:
+    rendered = load_rendered_stack(paths_of(args), args.stack)
+    renderer = chart_renderer(args)
+    return renderer(rendered) if renderer else rendered
+
+
 def command_render(args: argparse.Namespace) -> int:
-    objects = list(load_rendered_stack(paths_of(args), args.stack).objects)
+    rendered = load_stack_with_charts(args)
+    objects = list(rendered.objects)
     if args.out == "-":
-        sys.stdout.write(dump_objects(objects))
+        text = dump_objects(objects)
+        # Each release's objects follow modelplane's, grouped under a comment naming the release.
+        for release in rendered.chart_objects:
+            text += f"# release {release.release}: chart {release.chart} from {release.source}\n"
+            text += "".join(f"# note: {note}\n" for note in release.notes)
+            text += dump_objects(release.objects)
+        sys.stdout.write(text)
         return EXIT_OK
+    for release in rendered.chart_objects:
+        objects.extend(release.objects)
     write_object_tree(objects, Path(args.out))
     print(f"wrote {len(objects)} objects to {args.out}", file=sys.stderr)
     return EXIT_OK
 
 
 def command_plan(args: argparse.Namespace) -> int:
-    rendered = load_rendered_stack(paths_of(args), args.stack)
+    rendered = load_stack_with_charts(args)
     for warning in rendered.deployment.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     cost = estimate_cost(rendered.deployment)
@@ -102,7 +136,7 @@ def command_cost(args: argparse.Namespace) -> int:
 
 
 def command_diff(args: argparse.Namespace) -> int:
-    review = compare_stack(paths_of(args), args.stack, args.base, args.allow_delete)
+    review = compare_stack(paths_of(args), args.stack, args.base, args.allow_delete, charts=chart_renderer(args))
     diff = review.diff
     assert diff is not None
     if args.format == "json":
@@ -241,15 +275,23 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--format", choices=OUTPUT_FORMATS, default=default, metavar="FORMAT",
                          help=f"output format: {', '.join(OUTPUT_FORMATS)} (default: {default})")
 
+    def add_charts(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--charts", metavar="DIR",
+                         help="render every add-on release from its pinned chart in DIR (`charts pull` or "
+                         "a folder of chart sources); default: $MODELPLANE_CHARTS, else not rendered")
+
     add("validate", command_validate, "check the catalog and stack settings", "optional")
     render = add("render", command_render, "print or write every Kubernetes object of a stack", "required")
     render.add_argument("--out", default="-", help="directory for one file per object, or - for stdout")
-    add("plan", command_plan, "a stack's whole desired state, its cost and GPU capacity", "required")
+    add_charts(render)
+    plan = add("plan", command_plan, "a stack's whole desired state, its cost and GPU capacity", "required")
+    add_charts(plan)
     cost = add("cost", command_cost, "monthly cost per model, per team and in total", "required")
     add_format(cost, "text")
     diff = add("diff", command_diff, "what the work tree changes in a stack compared with a git ref", "required")
     diff.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
     add_format(diff, "text")
+    add_charts(diff)
     diff.add_argument("--allow-delete", action="store_true", help="acknowledge deletions in prod stacks")
     review = add("review", command_review, "diff, cost and capacity of every stack, for a pull request", "none")
     review.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
