@@ -29,6 +29,7 @@ from typing import Callable, Sequence
 from components.catalog import InputError, Problem, load_catalog
 from components.catalog.json_schema import catalog_json_schemas
 from components.catalog.problems import WHOLE_FILE, raise_if_any
+from components.catalog.stacks import stack_names
 from components.cli.codeowners import checked_reviewers, codeowners_drift, platform_reviewers, render_codeowners
 from components.cli.inputs import Paths, load_rendered_stack, shown, validate_all
 from components.cli.object_tree import RENDER_MARKER, write_object_tree
@@ -110,6 +111,30 @@ def command_render(args: argparse.Namespace) -> int:
         objects.extend(release.objects)
     write_object_tree(objects, Path(args.out))
     print(f"wrote {len(objects)} objects to {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def command_charts_check(args: argparse.Namespace) -> int:
+    """Every values key modelplane sets is read by its chart, and passes its values.schema.json."""
+    charts_dir = charts_dir_of(args)
+    if charts_dir is None:
+        raise InputError([Problem("--charts", WHOLE_FILE, "charts check needs --charts DIR (or $MODELPLANE_CHARTS)")])
+    from components.charts.stack_charts import render_stack_charts
+    from components.charts.values_check import check_values
+
+    paths = paths_of(args)
+    names = [args.stack] if args.stack else stack_names(paths.stacks)
+    problems: list[Problem] = []
+    for name in names:
+        rendered = load_rendered_stack(paths, name)
+        renders, _, api_versions = render_stack_charts(rendered, charts_dir)
+        report = check_values(renders, charts_dir, rendered.cluster.kubernetes_version, api_versions)
+        for key in report.unchecked:
+            print(f"warning: stack {name}: not checked: {key}", file=sys.stderr)
+        problems.extend(Problem(p.file, p.field, f"stack {name}: {p.message}") for p in report.problems)
+        if not report.problems:
+            print(f"ok: stack {name}: {report.checked_keys} values keys of {len(renders)} releases are read by their charts")
+    raise_if_any(problems)
     return EXIT_OK
 
 
@@ -306,6 +331,17 @@ def build_parser() -> argparse.ArgumentParser:
     owners.add_argument("--platform-reviewer", action="append",
                         help="owner of everything outside the team folders (default: pyproject.toml "
                         "[tool.modelplane] platform_reviewers)")
+    charts = commands.add_parser("charts", help="the pinned add-on charts", description="the pinned add-on charts")
+    charts_commands = charts.add_subparsers(dest="charts_command", required=True, metavar="COMMAND")
+    check = charts_commands.add_parser(
+        "check", help="every values key modelplane sets is read by its chart and fits values.schema.json",
+        description="render every release with each values key removed and changed: a key that changes "
+        "nothing is an error; values are validated against the chart's values.schema.json")
+    check.add_argument("--models", default=DEFAULT_MODELS, help="catalog directory (default: %(default)s)")
+    check.add_argument("--stacks", default=DEFAULT_STACKS, help="stack settings directory (default: %(default)s)")
+    check.add_argument("--stack", help="this stack only (default: every stack)")
+    add_charts(check)
+    check.set_defaults(handler=command_charts_check, reads=("models", "stacks"))
     schema = commands.add_parser(
         "schema", help="write the JSON Schemas of model and team files",
         description="write model.schema.json and team.schema.json for editors",
