@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 import yaml
 
 from components import pins
-from components.charts.engine import manifest_objects
+from components.charts.engine import _Loader, manifest_objects
 from components.charts.sources import ChartSource
 from components.charts.stack_charts import ReleaseRender, render_release
 from components.charts.values_check import check_values
@@ -57,18 +58,21 @@ def prod_render() -> tuple[str, str]:
 def release_documents(text: str) -> dict[str, list[dict]]:
     """The chart objects of a ``render --charts`` stream, by the release comment they follow."""
     releases: dict[str, list[dict]] = {}
-    current = None
-    for line_block in text.split("\n# release ")[1:]:
-        header, _, body = line_block.partition("\n")
-        current = header.split(":", 1)[0]
-        releases[current] = [doc for doc in yaml.safe_load_all(body) if doc]
+    for block in text.split("\n# release ")[1:]:
+        header, _, body = block.partition("\n")
+        releases[header.split(":", 1)[0]] = [doc for doc in yaml.load_all(body, Loader=_Loader) if doc]
     return releases
 
 
-def test_render_with_charts_is_deterministic_and_has_the_chart_objects(prod_render):
+@pytest.fixture(scope="module")
+def prod_releases(prod_render) -> dict[str, list[dict]]:
+    return release_documents(prod_render[0])
+
+
+def test_render_with_charts_is_deterministic_and_has_the_chart_objects(prod_render, prod_releases):
     first, second = prod_render
     assert first == second
-    releases = release_documents(first)
+    releases = prod_releases
     assert list(releases) == [
         "cert-manager", "istio-base", "istio-cni", "istiod", "istio-ingressgateway", "knative-operator",
         "kserve-crd", "kserve", "kserve-runtimes", "kube-prometheus-stack", "cluster-autoscaler", "gpu-operator",
@@ -79,19 +83,19 @@ def test_render_with_charts_is_deterministic_and_has_the_chart_objects(prod_rend
     assert {d["kind"] for d in releases["kserve-crd"]} == {"CustomResourceDefinition"}
 
 
-def test_prod_gateway_chart_gets_modelplanes_values(prod_render):
+def test_prod_gateway_chart_gets_modelplanes_values(prod_releases):
     """The exact values modelplane passes reach the chart: prod's two gateway replicas
     (istio manifests/charts/gateway/templates/hpa.yaml @ 1.30.3: minReplicas from autoscaling)."""
-    releases = release_documents(prod_render[0])
+    releases = prod_releases
     hpa = next(d for d in releases["istio-ingressgateway"] if d["kind"] == "HorizontalPodAutoscaler")
     assert hpa["spec"]["minReplicas"] == 2
     assert hpa["metadata"]["namespace"] == "istio-ingress"
 
 
-def test_plan_counts_objects_per_release(prod_render):
+def test_plan_counts_objects_per_release(prod_releases):
     code, out, err = run("plan", *FIXTURE, "--stack", "prod", "--charts", str(shared_charts()))
     assert code == 0, err
-    releases = release_documents(prod_render[0])
+    releases = prod_releases
     for release, documents in releases.items():
         assert any(line.startswith(f"  {release} (") and f": {len(documents)} objects (" in line
                    for line in out.splitlines()), release
@@ -178,8 +182,6 @@ def test_diff_names_the_chart_object_and_field_a_value_changes(repo):
     finally:
         os.chdir(cwd)
     assert code == 3, err
-    import json
-
     changes = {c["key"]: c for c in json.loads(out)["changes"]}
     hpa = changes["HelmRelease/istio-ingressgateway/HorizontalPodAutoscaler/istio-ingress/istio-ingressgateway"]
     assert hpa["action"] == "changed"
