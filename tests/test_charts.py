@@ -11,6 +11,8 @@ import contextlib
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -186,3 +188,17 @@ def test_diff_names_the_chart_object_and_field_a_value_changes(repo):
     hpa = changes["HelmRelease/istio-ingressgateway/HorizontalPodAutoscaler/istio-ingress/istio-ingressgateway"]
     assert hpa["action"] == "changed"
     assert any("maxReplicas" in field["path"] for field in hpa["fields"]), hpa
+
+
+def test_chart_objects_validate_against_the_upstream_crd_schemas(prod_render):
+    """The custom resources the charts render with modelplane's values (kube-prometheus-stack's
+    Prometheus, gpu-operator's ClusterPolicy, kserve's ClusterServingRuntimes ...) fit the CRDs."""
+    shared_charts()
+    tool = SHARED_CHARTS.parent / "tools" / "validate_crds.py"
+    result = subprocess.run([sys.executable, str(tool), "-"], input=prod_render[0], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    checked = int(result.stdout.rsplit("checked ", 1)[1].split(",")[0])
+    catalog_only = run("render", *FIXTURE, "--stack", "prod", "--out", "-")[1]
+    alone = subprocess.run([sys.executable, str(tool), "-"], input=catalog_only, capture_output=True, text=True)
+    # More custom resources were checked than modelplane's own: the charts' were too.
+    assert checked > int(alone.stdout.rsplit("checked ", 1)[1].split(",")[0])
