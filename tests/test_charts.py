@@ -8,11 +8,16 @@ chart render is done once per module (fixture cache): a stack's charts take seco
 from __future__ import annotations
 
 import contextlib
+import functools
+import http.server
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,7 +25,7 @@ import yaml
 
 from components import pins
 from components.charts.engine import _Loader, manifest_objects
-from components.charts.sources import ChartSource
+from components.charts.sources import ChartNotFound, ChartSource
 from components.charts.stack_charts import ReleaseRender, render_release
 from components.charts.values_check import check_values
 from components.cli.main import main
@@ -202,3 +207,60 @@ def test_chart_objects_validate_against_the_upstream_crd_schemas(prod_render):
     alone = subprocess.run([sys.executable, str(tool), "-"], input=catalog_only, capture_output=True, text=True)
     # More custom resources were checked than modelplane's own: the charts' were too.
     assert checked > int(alone.stdout.rsplit("checked ", 1)[1].split(",")[0])
+
+
+def test_charts_pull_from_a_mirror_verifies_and_is_idempotent(tmp_path):
+    mirror, target = shared_charts(), tmp_path / "charts"
+    code, out, err = run("charts", "pull", *FIXTURE, "--dir", str(target), "--from", str(mirror))
+    assert code == 0, err
+    assert f"istiod: copied {mirror}/istiod@1.30.3/istio-discovery to {target}/istiod@1.30.3/istio-discovery" in out
+    again = run("charts", "pull", *FIXTURE, "--dir", str(target), "--from", str(mirror))
+    assert again[0] == 0 and "copied" not in again[1] and f"istiod: {target}/istiod@1.30.3/istio-discovery is up to date" in again[1]
+    # A mirror without a chart the pins need: one problem naming the release.
+    (tmp_path / "partial").mkdir()
+    shutil.copytree(mirror / "istiod@1.30.3", tmp_path / "partial" / "istiod@1.30.3")
+    code, _, err = run("charts", "pull", *FIXTURE, "--dir", str(tmp_path / "other"), "--from", str(tmp_path / "partial"))
+    assert code == 1 and "release gpu-operator: no chart gpu-operator" in err and "release istiod:" not in err
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve(directory: Path):
+    handler = functools.partial(QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_charts_pull_from_an_http_repository_checks_the_pin(tmp_path):
+    """A Helm HTTP repository served locally: index.yaml lists entries.<name>[] with version and
+    urls (relative to the index). The format is Helm's repo index; it was not read from Helm's
+    source here (no helm mirror), only from the published indexes' shape."""
+    from components.charts.pull import pull_from_repository
+
+    repository = tmp_path / "repo"
+    repository.mkdir()
+    chart = tiny_chart(tmp_path / "src", "1.0.0")
+    with tarfile.open(repository / "tiny-1.0.0.tgz", "w:gz") as tar:
+        tar.add(chart, arcname="tiny")
+    (repository / "index.yaml").write_text(yaml.safe_dump({"apiVersion": "v1", "entries": {
+        "tiny": [{"name": "tiny", "version": "1.0.0", "urls": ["tiny-1.0.0.tgz"]}]}}), encoding="utf-8")
+    server = serve(repository)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        release = HelmRelease("tiny", "ns", pins.ChartPin("tiny", "1.0.0", url), {})
+        charts = tmp_path / "charts"
+        charts.mkdir()
+        assert pull_from_repository(release, charts) == f"tiny: pulled tiny 1.0.0 into {charts}/tiny-1.0.0"
+        assert pull_from_repository(release, charts) == f"tiny: {charts}/tiny-1.0.0 is up to date"
+        newer = HelmRelease("tiny", "ns", pins.ChartPin("tiny", "1.1.0", url), {})
+        with pytest.raises(ChartNotFound, match=r"index.yaml lists no tiny 1.1.0"):
+            pull_from_repository(newer, charts)
+    finally:
+        server.shutdown()
+    offline = HelmRelease("tiny", "ns", pins.ChartPin("tiny", "1.0.0", "http://127.0.0.1:9"), {})
+    with pytest.raises(ChartNotFound, match=r"cannot reach http://127.0.0.1:9/index.yaml .*--from DIR"):
+        pull_from_repository(offline, tmp_path)

@@ -138,6 +138,21 @@ def command_charts_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_charts_pull(args: argparse.Namespace) -> int:
+    """Every stack's pinned add-on charts into --dir (from a local mirror with --from)."""
+    from components.charts.pull import pull_charts
+
+    paths = paths_of(args)
+    releases: dict[str, object] = {}
+    for name in stack_names(paths.stacks):
+        for release in load_rendered_stack(paths, name).releases:
+            releases.setdefault(f"{release.name} {release.chart.version}", release)
+    charts_dir = Path(args.dir or os.environ.get("MODELPLANE_CHARTS") or ".charts")
+    for line in pull_charts(list(releases.values()), charts_dir, Path(args.source) if args.source else None):
+        print(line)
+    return EXIT_OK
+
+
 def command_plan(args: argparse.Namespace) -> int:
     rendered = load_stack_with_charts(args)
     for warning in rendered.deployment.warnings:
@@ -342,6 +357,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--stack", help="this stack only (default: every stack)")
     add_charts(check)
     check.set_defaults(handler=command_charts_check, reads=("models", "stacks"))
+    pull = charts_commands.add_parser(
+        "pull", help="the pinned charts of every stack into a chart directory",
+        description="download every stack's pinned charts (HTTP repositories), or copy them from a "
+        "local mirror with --from; verified against the pins; pulling again changes nothing")
+    pull.add_argument("--models", default=DEFAULT_MODELS, help="catalog directory (default: %(default)s)")
+    pull.add_argument("--stacks", default=DEFAULT_STACKS, help="stack settings directory (default: %(default)s)")
+    pull.add_argument("--dir", help="chart directory (default: $MODELPLANE_CHARTS, else .charts)")
+    pull.add_argument("--from", dest="source", metavar="DIR",
+                      help="copy from chart sources here (<release>@<tag>/), e.g. ../shared/charts")
+    pull.set_defaults(handler=command_charts_pull, reads=("models", "stacks"))
     schema = commands.add_parser(
         "schema", help="write the JSON Schemas of model and team files",
         description="write model.schema.json and team.schema.json for editors",
