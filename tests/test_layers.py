@@ -9,9 +9,14 @@ import sys
 
 from tests.conftest import REPO
 
-PURE_PACKAGES = ("components/catalog", "components/render", "components/review", "components/cli")
+# components/charts renders the pinned charts with Helm's Go SDK (helm-python-sdk, a native library
+# called through ctypes): deterministic and offline like the render layer, so it sits beside it (layer
+# 2b: it may read catalog and render, never pulumi), but it is not part of the pure render layer
+# (that stays plain Python), and the CLI imports it only when --charts is given.
+PURE_PACKAGES = ("components/catalog", "components/render", "components/charts", "components/review", "components/cli")
 PURE_MODULES = ("components/__init__.py", "components/platform_names.py", "components/pins.py")
-LAYERS = ("components/catalog", "components/render", "components/review", "components/cli", "components/pulumi")
+LAYERS = ("components/catalog", "components/render", "components/charts", "components/review", "components/cli",
+          "components/pulumi")
 
 
 def imported_modules(path) -> set[str]:
@@ -49,6 +54,7 @@ def test_pure_layers_import_with_pulumi_unavailable():
         "    sys.modules[name] = None\n"
         "import components.catalog, components.render.stack_render, components.cli\n"
         "import components.review.compare, components.review.endpoints, components.cli.codeowners\n"
+        "import components.charts.stack_charts, components.charts.values_check\n"
         "print('ok')\n"
     )
     result = subprocess.run(
@@ -62,8 +68,9 @@ def test_pure_layers_import_with_pulumi_unavailable():
 ALLOWED_IMPORTS = {
     "components/catalog": set(),
     "components/render": {"components.catalog"},
+    "components/charts": {"components.catalog", "components.render"},
     "components/review": {"components.catalog", "components.render", "components.cli.inputs"},
-    "components/cli": {"components.catalog", "components.render", "components.review"},
+    "components/cli": {"components.catalog", "components.render", "components.charts", "components.review"},
     "components/pulumi": {"components.catalog", "components.render", "components.review.endpoints"},
 }
 

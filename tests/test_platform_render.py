@@ -142,7 +142,7 @@ def test_gpu_operator_for_mig_device_plugin_otherwise(basic_workspace):
     releases = releases_of(rendered(basic_workspace))
     operator = releases["gpu-operator"].values
     assert operator["mig"] == {"strategy": "mixed"}
-    assert operator["migManager"]["config"] == {"name": "modelplane-mig-parted-config", "create": False, "default": "all-disabled"}
+    assert operator["migManager"]["config"] == {"name": "modelplane-mig-parted-config", "default": "all-disabled"}
     assert operator["driver"] == {"enabled": False} and operator["toolkit"] == {"enabled": False}
     assert releases["gpu-operator"].depends_on == ("ConfigMap/nvidia-gpu/modelplane-mig-parted-config",)
     pools = copy.deepcopy(STACK_CONFIG["modelplane:node_pools"])

@@ -29,9 +29,11 @@ from typing import Callable, Sequence
 from components.catalog import InputError, Problem, load_catalog
 from components.catalog.json_schema import catalog_json_schemas
 from components.catalog.problems import WHOLE_FILE, raise_if_any
+from components.catalog.stacks import stack_names
 from components.cli.codeowners import checked_reviewers, codeowners_drift, platform_reviewers, render_codeowners
 from components.cli.inputs import Paths, load_rendered_stack, shown, validate_all
 from components.cli.object_tree import RENDER_MARKER, write_object_tree
+from components.render.stack_render import RenderedStack
 from components.render.manifests import dump_objects
 from components.review.capacity import capacity_as_dict, capacity_report, format_capacity
 from components.review.compare import compare_stack, format_review_markdown, format_review_text, review_stacks
@@ -69,18 +71,90 @@ def command_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def charts_dir_of(args: argparse.Namespace) -> Path | None:
+    """``--charts DIR``, else ``$MODELPLANE_CHARTS``, else ``None`` (the charts are not rendered)."""
+    value = getattr(args, "charts", None) or os.environ.get("MODELPLANE_CHARTS") or None
+    return Path(value) if value else None
+
+
+def chart_renderer(args: argparse.Namespace) -> Callable[[RenderedStack], RenderedStack] | None:
+    """What adds every release's chart objects to a rendered stack, or ``None`` without charts.
+
+    components.charts is imported only then: it loads Helm's native library."""
+    charts_dir = charts_dir_of(args)
+    if charts_dir is None:
+        return None
+    from components.charts.stack_charts import with_chart_objects
+
+    return lambda rendered: with_chart_objects(rendered, charts_dir)
+
+
+def load_stack_with_charts(args: argparse.Namespace) -> RenderedStack:
+    rendered = load_rendered_stack(paths_of(args), args.stack)
+    renderer = chart_renderer(args)
+    return renderer(rendered) if renderer else rendered
+
+
 def command_render(args: argparse.Namespace) -> int:
-    objects = list(load_rendered_stack(paths_of(args), args.stack).objects)
+    rendered = load_stack_with_charts(args)
+    objects = list(rendered.objects)
     if args.out == "-":
-        sys.stdout.write(dump_objects(objects))
+        text = dump_objects(objects)
+        # Each release's objects follow modelplane's, grouped under a comment naming the release.
+        for release in rendered.chart_objects:
+            text += f"# release {release.release}: chart {release.chart} from {release.source}\n"
+            text += "".join(f"# note: {note}\n" for note in release.notes)
+            text += dump_objects(release.objects)
+        sys.stdout.write(text)
         return EXIT_OK
+    for release in rendered.chart_objects:
+        objects.extend(release.objects)
     write_object_tree(objects, Path(args.out))
     print(f"wrote {len(objects)} objects to {args.out}", file=sys.stderr)
     return EXIT_OK
 
 
+def command_charts_check(args: argparse.Namespace) -> int:
+    """Every values key modelplane sets is read by its chart, and passes its values.schema.json."""
+    charts_dir = charts_dir_of(args)
+    if charts_dir is None:
+        raise InputError([Problem("--charts", WHOLE_FILE, "charts check needs --charts DIR (or $MODELPLANE_CHARTS)")])
+    from components.charts.stack_charts import render_stack_charts
+    from components.charts.values_check import check_values
+
+    paths = paths_of(args)
+    names = [args.stack] if args.stack else stack_names(paths.stacks)
+    problems: list[Problem] = []
+    for name in names:
+        rendered = load_rendered_stack(paths, name)
+        renders, _, api_versions = render_stack_charts(rendered, charts_dir)
+        report = check_values(renders, charts_dir, rendered.cluster.kubernetes_version, api_versions)
+        for key in report.unchecked:
+            print(f"warning: stack {name}: not checked: {key}", file=sys.stderr)
+        problems.extend(Problem(p.file, p.field, f"stack {name}: {p.message}") for p in report.problems)
+        if not report.problems:
+            print(f"ok: stack {name}: {report.checked_keys} values keys of {len(renders)} releases are read by their charts")
+    raise_if_any(problems)
+    return EXIT_OK
+
+
+def command_charts_pull(args: argparse.Namespace) -> int:
+    """Every stack's pinned add-on charts into --dir (from a local mirror with --from)."""
+    from components.charts.pull import pull_charts
+
+    paths = paths_of(args)
+    releases: dict[str, object] = {}
+    for name in stack_names(paths.stacks):
+        for release in load_rendered_stack(paths, name).releases:
+            releases.setdefault(f"{release.name} {release.chart.version}", release)
+    charts_dir = Path(args.dir or os.environ.get("MODELPLANE_CHARTS") or ".charts")
+    for line in pull_charts(list(releases.values()), charts_dir, Path(args.source) if args.source else None):
+        print(line)
+    return EXIT_OK
+
+
 def command_plan(args: argparse.Namespace) -> int:
-    rendered = load_rendered_stack(paths_of(args), args.stack)
+    rendered = load_stack_with_charts(args)
     for warning in rendered.deployment.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     cost = estimate_cost(rendered.deployment)
@@ -102,7 +176,7 @@ def command_cost(args: argparse.Namespace) -> int:
 
 
 def command_diff(args: argparse.Namespace) -> int:
-    review = compare_stack(paths_of(args), args.stack, args.base, args.allow_delete)
+    review = compare_stack(paths_of(args), args.stack, args.base, args.allow_delete, charts=chart_renderer(args))
     diff = review.diff
     assert diff is not None
     if args.format == "json":
@@ -241,15 +315,23 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--format", choices=OUTPUT_FORMATS, default=default, metavar="FORMAT",
                          help=f"output format: {', '.join(OUTPUT_FORMATS)} (default: {default})")
 
+    def add_charts(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--charts", metavar="DIR",
+                         help="render every add-on release from its pinned chart in DIR (`charts pull` or "
+                         "a folder of chart sources); default: $MODELPLANE_CHARTS, else not rendered")
+
     add("validate", command_validate, "check the catalog and stack settings", "optional")
     render = add("render", command_render, "print or write every Kubernetes object of a stack", "required")
     render.add_argument("--out", default="-", help="directory for one file per object, or - for stdout")
-    add("plan", command_plan, "a stack's whole desired state, its cost and GPU capacity", "required")
+    add_charts(render)
+    plan = add("plan", command_plan, "a stack's whole desired state, its cost and GPU capacity", "required")
+    add_charts(plan)
     cost = add("cost", command_cost, "monthly cost per model, per team and in total", "required")
     add_format(cost, "text")
     diff = add("diff", command_diff, "what the work tree changes in a stack compared with a git ref", "required")
     diff.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
     add_format(diff, "text")
+    add_charts(diff)
     diff.add_argument("--allow-delete", action="store_true", help="acknowledge deletions in prod stacks")
     review = add("review", command_review, "diff, cost and capacity of every stack, for a pull request", "none")
     review.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
@@ -264,6 +346,27 @@ def build_parser() -> argparse.ArgumentParser:
     owners.add_argument("--platform-reviewer", action="append",
                         help="owner of everything outside the team folders (default: pyproject.toml "
                         "[tool.modelplane] platform_reviewers)")
+    charts = commands.add_parser("charts", help="the pinned add-on charts", description="the pinned add-on charts")
+    charts_commands = charts.add_subparsers(dest="charts_command", required=True, metavar="COMMAND")
+    check = charts_commands.add_parser(
+        "check", help="every values key modelplane sets is read by its chart and fits values.schema.json",
+        description="render every release with each values key removed and changed: a key that changes "
+        "nothing is an error; values are validated against the chart's values.schema.json")
+    check.add_argument("--models", default=DEFAULT_MODELS, help="catalog directory (default: %(default)s)")
+    check.add_argument("--stacks", default=DEFAULT_STACKS, help="stack settings directory (default: %(default)s)")
+    check.add_argument("--stack", help="this stack only (default: every stack)")
+    add_charts(check)
+    check.set_defaults(handler=command_charts_check, reads=("models", "stacks"))
+    pull = charts_commands.add_parser(
+        "pull", help="the pinned charts of every stack into a chart directory",
+        description="download every stack's pinned charts (HTTP repositories), or copy them from a "
+        "local mirror with --from; verified against the pins; pulling again changes nothing")
+    pull.add_argument("--models", default=DEFAULT_MODELS, help="catalog directory (default: %(default)s)")
+    pull.add_argument("--stacks", default=DEFAULT_STACKS, help="stack settings directory (default: %(default)s)")
+    pull.add_argument("--dir", help="chart directory (default: $MODELPLANE_CHARTS, else .charts)")
+    pull.add_argument("--from", dest="source", metavar="DIR",
+                      help="copy from chart sources here (<release>@<tag>/), e.g. ../shared/charts")
+    pull.set_defaults(handler=command_charts_pull, reads=("models", "stacks"))
     schema = commands.add_parser(
         "schema", help="write the JSON Schemas of model and team files",
         description="write model.schema.json and team.schema.json for editors",

@@ -395,7 +395,10 @@ def gpu_operator(deployment: StackDeployment) -> HelmRelease:
             "mig": {"strategy": settings.mig_strategy if settings.mig_strategy != "none" else "single"},
             "migManager": {
                 "enabled": True,
-                "config": {"name": MIG_CONFIG_MAP, "create": False, "default": "all-disabled"},
+                # No `create`: the chart reads it only beside non-empty `data`
+                # (deployments/gpu-operator/templates/mig_config.yaml:1 @ v26.7.0), and modelplane
+                # writes the ConfigMap itself; `charts check` found it unread.
+                "config": {"name": MIG_CONFIG_MAP, "default": "all-disabled"},
                 # A100s need a GPU reset (a reboot on EC2) to change MIG mode; H100s do not.
                 "env": [{"name": "WITH_REBOOT", "value": "true" if a100_pools else "false"}],
             },

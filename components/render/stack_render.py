@@ -21,11 +21,26 @@ from components.render.team_objects import render_team_objects
 
 
 @dataclass(frozen=True)
+class ReleaseObjects:
+    """The objects one Helm release's chart renders (``modelplane ... --charts DIR``)."""
+
+    release: str
+    # "<chart> <version>" and where its files were read from.
+    chart: str
+    source: str
+    objects: tuple[KubeObject, ...]
+    # What a reviewer must know about this render (a substituted patch release, a missing subchart).
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class RenderedStack:
     deployment: StackDeployment
     cluster: ClusterShape
     releases: tuple[HelmRelease, ...]
     objects: tuple[KubeObject, ...]
+    # Empty unless the charts were rendered too (components.charts.stack_charts), in release order.
+    chart_objects: tuple[ReleaseObjects, ...] = ()
 
 
 def render_stack_objects(deployment: StackDeployment) -> list[KubeObject]:

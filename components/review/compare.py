@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from typing import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,10 +46,17 @@ class StackReview:
     problems: tuple[Problem, ...] = ()
 
 
-def compare_stack(paths: Paths, stack: str, ref: str, allow_delete: bool = False) -> StackReview:
-    """The diff of one stack between ``ref`` and the work tree, with costs and GPU capacity."""
+def compare_stack(paths: Paths, stack: str, ref: str, allow_delete: bool = False,
+                  charts: Callable[[RenderedStack], RenderedStack] | None = None) -> StackReview:
+    """The diff of one stack between ``ref`` and the work tree, with costs and GPU capacity.
+
+    ``charts`` adds each release's chart objects (the CLI's ``--charts``) to both sides, so a
+    pin bump or a changed value shows as the chart objects it changes."""
     head = load_rendered_stack(paths, stack)
     base = render_at_ref(paths, stack, ref)
+    if charts is not None:
+        head = charts(head)
+        base = charts(base) if base is not None else None
     head_cost = estimate_cost(head.deployment)
     base_cost = estimate_cost(base.deployment) if base is not None else None
     capacity = capacity_report(head.deployment)

@@ -92,6 +92,10 @@ def desired_state(rendered: RenderedStack) -> dict[str, StateEntry]:
     for obj in rendered.objects:
         team, model = owner_of(obj)
         add(object_id(obj), obj["kind"], team, model, obj)
+    for release_objects in rendered.chart_objects:
+        for obj in release_objects.objects:
+            # Keyed by release too: two charts may render objects of the same name.
+            add(f"HelmRelease/{release_objects.release}/{object_id(obj)}", str(obj.get("kind", "")), None, None, obj)
     for release in rendered.releases:
         add(f"HelmRelease/{release.name}", "HelmRelease", None, None, {
             "chart": release.chart.chart, "version": release.chart.version,

@@ -90,6 +90,16 @@ def _release_section(rendered: RenderedStack) -> list[str]:
             f"  {release.name}: chart {chart} {release.chart.version} from {source}, "
             f"namespace {release.namespace}{extra}"
         )
+    if rendered.chart_objects:
+        total = sum(len(release.objects) for release in rendered.chart_objects)
+        lines += ["", f"Chart objects: {total} in {len(rendered.chart_objects)} releases"]
+        for release in rendered.chart_objects:
+            kinds: dict[str, int] = {}
+            for obj in release.objects:
+                kinds[str(obj.get("kind", ""))] = kinds.get(str(obj.get("kind", "")), 0) + 1
+            counted = ", ".join(f"{count} {kind}" for kind, count in sorted(kinds.items()))
+            lines.append(f"  {release.release} ({release.chart}): {len(release.objects)} objects ({counted})")
+            lines.extend(f"    note: {note}" for note in release.notes)
     return lines
 
 
