@@ -30,7 +30,6 @@ import json
 import re
 
 import boto3
-import botocore.client
 import botocore.exceptions
 import pytest
 from moto import mock_aws
@@ -38,6 +37,7 @@ from moto.core import set_initial_no_auth_action_count
 
 from components.catalog import load_stack
 from components.render.iam import cert_manager_dns_policy
+from tests.aws_calls import RecordedCalls
 
 REGION = "us-east-1"
 DOMAIN = "models.test.example.com"
@@ -82,20 +82,6 @@ def aws_env(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_ROUTE_53", "AWS_PROFILE"):
         monkeypatch.delenv(variable, raising=False)
-
-
-class RecordedCalls:
-    """Every AWS API call made in this process, in order, with its parameters."""
-
-    def __init__(self, monkeypatch):
-        self.calls: list[tuple[str, dict]] = []
-        original = botocore.client.BaseClient._make_api_call
-
-        def recording(client, operation_name, params):
-            self.calls.append((operation_name, dict(params)))
-            return original(client, operation_name, params)
-
-        monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
 
 
 def _policy(workspace, zone_id: str) -> dict:

@@ -11,7 +11,7 @@ import json
 from multiprocessing.pool import ThreadPool
 
 import boto3
-import botocore.client
+import botocore.exceptions
 import kserve_storage.kserve_storage as kserve_storage  # `make test` installs it (see the Makefile)
 import pytest
 from moto import mock_aws
@@ -22,6 +22,7 @@ from components.catalog import load_catalog, load_stack
 from components.render.team_iam import team_storage_policy
 from components.render.team_objects import render_model_service_account
 from tests.conftest import Workspace
+from tests.aws_calls import RecordedCalls
 
 REGION = "us-east-1"
 BUCKET = "acme-ml-models"
@@ -44,20 +45,6 @@ def team_workspace(workspace: Workspace, monkeypatch):
     workspace.model(storage_uri=f"s3://{BUCKET}/fraud/scorer/v1/")
     workspace.stack()
     return workspace
-
-
-class RecordedCalls:
-    """Every AWS API call made in this process, in order, with its parameters."""
-
-    def __init__(self, monkeypatch):
-        self.calls: list[tuple[str, dict]] = []
-        original = botocore.client.BaseClient._make_api_call
-
-        def recording(client, operation_name, params):
-            self.calls.append((operation_name, dict(params)))
-            return original(client, operation_name, params)
-
-        monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
 
 
 def as_storage_initializer(monkeypatch, access_key: dict) -> None:

@@ -300,10 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str, stack: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+    def add_inputs(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--models", default=DEFAULT_MODELS, help="catalog directory (default: %(default)s)")
         sub.add_argument("--stacks", default=DEFAULT_STACKS, help="stack settings directory (default: %(default)s)")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], int], help_text: str, stack: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        add_inputs(sub)
         if stack == "required":
             sub.add_argument("--stack", required=True, help="stack name, e.g. dev")
         elif stack == "optional":
@@ -352,8 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
         "check", help="every values key modelplane sets is read by its chart and fits values.schema.json",
         description="render every release with each values key removed and changed: a key that changes "
         "nothing is an error; values are validated against the chart's values.schema.json")
-    check.add_argument("--models", default=DEFAULT_MODELS, help="catalog directory (default: %(default)s)")
-    check.add_argument("--stacks", default=DEFAULT_STACKS, help="stack settings directory (default: %(default)s)")
+    add_inputs(check)
     check.add_argument("--stack", help="this stack only (default: every stack)")
     add_charts(check)
     check.set_defaults(handler=command_charts_check, reads=("models", "stacks"))
@@ -361,8 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
         "pull", help="the pinned charts of every stack into a chart directory",
         description="download every stack's pinned charts (HTTP repositories), or copy them from a "
         "local mirror with --from; verified against the pins; pulling again changes nothing")
-    pull.add_argument("--models", default=DEFAULT_MODELS, help="catalog directory (default: %(default)s)")
-    pull.add_argument("--stacks", default=DEFAULT_STACKS, help="stack settings directory (default: %(default)s)")
+    add_inputs(pull)
     pull.add_argument("--dir", help="chart directory (default: $MODELPLANE_CHARTS, else .charts)")
     pull.add_argument("--from", dest="source", metavar="DIR",
                       help="copy from chart sources here (<release>@<tag>/), e.g. ../shared/charts")
