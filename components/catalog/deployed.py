@@ -21,6 +21,11 @@ class ModelSlo:
     availability: float
 
 
+def revisions_of(spec: ModelSpec) -> int:
+    """Revisions of a model that run at once: two while a canary runs beside the stable one."""
+    return 2 if spec.canary is not None else 1
+
+
 @dataclass(frozen=True)
 class DeployedModel:
     """One model as it runs in one stack."""
@@ -64,7 +69,7 @@ class DeployedModel:
     @property
     def revisions_at_floor(self) -> int:
         """Revisions that keep ``min_replicas`` each: two while a canary runs beside the stable one."""
-        return 2 if self.spec.canary is not None else 1
+        return revisions_of(self.spec)
 
 
 @dataclass(frozen=True)

@@ -88,8 +88,7 @@ def _resolve_model(
         return None
     override = spec.environments.get(stack.name)
     override_field = f"environments.{stack.name}"
-    enabled = override.enabled if override is not None and override.enabled is not None else True
-    if not enabled:
+    if not runs_in(spec, stack):
         if spec.critical and stack.is_prod:
             problems.append(Problem(
                 model.source, f"{override_field}.enabled",
@@ -100,15 +99,16 @@ def _resolve_model(
 
     scaling = spec.scaling
     scaling_override = override.scaling if override is not None else None
-    min_replicas, max_replicas, metric, target = (
-        scaling.min_replicas, scaling.max_replicas, scaling.metric, scaling.target
-    )
+    min_replicas, max_replicas = effective_replicas(spec, stack)
+    metric, target = scaling.metric, scaling.target
     if scaling_override is not None:
-        min_replicas = _pick(scaling_override.min_replicas, min_replicas)
-        max_replicas = _pick(scaling_override.max_replicas, max_replicas)
         metric = _pick(scaling_override.metric, metric)
         target = _pick(scaling_override.target, target)
-        problem = scaling_problem(min_replicas, max_replicas, metric)
+        # Checked as the files say, before the critical floor.
+        problem = scaling_problem(
+            _pick(scaling_override.min_replicas, scaling.min_replicas),
+            _pick(scaling_override.max_replicas, scaling.max_replicas), metric,
+        )
         if problem:
             problems.append(Problem(model.source, f"{override_field}.scaling", problem))
         if spec.critical and stack.is_prod and scaling_override.min_replicas == 0:
@@ -117,9 +117,6 @@ def _resolve_model(
                 f"the model is critical, so it keeps at least 1 replica in prod stack "
                 f"{stack.name}; remove this override or set it to 1 or more",
             ))
-    if spec.critical and stack.is_prod:
-        min_replicas = max(min_replicas, 1)
-        max_replicas = max(max_replicas, min_replicas)
 
     resources_override = override.resources if override is not None else None
     cpu = spec.resources.cpu
@@ -171,6 +168,27 @@ def _resolve_model(
         cold_start=cold_start,
         timeout_seconds=timeout_seconds,
     )
+
+
+def runs_in(spec: ModelSpec, stack: Stack) -> bool:
+    """Whether the model is deployed in ``stack``: not retired, and not disabled there."""
+    override = spec.environments.get(stack.name)
+    return not spec.retired and (override is None or override.enabled is not False)
+
+
+def effective_replicas(spec: ModelSpec, stack: Stack) -> tuple[int, int]:
+    """Minimum and maximum replicas in ``stack``: the stack's override merged over ``scaling``, and
+    a critical model kept at 1 or more in prod."""
+    override = spec.environments.get(stack.name)
+    scaling_override = override.scaling if override is not None else None
+    min_replicas, max_replicas = spec.scaling.min_replicas, spec.scaling.max_replicas
+    if scaling_override is not None:
+        min_replicas = _pick(scaling_override.min_replicas, min_replicas)
+        max_replicas = _pick(scaling_override.max_replicas, max_replicas)
+    if spec.critical and stack.is_prod:
+        min_replicas = max(min_replicas, 1)
+        max_replicas = max(max_replicas, min_replicas)
+    return min_replicas, max_replicas
 
 
 def _cold_start(

@@ -37,6 +37,13 @@ def shown(path: Path) -> str:
 
 def load_deployment(paths: Paths, stack_name: str) -> StackDeployment:
     """Catalog and stack, validated and resolved; every problem of both is raised together."""
+    catalog, stack = load_catalog_and_stack(paths, stack_name)
+    return resolve_deployment(catalog, stack, stack_names(paths.stacks))
+
+
+def load_catalog_and_stack(paths: Paths, stack_name: str) -> tuple[Catalog, Stack]:
+    """The catalog's files and the stack's settings, each validated on its own (not resolved
+    together); every problem of both is raised together."""
     problems: list[Problem] = []
     catalog = stack = None
     try:
@@ -50,7 +57,7 @@ def load_deployment(paths: Paths, stack_name: str) -> StackDeployment:
     if problems:
         raise InputError(problems)
     assert catalog is not None and stack is not None
-    return resolve_deployment(catalog, stack, stack_names(paths.stacks))
+    return catalog, stack
 
 
 def load_rendered_stack(paths: Paths, stack_name: str) -> RenderedStack:

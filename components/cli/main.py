@@ -31,7 +31,7 @@ from components.catalog.json_schema import catalog_json_schemas
 from components.catalog.problems import WHOLE_FILE, raise_if_any
 from components.catalog.stacks import stack_names
 from components.cli.codeowners import checked_reviewers, codeowners_drift, platform_reviewers, render_codeowners
-from components.cli.inputs import Paths, load_rendered_stack, shown, validate_all
+from components.cli.inputs import Paths, load_catalog_and_stack, load_rendered_stack, shown, validate_all
 from components.cli.object_tree import RENDER_MARKER, write_object_tree
 from components.render.stack_render import RenderedStack
 from components.render.manifests import dump_objects
@@ -39,6 +39,8 @@ from components.review.capacity import capacity_as_dict, capacity_report, format
 from components.review.compare import compare_stack, format_review_markdown, format_review_text, review_stacks
 from components.review.cost import cost_as_dict, estimate_cost, format_cost
 from components.review.diff import diff_as_dict, format_diff_markdown, format_diff_text
+from components.review.placement_plan import plan_placement
+from components.review.placement_report import format_placement, format_placement_markdown, placement_as_dict
 from components.review.plan import format_plan
 
 EXIT_OK = 0
@@ -172,6 +174,17 @@ def command_cost(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(cost_as_dict(report), indent=2, sort_keys=True) + "\n")
     else:
         sys.stdout.write(format_cost(report, markdown=args.format == "markdown"))
+    return EXIT_OK
+
+
+def command_placement(args: argparse.Namespace) -> int:
+    plan = plan_placement(*load_catalog_and_stack(paths_of(args), args.stack))
+    if args.format == "json":
+        sys.stdout.write(json.dumps(placement_as_dict(plan), indent=2, sort_keys=True) + "\n")
+    elif args.format == "markdown":
+        sys.stdout.write(format_placement_markdown(plan))
+    else:
+        sys.stdout.write(format_placement(plan))
     return EXIT_OK
 
 
@@ -331,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_charts(plan)
     cost = add("cost", command_cost, "monthly cost per model, per team and in total", "required")
     add_format(cost, "text")
+    placement = add("placement", command_placement,
+                    "the MIG layout and node counts that serve a stack's slices with the fewest GPUs", "required")
+    add_format(placement, "text")
     diff = add("diff", command_diff, "what the work tree changes in a stack compared with a git ref", "required")
     diff.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
     add_format(diff, "text")
