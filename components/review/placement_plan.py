@@ -211,7 +211,7 @@ def nodes_needed(layout: Layout, per_node: int, demand: dict[str, int]) -> int |
     offered = dict(layout)
     if any(count and profile not in offered for profile, count in demand.items()):
         return None
-    return max((ceil_div(count, offered[profile] * per_node) for profile, count in demand.items()), default=0)
+    return max((ceil_div(count, offered[profile] * per_node) for profile, count in demand.items() if count), default=0)
 
 
 def _plan_mig_pool(name: str, pool: NodePool, users: tuple[SliceUser, ...], stack: Stack,
@@ -295,7 +295,7 @@ def _no_layout_problems(name: str, pool: NodePool, gpu: GpuModel, users: tuple[S
 def _floor_problems(name: str, pool: NodePool, proposed: LayoutNodes, users: tuple[SliceUser, ...],
                     stack: Stack) -> list[Problem]:
     """The always-on slices need more nodes than the pool may have, even with the best layout."""
-    layout = ", ".join(f"{profile} x{count}" for profile, count in proposed.layout)
+    layout = ", ".join(f"{profile}: {count}" for profile, count in proposed.layout)
     return [
         Problem(
             user.source, user.min_replicas_field,
