@@ -230,3 +230,16 @@ def test_output_is_deterministic(workspace, monkeypatch, capsys, fmt):
         assert main(["placement", "--stack", "dev", "--format", fmt]) == 0
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1] and outputs[0]
+
+
+def test_benchmark_mixes_stay_within_a_tenth_of_the_lower_bound():
+    """The generated mixes of benchmarks/mig_planner.py (the five small ones: the large ones take
+    seconds) are the same on every run, and the planner stays within 1.1 x the compute bound."""
+    from benchmarks.mig_planner import MIXES, generate, run_mix
+
+    assert generate(3, 5, 4, {"1g.10gb": 1, "3g.40gb": 1}) == generate(3, 5, 4, {"1g.10gb": 1, "3g.40gb": 1})
+    for index, mix in enumerate(MIXES[:5]):
+        row = run_mix(index, *mix)
+        assert row["optimal"], row
+        assert row["lower_bound"] <= row["layout_per_gpu"] <= 1.1 * row["lower_bound"], row
+        assert row["layout_per_gpu"] < row["one_gpu_per_model"], row
