@@ -243,3 +243,42 @@ def test_benchmark_mixes_stay_within_a_tenth_of_the_lower_bound():
         assert row["optimal"], row
         assert row["lower_bound"] <= row["layout_per_gpu"] <= 1.1 * row["lower_bound"], row
         assert row["layout_per_gpu"] < row["one_gpu_per_model"], row
+
+
+def fewest_gpus_by_dynamic_programming(gpu, demand: dict[str, int]) -> int:
+    """The same answer another way, for small demands: the fewest GPUs to reach each covered vector
+    (capped at the demand), adding one GPU of any layout the checker accepts at a time."""
+    import itertools
+
+    from components.catalog.hardware import mig_layout_problem
+
+    profiles = sorted(demand)
+    layouts = [
+        counts for counts in itertools.product(*(range(gpu.mig_profiles[p].max_per_gpu + 1) for p in profiles))
+        if any(counts) and mig_layout_problem(gpu, {p: n for p, n in zip(profiles, counts) if n}) is None
+    ]
+    target = tuple(demand[p] for p in profiles)
+    reached = {tuple(0 for _ in profiles): 0}
+    frontier = list(reached)
+    while target not in reached:
+        step = []
+        for state in frontier:
+            for layout in layouts:
+                covered = tuple(min(t, s + n) for t, s, n in zip(target, state, layout))
+                if covered not in reached:
+                    reached[covered] = reached[state] + 1
+                    step.append(covered)
+        frontier = step
+    return reached[target]
+
+
+def test_fewest_gpus_agrees_with_dynamic_programming_on_random_small_demands():
+    import random
+
+    rng = random.Random(12)
+    names = sorted(H100.mig_profiles)
+    for _ in range(20):
+        demand = {name: rng.randint(1, 5) for name in rng.sample(names, rng.randint(1, 4))}
+        mix = fewest_gpus(H100, demand)
+        assert mix.optimal
+        assert mix.gpus == fewest_gpus_by_dynamic_programming(H100, demand), demand
