@@ -7,7 +7,7 @@ import json
 import pytest
 import yaml
 
-from components.catalog import InputError, load_catalog, load_stack
+from components.catalog import load_catalog, load_stack
 from components.catalog.hardware import GPU_MODELS
 from components.cli.main import main
 from components.review.mig_layouts import compute_lower_bound, fewest_gpus, maximal_layouts

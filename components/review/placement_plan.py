@@ -20,8 +20,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from components.catalog.deployed import revisions_of
 from components.catalog.deployment import effective_replicas, runs_in
 from components.catalog.hardware import GPU_MODELS, GpuModel
@@ -255,7 +253,7 @@ def _serving_layouts(gpu: GpuModel, profiles: tuple[str, ...], strategy: str) ->
     if strategy == "single":
         if len(profiles) != 1:
             return []
-        return [layout for layout in maximal_layouts(gpu, profiles)]
+        return list(maximal_layouts(gpu, profiles))
     return [layout for layout in maximal_layouts(gpu, profiles) if len(layout) == len(profiles)]
 
 
