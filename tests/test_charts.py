@@ -264,3 +264,124 @@ def test_charts_pull_from_an_http_repository_checks_the_pin(tmp_path):
     offline = HelmRelease("tiny", "ns", pins.ChartPin("tiny", "1.0.0", "http://127.0.0.1:9"), {})
     with pytest.raises(ChartNotFound, match=r"cannot reach http://127.0.0.1:9/index.yaml .*--from DIR"):
         pull_from_repository(offline, tmp_path)
+
+
+GATEWAY_SOURCE = "istio-ingressgateway@1.30.3"
+BASE_GATEWAY_PIN = '\nISTIO_GATEWAY = ChartPin("gateway", "1.30.3", ISTIO_REPOSITORY)\n'
+
+
+@pytest.fixture(scope="module")
+def bumped_gateway_charts(tmp_path_factory) -> Path:
+    """A chart directory holding the gateway chart twice: the fixture copy at tag 1.30.3, and a
+    constructed 1.30.5 whose Chart.yaml version is stamped, whose terminationGracePeriodSeconds
+    default is 45 instead of 30, and which no longer renders the Role and RoleBinding. The other
+    releases' charts are the shared ones (linked)."""
+    shared, charts = shared_charts(), tmp_path_factory.mktemp("charts")
+    for folder in sorted(shared.iterdir()):
+        if folder.is_dir() and not folder.name.startswith("istio-ingressgateway@"):
+            (charts / folder.name).symlink_to(folder)
+    shutil.copytree(shared / GATEWAY_SOURCE, charts / GATEWAY_SOURCE)
+    bumped = charts / "istio-ingressgateway@1.30.5" / "gateway"
+    shutil.copytree(shared / GATEWAY_SOURCE / "gateway", bumped)
+    chart_yaml = bumped / "Chart.yaml"
+    chart_yaml.write_text(chart_yaml.read_text(encoding="utf-8").replace("\nversion: 1.0.0\n", "\nversion: 1.30.5\n"), encoding="utf-8")
+    values = bumped / "values.yaml"
+    text = values.read_text(encoding="utf-8")
+    assert text.count("terminationGracePeriodSeconds: 30\n") == 1
+    values.write_text(text.replace("terminationGracePeriodSeconds: 30\n", "terminationGracePeriodSeconds: 45\n"), encoding="utf-8")
+    (bumped / "templates" / "role.yaml").unlink()
+    return charts
+
+
+def pin_bump_repo(repo, stack: str):
+    """``repo`` whose base pins the gateway chart at 1.30.3 in its components/pins.py (as
+    modelplane's own repository does); the work tree bumps it to modelplane's pin and sets the
+    gateway's maxReplicas through the stack's add-on values."""
+    real = (REPO / "components" / "pins.py").read_text(encoding="utf-8")
+    assert pins.ISTIO_GATEWAY.version == "1.30.5"
+    repo.write("components/pins.py", real + BASE_GATEWAY_PIN)
+    if stack != "dev":
+        (repo.stacks / "Pulumi.dev.yaml").unlink()
+        repo.stack(stack, environment=stack)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base pins")
+    git(repo, "tag", "-f", "base")
+    repo.write("components/pins.py", real)
+    repo.stack(stack, environment=stack, addons={"istio-ingressgateway": {"values": {"autoscaling": {"maxReplicas": 9}}}})
+    return repo
+
+
+def run_in(repo, *argv: str) -> tuple[int, str, str]:
+    cwd = os.getcwd()
+    os.chdir(repo.root)
+    try:
+        return run(*argv)
+    finally:
+        os.chdir(cwd)
+
+
+def diff_in(repo, *argv: str) -> tuple[int, str, str]:
+    return run_in(repo, "diff", *argv)
+
+
+def test_diff_shows_a_pin_bump_and_a_values_change_object_by_object(repo, bumped_gateway_charts):
+    """The Done-means test of issue 10: one pin (the base's components/pins.py says gateway 1.30.3,
+    the work tree 1.30.5) and one value (autoscaling.maxReplicas), with two constructed chart
+    versions; diff names every changed object and field."""
+    pin_bump_repo(repo, "dev")
+    code, out, err = diff_in(repo, "--stack", "dev", "--base", "base", "--charts", str(bumped_gateway_charts), "--format", "json")
+    assert code == 3, err
+    document = json.loads(out)
+    changes = {c["key"]: c for c in document["changes"]}
+    prefix = "HelmRelease/istio-ingressgateway"
+
+    def fields(key: str) -> dict[str, tuple]:
+        return {f["path"]: (f["before"], f["after"]) for f in changes[key]["fields"]}
+
+    release = fields(prefix)
+    assert release["version"] == ("1.30.3", "1.30.5")
+    assert release["values.autoscaling.maxReplicas"] == (None, 9)
+    hpa = fields(f"{prefix}/HorizontalPodAutoscaler/istio-ingress/istio-ingressgateway")
+    assert hpa["spec.maxReplicas"] == (5, 9)
+    deployment = fields(f"{prefix}/Deployment/istio-ingress/istio-ingressgateway")
+    assert deployment["spec.template.spec.terminationGracePeriodSeconds"] == (30, 45)
+    # The bumped chart no longer renders the gateway's Role and RoleBinding: removals, and in a
+    # dev stack a warning, not an error.
+    removed = sorted(key for key, c in changes.items() if c["action"] == "removed")
+    assert removed == [f"{prefix}/Role/istio-ingress/istio-ingressgateway",
+                       f"{prefix}/RoleBinding/istio-ingress/istio-ingressgateway"]
+    assert document["errors"] == [] and any("2 resource(s) deleted or replaced" in w for w in document["warnings"])
+    # Only the gateway changed: the other releases render from the same charts on both sides.
+    assert {key.split("/")[1] for key in changes} == {"istio-ingressgateway"}
+
+
+def test_a_pin_bump_that_removes_chart_objects_in_prod_needs_acknowledging(repo, bumped_gateway_charts):
+    pin_bump_repo(repo, "prod")
+    charts = str(bumped_gateway_charts)
+    code, out, err = diff_in(repo, "--stack", "prod", "--base", "base", "--charts", charts)
+    assert code == 1
+    assert "HelmRelease/istio-ingressgateway/Role/istio-ingress/istio-ingressgateway" in err
+    assert "need acknowledging" in err and "--allow-delete" in err
+    assert "-/+" not in out and "- HelmRelease/istio-ingressgateway/Role/istio-ingress/istio-ingressgateway" in out
+    # review takes --charts too; acknowledged, the removals are changes like any other.
+    code, out, err = run_in(repo, "review", "--base", "base", "--charts", charts, "--allow-delete", "--format", "json")
+    assert code == 3, err
+    [review] = json.loads(out)
+    assert review["stack"] == "prod" and review["diff"]["errors"] == [] and review["diff"]["removed"] == 2
+
+
+def test_the_base_charts_must_be_in_the_chart_directory_too(repo, tmp_path_factory):
+    """A base pinning a version DIR lacks: one problem naming the release, the version and the base."""
+    shared, charts = shared_charts(), tmp_path_factory.mktemp("head-only")
+    for folder in sorted(shared.iterdir()):
+        if folder.is_dir():
+            (charts / folder.name).symlink_to(folder)
+    real = (REPO / "components" / "pins.py").read_text(encoding="utf-8")
+    repo.write("components/pins.py", real + BASE_GATEWAY_PIN.replace("1.30.3", "1.29.0"))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base pins")
+    git(repo, "tag", "-f", "base")
+    code, out, err = diff_in(repo, "--stack", "dev", "--base", "base", "--charts", str(charts))
+    assert (code, out) == (1, "")
+    assert f"{charts}: release istio-ingressgateway: no chart gateway 1.29.0 in {charts}" in err
+    assert "(for the base base, whose pins are those of base:components/pins.py" in err

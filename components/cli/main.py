@@ -189,7 +189,7 @@ def command_diff(args: argparse.Namespace) -> int:
 
 
 def command_review(args: argparse.Namespace) -> int:
-    reviews = review_stacks(paths_of(args), args.base, args.allow_delete)
+    reviews = review_stacks(paths_of(args), args.base, args.allow_delete, charts=chart_renderer(args))
     if args.format == "json":
         document = [
             {"stack": r.stack, "problems": [str(p) for p in r.problems],
@@ -340,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
     add_format(review, "markdown")
     review.add_argument("--allow-delete", action="store_true", help="acknowledge deletions in prod stacks")
+    add_charts(review)
     owners = add("codeowners", command_codeowners, "write CODEOWNERS from the teams' reviewers", "none")
     owners.set_defaults(reads=("models",))
     owners.add_argument("--out", default=".github/CODEOWNERS",
