@@ -385,3 +385,37 @@ def test_the_base_charts_must_be_in_the_chart_directory_too(repo, tmp_path_facto
     assert (code, out) == (1, "")
     assert f"{charts}: release istio-ingressgateway: no chart gateway 1.29.0 in {charts}" in err
     assert "(for the base base, whose pins are those of base:components/pins.py" in err
+
+
+def test_values_that_fail_a_charts_schema_name_the_release_and_each_key(workspace):
+    """Helm validates the coalesced values against values.schema.json on every render (helm v4.2.3
+    pkg/chart/common/util/values.go:64 and jsonschema.go:76, the version helm-python-sdk 0.2.2
+    embeds); the gateway chart's schema (istio manifests/charts/gateway/values.schema.json @ 1.30.3)
+    wants an integer maxReplicas and no unknown top-level key."""
+    workspace.team()
+    workspace.model()
+    workspace.stack(addons={"istio-ingressgateway": {"values": {"autoscaling": {"maxReplicas": "nine"}, "replicaz": 2}}})
+    code, out, err = run("render", "--models", str(workspace.models), "--stacks", str(workspace.stacks),
+                         "--stack", "dev", "--charts", str(shared_charts()), "--out", "-")
+    assert (code, out) == (1, "")
+    lines = [line for line in err.splitlines() if "release istio-ingressgateway" in line]
+    chart = "chart gateway 1.30.3's values.schema.json"  # the version of the files rendered
+    assert len(lines) == 2, err
+    assert any(f"values key autoscaling.maxReplicas fails {chart}: got string, want integer" in line for line in lines)
+    assert any(f"values fail {chart}: additional properties 'replicaz' not allowed" in line for line in lines)
+    assert all("modelplane:addons.istio-ingressgateway.values" in line for line in lines)
+    assert "Traceback" not in err and "2 problems found; nothing was written" in err
+
+
+def test_a_subcharts_schema_failure_is_keyed_from_the_release_values(tmp_path):
+    from components.charts.engine import ChartSchemaError, render_chart
+
+    chart = tiny_chart(tmp_path)
+    sub = chart / "charts" / "sub"
+    (sub / "templates").mkdir(parents=True)
+    (sub / "Chart.yaml").write_text("apiVersion: v2\nname: sub\nversion: 0.1.0\n", encoding="utf-8")
+    (sub / "values.schema.json").write_text(json.dumps({
+        "type": "object", "properties": {"ports": {"type": "array", "items": {"type": "integer"}}}}), encoding="utf-8")
+    with pytest.raises(ChartSchemaError) as raised:
+        render_chart(chart, {"sub": {"ports": [80, "http"]}}, release="r", namespace="n", kube_version="1.35")
+    assert [(v.key, v.message) for v in raised.value.violations] == [("sub.ports.1", "got string, want integer")]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.catalog.problems import InputError, Problem
-from components.charts.engine import ChartOutput, ChartRenderError, manifest_objects, render_chart
+from components.charts.engine import ChartOutput, ChartRenderError, ChartSchemaError, manifest_objects, render_chart
 from components.charts.sources import ChartNotFound, ChartSource, chart_name, locate_chart
 from components.render.addons import HelmRelease
 from components.render.objects import KubeObject
@@ -42,6 +42,20 @@ def locate_sources(rendered: RenderedStack, charts_dir: Path) -> dict[str, Chart
     if problems:
         raise InputError(problems)
     return sources
+
+
+def schema_problems(charts_dir: Path, release: HelmRelease, source: ChartSource, error: ChartSchemaError) -> list[Problem]:
+    """One problem per values key that fails the chart's values.schema.json."""
+    chart = f"chart {chart_name(release.chart)} {source.version}"
+    fix = (f"fix it in the stack's modelplane:addons.{release.name}.values (or components/render/addons.py "
+           "if modelplane sets it)")
+    return [
+        release_problem(charts_dir, release, (
+            f"values key {violation.key} fails {chart}'s values.schema.json: {violation.message}; {fix}"
+            if violation.key else f"values fail {chart}'s values.schema.json: {violation.message}; {fix}"
+        ))
+        for violation in error.violations
+    ] or [release_problem(charts_dir, release, f"values fail {chart}'s values.schema.json: {error}")]
 
 
 def render_release(release: HelmRelease, source: ChartSource, kube_version: str,
@@ -84,6 +98,8 @@ def render_stack_charts(rendered: RenderedStack, charts_dir: Path) -> tuple[list
     for release in rendered.releases:
         try:
             first[release.name] = render_release(release, sources[release.name], kube_version)
+        except ChartSchemaError as error:
+            problems.extend(schema_problems(charts_dir, release, sources[release.name], error))
         except ChartRenderError as error:
             problems.append(release_problem(charts_dir, release, f"chart {sources[release.name].path} "
                                             f"does not render: {error}"))
