@@ -419,3 +419,84 @@ def test_a_subcharts_schema_failure_is_keyed_from_the_release_values(tmp_path):
     with pytest.raises(ChartSchemaError) as raised:
         render_chart(chart, {"sub": {"ports": [80, "http"]}}, release="r", namespace="n", kube_version="1.35")
     assert [(v.key, v.message) for v in raised.value.violations] == [("sub.ports.1", "got string, want integer")]
+
+
+def test_render_out_writes_every_chart_object_to_a_file_of_its_own(prod_render, tmp_path):
+    """The prod fixture with every chart: as many files as objects in the `--out -` stream, chart
+    objects under _releases/<release>/, nothing overwritten."""
+    out = tmp_path / "tree"
+    code, _, err = run("render", *FIXTURE, "--stack", "prod", "--charts", str(shared_charts()), "--out", str(out))
+    assert code == 0, err
+    documents = [doc for doc in yaml.load_all(prod_render[0], Loader=_Loader) if doc]
+    files = sorted(path.relative_to(out).as_posix() for path in out.rglob("*.yaml"))
+    assert f"wrote {len(documents)} objects to {out}" in err
+    assert len(files) == len(documents)
+    releases = release_documents(prod_render[0])
+    for release, objects in releases.items():
+        assert len([f for f in files if f.startswith(f"_releases/{release}/")]) == len(objects), release
+    assert "_releases/istiod/istio-system/deployment-istiod.yaml" in files
+    assert "_releases/kserve-crd/_cluster/customresourcedefinition-inferenceservices.serving.kserve.io.yaml" in files
+
+
+def config_map(name: str, namespace: str | None = None, kind: str = "ConfigMap") -> dict:
+    meta = {"name": name} if namespace is None else {"name": name, "namespace": namespace}
+    return {"apiVersion": "v1", "kind": kind, "metadata": meta, "data": {"from": f"{namespace}/{name}"}}
+
+
+def test_objects_of_one_kind_and_name_in_other_releases_or_namespaces_keep_their_files(tmp_path):
+    from components.cli.object_tree import write_object_tree
+    from components.render.stack_render import ReleaseObjects
+
+    own = [config_map("shared", "team-a")]
+    releases = (
+        ReleaseObjects("one", "c 1", "src", (config_map("shared", "team-a"), config_map("shared", "other"),
+                                            config_map("shared", kind="ClusterRole"))),
+        ReleaseObjects("two", "c 1", "src", (config_map("shared", "team-a"),)),
+    )
+    out = tmp_path / "tree"
+    assert write_object_tree(own, out, releases) == 5
+    written = {path.relative_to(out).as_posix(): yaml.safe_load(path.read_text(encoding="utf-8"))
+               for path in out.rglob("*.yaml")}
+    assert set(written) == {
+        "team-a/configmap-shared.yaml",
+        "_releases/one/team-a/configmap-shared.yaml", "_releases/one/other/configmap-shared.yaml",
+        "_releases/one/_cluster/clusterrole-shared.yaml", "_releases/two/team-a/configmap-shared.yaml",
+    }
+    assert written["_releases/one/other/configmap-shared.yaml"]["data"] == {"from": "other/shared"}
+
+
+def test_two_objects_for_one_file_are_a_problem_and_nothing_is_written(tmp_path):
+    from components.catalog.problems import InputError
+    from components.cli.object_tree import write_object_tree
+    from components.render.stack_render import ReleaseObjects
+
+    out = tmp_path / "tree"
+    twice = (ReleaseObjects("one", "c 1", "src", (config_map("x", "ns"), config_map("x", "ns"))),)
+    with pytest.raises(InputError) as raised:
+        write_object_tree([], out, twice)
+    [problem] = raised.value.problems
+    assert problem.file == f"{out}/_releases/one/ns/configmap-x.yaml"
+    assert "two objects would be written to this file (ConfigMap/ns/x and ConfigMap/ns/x)" in problem.message
+    assert not out.exists()
+
+
+def test_a_chart_object_another_owner_renders_or_no_file_can_name_is_a_problem(tmp_path):
+    from types import SimpleNamespace
+
+    from components.charts.stack_charts import identity_problems
+    from components.render.stack_render import ReleaseObjects
+
+    rendered = SimpleNamespace(objects=(config_map("inferenceservice-config", "kserve"),))
+    releases = [
+        ReleaseObjects("kserve", "c 1", "src", (config_map("inferenceservice-config", "kserve"),
+                                               config_map("x", "ns"), config_map("x", "other"))),
+        ReleaseObjects("extra", "c 1", "src", (config_map("x", "ns"), config_map("../../etc", "ns"),
+                                               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}})),
+    ]
+    messages = [(p.field, p.message.split(":")[0]) for p in identity_problems(rendered, releases, tmp_path)]
+    assert messages == [
+        ("release kserve", "renders ConfigMap kserve/inferenceservice-config (core API) and so does modelplane (the catalog and platform objects)"),
+        ("release extra", "renders ConfigMap ns/x (core API) and so does release kserve"),
+        ("release extra", "the chart renders 'ConfigMap ns/../../etc', whose kind, namespace or name is not a Kubernetes name; fix the chart or its values"),
+        ("release extra", "the chart renders an object without a kind or a metadata.name ('ConfigMap '); fix the chart or its values"),
+    ]

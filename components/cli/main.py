@@ -107,10 +107,8 @@ def command_render(args: argparse.Namespace) -> int:
             text += dump_objects(release.objects)
         sys.stdout.write(text)
         return EXIT_OK
-    for release in rendered.chart_objects:
-        objects.extend(release.objects)
-    write_object_tree(objects, Path(args.out))
-    print(f"wrote {len(objects)} objects to {args.out}", file=sys.stderr)
+    written = write_object_tree(objects, Path(args.out), rendered.chart_objects)
+    print(f"wrote {written} objects to {args.out}", file=sys.stderr)
     return EXIT_OK
 
 
