@@ -8,6 +8,7 @@ chart render is done once per module (fixture cache): a stack's charts take seco
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import http.server
 import io
@@ -500,3 +501,62 @@ def test_a_chart_object_another_owner_renders_or_no_file_can_name_is_a_problem(t
         ("release extra", "the chart renders 'ConfigMap ns/../../etc', whose kind, namespace or name is not a Kubernetes name; fix the chart or its values"),
         ("release extra", "the chart renders an object without a kind or a metadata.name ('ConfigMap '); fix the chart or its values"),
     ]
+
+
+@pytest.fixture(scope="module")
+def prod_kubernetes_version() -> str:
+    from components.cli.inputs import Paths, load_rendered_stack
+
+    return load_rendered_stack(Paths(MODELS_DIR, STACKS_DIR), "prod").cluster.kubernetes_version
+
+
+def test_the_charts_built_in_objects_validate_at_the_stacks_kubernetes_version(prod_releases, prod_kubernetes_version):
+    """Every object of a Kubernetes API the charts render (Deployments, RBAC, webhooks, CRDs ...)
+    against kubernetes-validate's strict schemas (unknown fields fail) of the prod stack's version;
+    the custom resources are checked against their CRDs in test_chart_objects_validate_against_the_upstream_crd_schemas."""
+    from tests.schema_checks import check_builtin, is_builtin_api
+
+    checked, errors, no_schema = 0, [], []
+    for release, documents in prod_releases.items():
+        for obj in documents:
+            if not is_builtin_api(obj["apiVersion"]):
+                continue
+            found = check_builtin(obj, prod_kubernetes_version)
+            if found is None:
+                no_schema.append(f"{release}: {obj['apiVersion']} {obj['kind']}")
+                continue
+            checked += 1
+            errors += [f"{release}: {obj['kind']} {obj['metadata']['name']}: {error}" for error in found]
+    assert errors == [] and no_schema == []
+    assert checked > 200  # 229 at the pins of 2026-12-02: every built-in kind the charts render
+
+
+def test_the_built_in_check_finds_an_unknown_field_and_a_wrong_type(prod_releases, prod_kubernetes_version):
+    from tests.schema_checks import check_builtin
+
+    istiod = next(d for d in prod_releases["istiod"] if d["kind"] == "Deployment")
+    assert check_builtin(istiod, prod_kubernetes_version) == []
+    typo = copy.deepcopy(istiod)
+    typo["spec"]["template"]["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    assert check_builtin(typo, prod_kubernetes_version) != []
+    wrong = copy.deepcopy(istiod)
+    wrong["spec"]["replicas"] = "two"
+    assert check_builtin(wrong, prod_kubernetes_version) == ["spec.replicas: 'two' is not of type 'integer', 'null'"]
+    assert check_builtin({"apiVersion": "v1", "kind": "NoSuchKind"}, prod_kubernetes_version) is None
+
+
+def test_the_charts_typed_custom_resources_survive_a_round_trip(prod_releases):
+    """The chart objects cloudcoil has pydantic models for (kube-prometheus-stack's ServiceMonitors
+    and PrometheusRules, cert-manager's ...) parse and dump back unchanged: no unknown field."""
+    from tests.schema_checks import _cloudcoil_checkers
+
+    checkers = _cloudcoil_checkers()
+    checked, errors = 0, []
+    for release, documents in prod_releases.items():
+        for obj in documents:
+            checker = checkers.get((obj["apiVersion"], obj["kind"]))
+            if checker:
+                checked += 1
+                errors += [f"{release}: {obj['kind']} {obj['metadata']['name']}: {e}" for e in checker(obj)]
+    assert errors == []
+    assert checked > 40  # 46 at the pins of 2026-12-02
