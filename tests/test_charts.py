@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from decimal import Decimal
 import functools
 import http.server
 import io
@@ -177,6 +178,7 @@ def test_charts_check_passes_on_the_fixture_prod_stack():
     code, out, err = run("charts", "check", *FIXTURE, "--stack", "prod", "--charts", str(shared_charts()))
     assert code == 0, err
     assert out.startswith("ok: stack prod: ")
+    assert "ok: stack prod: every model's pod, as KServe builds it, fits its LimitRange, its quota and a node" in out
 
 
 def test_diff_names_the_chart_object_and_field_a_value_changes(repo):
@@ -560,3 +562,88 @@ def test_the_charts_typed_custom_resources_survive_a_round_trip(prod_releases):
                 errors += [f"{release}: {obj['kind']} {obj['metadata']['name']}: {e}" for e in checker(obj)]
     assert errors == []
     assert checked > 40  # 46 at the pins of 2026-12-02
+
+
+STORAGE_CONFIG = {"cpuRequest": "100m", "memoryRequest": "100Mi", "cpuLimit": "1", "memoryLimit": "1Gi"}
+MODEL_CONTAINER = {"resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}}
+RUNTIME_CONTAINER = {"name": "kserve-container", "resources": {
+    "requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi", "ephemeral-storage": "1Gi"}}}
+
+
+def test_a_model_pod_that_fits_has_no_problems():
+    from components.charts.pod_fit import pod_problems
+
+    limit_range = {"spec": {"limits": [{"type": "Container", "defaultRequest": {"cpu": "100m", "memory": "128Mi"},
+                                        "default": {"memory": "512Mi"}}]}}
+    quota = {"spec": {"hard": {"requests.cpu": "4", "requests.memory": "8Gi", "requests.nvidia.com/gpu": "0"}}}
+    nodes = {"m6i.large": (Decimal("1.5"), Decimal(6 * 2**30))}
+    assert pod_problems(RUNTIME_CONTAINER, MODEL_CONTAINER, STORAGE_CONFIG, limit_range, quota, nodes) == []
+
+
+def test_a_model_pod_over_its_limit_range_quota_or_nodes_is_named():
+    """Deliberately failing: a LimitRange max, a runtime limit the model leaves out (KServe keeps
+    it: container_merge.go @ v0.20.0), a quota one pod exceeds, nodes too small."""
+    from components.charts.pod_fit import pod_problems
+
+    limit_range = {"spec": {"limits": [{"type": "Container", "max": {"memory": "1Gi"}}]}}
+    quota = {"spec": {"hard": {"requests.cpu": "1", "requests.memory": "8Gi"}}}
+    nodes = {"t3.small": (Decimal("1.5"), Decimal(2**30))}
+    model = {"resources": {"requests": {**MODEL_CONTAINER["resources"]["requests"], "ephemeral-storage": "2Gi"},
+                           "limits": MODEL_CONTAINER["resources"]["limits"]}}
+    problems = pod_problems(RUNTIME_CONTAINER, model, STORAGE_CONFIG, limit_range, quota, nodes)
+    assert problems == [
+        "container kserve-container requests ephemeral-storage 2048Mi above its limit 1024Mi",
+        "container kserve-container exceeds (or sets no limit under) the LimitRange's max memory 1024Mi",
+        "container istio-proxy exceeds (or sets no limit under) the LimitRange's max memory 1024Mi",
+        "container queue-proxy exceeds (or sets no limit under) the LimitRange's max memory 1024Mi",
+        "one pod requests cpu 1.125, above the team quota's 1",
+        "one pod requests 1.125 CPU and 2240Mi, more than any node of its pools leaves to pods (t3.small)",
+    ]
+
+
+def test_the_resources_merge_agrees_with_the_reproduced_kserve_merge(prod_releases):
+    """pod_fit merges only resources; tests/kserve_merge.py reproduces KServe's whole strategic
+    merge: on every runtime the charts render and a model container with and without limits, they agree."""
+    from components.catalog.quantities import parse_quantity
+    from components.charts.pod_fit import model_container
+    from tests.kserve_merge import merge_runtime_container
+
+    runtimes = [d for d in prod_releases["kserve-runtimes"] if d["kind"] == "ClusterServingRuntime"]
+    assert len(runtimes) > 10
+    for runtime in runtimes:
+        container = next(c for c in runtime["spec"]["containers"] if c["name"] == "kserve-container")
+        for ours in (MODEL_CONTAINER, {"resources": {"requests": {"memory": "3Gi"}}}, {"name": "kserve-container"}):
+            merged = merge_runtime_container(container, ours).get("resources") or {}
+            mine = model_container(container, ours)
+            assert mine.requests == {k: parse_quantity(str(v)) for k, v in (merged.get("requests") or {}).items()}
+            assert mine.limits == {k: parse_quantity(str(v)) for k, v in (merged.get("limits") or {}).items()}
+
+
+def test_charts_check_names_a_model_whose_pod_would_not_fit(workspace, tmp_path):
+    """End to end, deliberately failing: a kserve chart whose storage initializer requests 64Gi
+    (the init container's request counts when it is the pod's largest) makes every model's pod
+    larger than any node, which only the pod as KServe builds it shows; charts check names the
+    model file and exits 1."""
+    shared, charts = shared_charts(), tmp_path / "charts"
+    charts.mkdir()
+    for folder in sorted(shared.iterdir()):
+        if folder.is_dir() and not folder.name.startswith("kserve@"):
+            (charts / folder.name).symlink_to(folder)
+    [kserve] = [folder.name for folder in shared.iterdir() if folder.name.startswith("kserve@")]
+    shutil.copytree(shared / kserve, charts / kserve)
+    patch = charts / kserve / "kserve-resources" / "files" / "common" / "configmap-patch.yaml"
+    text = patch.read_text(encoding="utf-8")
+    storage = 'kserve.storage.tag | default .Values.kserve.version }}",\n        "memoryRequest": "100Mi"'
+    assert text.count(storage) == 1
+    patch.write_text(text.replace(storage, storage.replace("100Mi", "64Gi")), encoding="utf-8")
+    workspace.team()
+    model = workspace.model()
+    workspace.stack()
+    code, out, err = run("charts", "check", "--models", str(workspace.models), "--stacks", str(workspace.stacks),
+                         "--stack", "dev", "--charts", str(charts))
+    assert code == 1
+    lines = [line for line in err.splitlines() if "as KServe builds the pod" in line]
+    assert len(lines) == 2 and all(line.startswith(f"{model}: resources: stack dev: ") for line in lines), err
+    assert lines[0].endswith("container storage-initializer requests memory 65536Mi above its limit 1024Mi")
+    assert lines[1].endswith("one pod requests 1.125 CPU and 65536Mi, more than any node of its pools leaves to pods (m6i.large)")
+    assert "ok: stack dev: every model's pod" not in out

@@ -113,10 +113,13 @@ def command_render(args: argparse.Namespace) -> int:
 
 
 def command_charts_check(args: argparse.Namespace) -> int:
-    """Every values key modelplane sets is read by its chart, and passes its values.schema.json."""
+    """Every values key modelplane sets is read by its chart, and passes its values.schema.json;
+    every model's pod as KServe builds it fits its LimitRange, its quota and a node."""
     charts_dir = charts_dir_of(args)
     if charts_dir is None:
         raise InputError([Problem("--charts", WHOLE_FILE, "charts check needs --charts DIR (or $MODELPLANE_CHARTS)")])
+    from components.charts.engine import manifest_objects
+    from components.charts.pod_fit import stack_pod_problems
     from components.charts.stack_charts import render_stack_charts
     from components.charts.values_check import check_values
 
@@ -125,13 +128,18 @@ def command_charts_check(args: argparse.Namespace) -> int:
     problems: list[Problem] = []
     for name in names:
         rendered = load_rendered_stack(paths, name)
-        renders, _, api_versions = render_stack_charts(rendered, charts_dir)
+        renders, parsed, api_versions = render_stack_charts(rendered, charts_dir)
         report = check_values(renders, charts_dir, rendered.cluster.kubernetes_version, api_versions)
         for key in report.unchecked:
             print(f"warning: stack {name}: not checked: {key}", file=sys.stderr)
         problems.extend(Problem(p.file, p.field, f"stack {name}: {p.message}") for p in report.problems)
+        chart_objects = {render.release.name: manifest_objects(render.output, parsed) for render in renders}
+        pods = stack_pod_problems(rendered, chart_objects, charts_dir.as_posix())
+        problems.extend(pods)
         if not report.problems:
             print(f"ok: stack {name}: {report.checked_keys} values keys of {len(renders)} releases are read by their charts")
+        if not pods:
+            print(f"ok: stack {name}: every model's pod, as KServe builds it, fits its LimitRange, its quota and a node")
     raise_if_any(problems)
     return EXIT_OK
 
