@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Callable
 
+import jsonschema
 import kubernetes.client.models as kubernetes_models
 import kubernetes_validate
 import kserve.models as kserve_models
@@ -40,6 +42,44 @@ def check_core(obj: dict) -> list[str]:
     except kubernetes_validate.utils.ValidationError as error:
         return [str(error).splitlines()[0]]
     return []
+
+
+def is_builtin_api(api_version: str) -> bool:
+    """Kubernetes' own APIs: the core group (``v1``), ``apps/v1`` and the like, and ``*.k8s.io``.
+    A custom group (``monitoring.coreos.com``) is not, even when kubernetes-validate's file naming
+    (first label of the group) would find a built-in schema for it."""
+    group = api_version.rpartition("/")[0]
+    return "." not in group or group.endswith(".k8s.io")
+
+
+@functools.lru_cache(maxsize=None)
+def _builtin_validator(api_version: str, kind: str, kubernetes_version: str):
+    """kubernetes-validate's strict schema of one kind, compiled once (its ``validate`` reads the
+    schema and the large _definitions.json on every call); mirrors kubernetes_validate/utils.py
+    1.37.0 ``validate``: the newest schema version not newer than the asked one. ``None``: no schema."""
+    from kubernetes_validate import utils
+    from referencing import Registry, Resource
+
+    version = [v for v in utils.all_versions() if utils.major_minor(v) <= kubernetes_version][-1]
+    folder = f"kubernetes-json-schema/v{version}-local-strict"
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    try:
+        schema = utils.schema_contents(f"{folder}/{kind.lower()}-{group_version}.json", kubernetes_version)
+    except FileNotFoundError:
+        return None
+    definitions = Resource.from_contents(utils.schema_contents(f"{folder}/_definitions.json", kubernetes_version))
+    registry = definitions @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.validators.Draft202012Validator(schema, registry=registry)
+
+
+def check_builtin(obj: dict, kubernetes_version: str) -> list[str] | None:
+    """Errors of a built-in kind's object against the strict schema of ``kubernetes_version``;
+    ``None`` when kubernetes-validate has no schema for it."""
+    validator = _builtin_validator(obj["apiVersion"], obj["kind"], kubernetes_version)
+    if validator is None:
+        return None
+    error = jsonschema.exceptions.best_match(validator.iter_errors(obj))
+    return [] if error is None else [f"{'.'.join(map(str, error.absolute_path))}: {error.message}"]
 
 
 def _openapi_class(type_name: str):

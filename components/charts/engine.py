@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from components.charts.sources import read_chart_metadata
 from components.render.objects import KubeObject
 
 # Helm's releaseutil.SplitManifests: a document starts at a line beginning with "---".
@@ -49,6 +50,46 @@ class ChartRenderError(Exception):
     """The chart could not be loaded or rendered; the message is Helm's."""
 
 
+# Helm v4.2.3 pkg/chart/common/util/values.go:64 (ToRenderValues) prefixes every schema failure
+# with this line; jsonschema.go:76-117 (ValidateAgainstSchema) then writes "<chart name>:" and one
+# "- at '<JSON pointer>': <message>" line per violation, for the chart and each subchart whose
+# values are set (the pointer relative to that subchart's values).
+_SCHEMA_FAILURE = "values don't meet the specifications of the schema(s)"
+_SCHEMA_CHART = re.compile(r"^(\S+):$")
+_SCHEMA_VIOLATION = re.compile(r"^\s*- at '([^']*)': (.*)$")
+
+
+@dataclass(frozen=True)
+class SchemaViolation:
+    """One values key that fails a chart's ``values.schema.json``."""
+
+    key: str  # dotted from the release's values; "" for the values as a whole
+    message: str
+
+
+class ChartSchemaError(ChartRenderError):
+    """The values fail the chart's (or a subchart's) ``values.schema.json``."""
+
+    def __init__(self, violations: tuple[SchemaViolation, ...], message: str):
+        super().__init__(message)
+        self.violations = violations
+
+
+def schema_violations(message: str, chart_name: str) -> tuple[SchemaViolation, ...]:
+    """The violations of Helm's schema failure message, keys dotted from the release's values."""
+    violations, chart = [], chart_name
+    for line in message.splitlines():
+        header, violation = _SCHEMA_CHART.match(line), _SCHEMA_VIOLATION.match(line)
+        if header:
+            chart = header[1]
+        elif violation and violation[2] != "validation failed":  # the summary above the details
+            parts = [part.replace("~1", "/").replace("~0", "~") for part in violation[1].split("/")[1:]]
+            if chart != chart_name:
+                parts.insert(0, chart)
+            violations.append(SchemaViolation(".".join(parts), violation[2]))
+    return tuple(violations)
+
+
 def helm_module():
     """helm-python-sdk, imported only when charts are rendered (its native library is large)."""
     try:
@@ -66,7 +107,6 @@ class ChartOutput:
     manifests: Mapping[str, str]
     crds: tuple[str, ...]
     missing_dependencies: tuple[str, ...]
-    has_schema: bool
 
     @property
     def fingerprint(self) -> str:
@@ -118,10 +158,13 @@ def render_chart(
                 "helm_render", chart._raw(), json.dumps(values), json.dumps(options),
             ))
             crds = tuple(crd["data"] for crd in sorted(chart.crds, key=lambda crd: crd["filename"]))
-            has_schema = chart.schema is not None
     except helm.HelmError as error:
-        raise ChartRenderError(" ".join(str(error).split())) from None
-    return ChartOutput(manifests, crds, tuple(name for name, _ in missing), has_schema)
+        message = " ".join(str(error).split())
+        if str(error).startswith(_SCHEMA_FAILURE):
+            name = str(read_chart_metadata(chart_dir).get("name", ""))
+            raise ChartSchemaError(schema_violations(str(error), name), message) from None
+        raise ChartRenderError(message) from None
+    return ChartOutput(manifests, crds, tuple(name for name, _ in missing))
 
 
 def _missing_dependencies(chart, values: Mapping[str, Any]) -> list[tuple[str, str]]:

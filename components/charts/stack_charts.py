@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.catalog.problems import InputError, Problem
-from components.charts.engine import ChartOutput, ChartRenderError, manifest_objects, render_chart
+from components.catalog.problems import InputError, Problem, raise_if_any
+from components.charts.engine import ChartOutput, ChartRenderError, ChartSchemaError, manifest_objects, render_chart
 from components.charts.sources import ChartNotFound, ChartSource, chart_name, locate_chart
 from components.render.addons import HelmRelease
 from components.render.objects import KubeObject
@@ -42,6 +43,20 @@ def locate_sources(rendered: RenderedStack, charts_dir: Path) -> dict[str, Chart
     if problems:
         raise InputError(problems)
     return sources
+
+
+def schema_problems(charts_dir: Path, release: HelmRelease, source: ChartSource, error: ChartSchemaError) -> list[Problem]:
+    """One problem per values key that fails the chart's values.schema.json."""
+    chart = f"chart {chart_name(release.chart)} {source.version}"
+    fix = (f"fix it in the stack's modelplane:addons.{release.name}.values (or components/render/addons.py "
+           "if modelplane sets it)")
+    return [
+        release_problem(charts_dir, release, (
+            f"values key {violation.key} fails {chart}'s values.schema.json: {violation.message}; {fix}"
+            if violation.key else f"values fail {chart}'s values.schema.json: {violation.message}; {fix}"
+        ))
+        for violation in error.violations
+    ] or [release_problem(charts_dir, release, f"values fail {chart}'s values.schema.json: {error}")]
 
 
 def render_release(release: HelmRelease, source: ChartSource, kube_version: str,
@@ -84,6 +99,8 @@ def render_stack_charts(rendered: RenderedStack, charts_dir: Path) -> tuple[list
     for release in rendered.releases:
         try:
             first[release.name] = render_release(release, sources[release.name], kube_version)
+        except ChartSchemaError as error:
+            problems.extend(schema_problems(charts_dir, release, sources[release.name], error))
         except ChartRenderError as error:
             problems.append(release_problem(charts_dir, release, f"chart {sources[release.name].path} "
                                             f"does not render: {error}"))
@@ -113,8 +130,49 @@ def release_notes(render: ReleaseRender) -> tuple[str, ...]:
     return tuple(notes)
 
 
+# What may name a file of `render --out DIR`: no "/", no "..", nothing hidden.
+_FILE_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._-]*$")
+
+
+def _identity(obj: KubeObject) -> tuple[str, str, str, str]:
+    """(API group, kind, namespace, name): what the cluster knows an object by."""
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    meta = obj.get("metadata") or {}
+    return group, str(obj.get("kind", "")), str(meta.get("namespace", "")), str(meta.get("name", ""))
+
+
+def identity_problems(rendered: RenderedStack, releases: list[ReleaseObjects], charts_dir: Path) -> list[Problem]:
+    """Chart objects that cannot be applied as rendered: without a kind or a name, with a kind,
+    namespace or name that is no file name, or the same object as one modelplane renders or another
+    release renders (two owners: Helm refuses to install an object another release owns, and the
+    objects would overwrite each other's file in `render --out`)."""
+    owners = {_identity(obj): "modelplane (the catalog and platform objects)" for obj in rendered.objects}
+    problems = []
+    for release in releases:
+        for obj in release.objects:
+            group, kind, namespace, name = identity = _identity(obj)
+            shown_id = f"{kind} {namespace + '/' if namespace else ''}{name}"
+            field = f"release {release.release}"
+            if not kind or not name:
+                problems.append(Problem(charts_dir.as_posix(), field, f"the chart renders an object without a kind or "
+                                        f"a metadata.name ({shown_id!r}); fix the chart or its values"))
+            elif not all(_FILE_SEGMENT.match(part) and ".." not in part for part in (kind, name, *([namespace] if namespace else []))):
+                problems.append(Problem(charts_dir.as_posix(), field, f"the chart renders {shown_id!r}, whose kind, "
+                                        "namespace or name is not a Kubernetes name; fix the chart or its values"))
+            elif identity in owners:
+                other = "twice" if owners[identity] == field else f"and so does {owners[identity]}"
+                problems.append(Problem(charts_dir.as_posix(), field, (
+                    f"renders {shown_id} ({group or 'core'} API) {other}: an object has one owner (Helm "
+                    "refuses to install an object another release owns, and one file of `render --out` would "
+                    "overwrite the other); switch one off in the values")))
+            else:
+                owners.setdefault(identity, field)
+    return problems
+
+
 def with_chart_objects(rendered: RenderedStack, charts_dir: Path) -> RenderedStack:
-    """``rendered`` with every release's chart objects (``RenderedStack.chart_objects``)."""
+    """``rendered`` with every release's chart objects (``RenderedStack.chart_objects``); raises
+    :class:`InputError` when a chart object cannot be applied as rendered (:func:`identity_problems`)."""
     objects = []
     renders, parsed, _ = render_stack_charts(rendered, charts_dir)
     for render in renders:
@@ -126,4 +184,5 @@ def with_chart_objects(rendered: RenderedStack, charts_dir: Path) -> RenderedSta
             objects=tuple(manifest_objects(render.output, parsed)),
             notes=release_notes(render),
         ))
+    raise_if_any(identity_problems(rendered, objects, charts_dir))
     return dataclasses.replace(rendered, chart_objects=tuple(objects))

@@ -1,5 +1,6 @@
-"""Checks that need the charts: every values key modelplane sets is read by its chart, and the
-values validate against the chart's ``values.schema.json``.
+"""Checks that need the charts: every values key modelplane sets is read by its chart. (The values
+are validated against the chart's ``values.schema.json`` by every render: Helm refuses values that
+fail it, and :func:`components.charts.stack_charts.schema_problems` names each key.)
 
 A key the chart never reads is silently ignored by Helm, which is exactly the failure typed
 settings are meant to prevent: the add-on then runs with the chart's default. The check renders the
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from components.catalog.problems import Problem
-from components.charts.engine import ChartRenderError, helm_module
+from components.charts.engine import ChartRenderError
 from components.charts.sources import chart_name
 from components.charts.stack_charts import ReleaseRender, release_problem, render_release
 
@@ -106,28 +107,12 @@ def unread_keys(render: ReleaseRender, kube_version: str, api_versions: tuple[st
             [".".join(path) for path, _ in unchecked])
 
 
-def schema_problem(render: ReleaseRender) -> str | None:
-    """Helm's message when the values fail the chart's ``values.schema.json``."""
-    if not render.output.has_schema:
-        return None
-    helm = helm_module()
-    try:
-        with helm.Chart.load(render.source.path) as chart:
-            chart.validate_schema(render.release.values)
-    except helm.HelmError as error:
-        return " ".join(str(error).split())
-    return None
-
-
 def check_values(renders: list[ReleaseRender], charts_dir: Path, kube_version: str,
                  api_versions: tuple[str, ...]) -> ValuesReport:
     problems, unchecked, checked = [], [], 0
     for render in renders:
         release = render.release
         chart = f"chart {chart_name(release.chart)} {render.source.version}"
-        schema = schema_problem(render)
-        if schema:
-            problems.append(release_problem(charts_dir, release, f"values fail {chart}'s values.schema.json: {schema}"))
         unread, skipped = unread_keys(render, kube_version, api_versions)
         checked += sum(1 for _ in value_leaves(release.values)) - len(skipped)
         for key in unread:

@@ -109,18 +109,19 @@ def command_render(args: argparse.Namespace) -> int:
             text += dump_objects(release.objects)
         sys.stdout.write(text)
         return EXIT_OK
-    for release in rendered.chart_objects:
-        objects.extend(release.objects)
-    write_object_tree(objects, Path(args.out))
-    print(f"wrote {len(objects)} objects to {args.out}", file=sys.stderr)
+    written = write_object_tree(objects, Path(args.out), rendered.chart_objects)
+    print(f"wrote {written} objects to {args.out}", file=sys.stderr)
     return EXIT_OK
 
 
 def command_charts_check(args: argparse.Namespace) -> int:
-    """Every values key modelplane sets is read by its chart, and passes its values.schema.json."""
+    """Every values key modelplane sets is read by its chart, and passes its values.schema.json;
+    every model's pod as KServe builds it fits its LimitRange, its quota and a node."""
     charts_dir = charts_dir_of(args)
     if charts_dir is None:
         raise InputError([Problem("--charts", WHOLE_FILE, "charts check needs --charts DIR (or $MODELPLANE_CHARTS)")])
+    from components.charts.engine import manifest_objects
+    from components.charts.pod_fit import stack_pod_problems
     from components.charts.stack_charts import render_stack_charts
     from components.charts.values_check import check_values
 
@@ -129,13 +130,18 @@ def command_charts_check(args: argparse.Namespace) -> int:
     problems: list[Problem] = []
     for name in names:
         rendered = load_rendered_stack(paths, name)
-        renders, _, api_versions = render_stack_charts(rendered, charts_dir)
+        renders, parsed, api_versions = render_stack_charts(rendered, charts_dir)
         report = check_values(renders, charts_dir, rendered.cluster.kubernetes_version, api_versions)
         for key in report.unchecked:
             print(f"warning: stack {name}: not checked: {key}", file=sys.stderr)
         problems.extend(Problem(p.file, p.field, f"stack {name}: {p.message}") for p in report.problems)
+        chart_objects = {render.release.name: manifest_objects(render.output, parsed) for render in renders}
+        pods = stack_pod_problems(rendered, chart_objects, charts_dir.as_posix())
+        problems.extend(pods)
         if not report.problems:
             print(f"ok: stack {name}: {report.checked_keys} values keys of {len(renders)} releases are read by their charts")
+        if not pods:
+            print(f"ok: stack {name}: every model's pod, as KServe builds it, fits its LimitRange, its quota and a node")
     raise_if_any(problems)
     return EXIT_OK
 
@@ -202,7 +208,7 @@ def command_diff(args: argparse.Namespace) -> int:
 
 
 def command_review(args: argparse.Namespace) -> int:
-    reviews = review_stacks(paths_of(args), args.base, args.allow_delete)
+    reviews = review_stacks(paths_of(args), args.base, args.allow_delete, charts=chart_renderer(args))
     if args.format == "json":
         document = [
             {"stack": r.stack, "problems": [str(p) for p in r.problems],
@@ -356,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--base", required=True, help="git ref to compare with, e.g. origin/main")
     add_format(review, "markdown")
     review.add_argument("--allow-delete", action="store_true", help="acknowledge deletions in prod stacks")
+    add_charts(review)
     owners = add("codeowners", command_codeowners, "write CODEOWNERS from the teams' reviewers", "none")
     owners.set_defaults(reads=("models",))
     owners.add_argument("--out", default=".github/CODEOWNERS",

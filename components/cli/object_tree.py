@@ -12,6 +12,11 @@ The swap, under an exclusive lock on DIR's parent folder (so two renders into it
 4. the old tree is removed.
 
 A directory modelplane did not write (no marker file) is never replaced.
+
+The chart objects of each release (``--charts``) are under ``_releases/<release>/``, laid out as
+modelplane's own: no namespace is named ``_releases`` (a namespace is a DNS label, without "_"),
+so they can meet neither modelplane's objects nor another release's. Two objects for one file are
+a problem, never an overwrite.
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ import shutil
 from pathlib import Path
 
 from components.catalog import InputError, Problem
-from components.catalog.problems import WHOLE_FILE
+from components.catalog.problems import WHOLE_FILE, raise_if_any
 from components.cli.inputs import shown
 from components.render.manifests import dump_objects, object_file_name
-from components.render.objects import KubeObject
+from components.render.objects import KubeObject, object_id
+from components.render.stack_render import ReleaseObjects
 
 # Marks a directory written by `render --out DIR`, so a later render may replace it wholesale.
 RENDER_MARKER = ".modelplane-render"
@@ -102,8 +108,31 @@ def swap_in(staging: Path, out_dir: Path) -> None:
         staging.rename(out_dir)
 
 
-def write_object_tree(objects: list[KubeObject], out_dir: Path) -> None:
-    """Write one file per object into ``out_dir``, all or nothing (see the module docstring)."""
+RELEASES_FOLDER = "_releases"
+
+
+def object_files(objects: list[KubeObject], chart_objects: tuple[ReleaseObjects, ...], out_dir: Path) -> dict[str, KubeObject]:
+    """Each object by its file's path under ``out_dir``; two objects for one file are a problem."""
+    files: dict[str, KubeObject] = {}
+    problems = []
+    placed = [(object_file_name(obj), obj) for obj in objects] + [
+        (f"{RELEASES_FOLDER}/{release.release}/{object_file_name(obj)}", obj)
+        for release in chart_objects for obj in release.objects
+    ]
+    for path, obj in placed:
+        if path in files:
+            problems.append(Problem(shown(out_dir / path), WHOLE_FILE, (
+                f"two objects would be written to this file ({object_id(files[path])} and {object_id(obj)}); "
+                "nothing was written: rename one")))
+        files[path] = obj
+    raise_if_any(problems)
+    return files
+
+
+def write_object_tree(objects: list[KubeObject], out_dir: Path, chart_objects: tuple[ReleaseObjects, ...] = ()) -> int:
+    """Write one file per object into ``out_dir``, all or nothing (see the module docstring);
+    return how many files were written."""
+    files = object_files(objects, chart_objects, out_dir)
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         lock = os.open(out_dir.parent, os.O_RDONLY)
@@ -111,14 +140,15 @@ def write_object_tree(objects: list[KubeObject], out_dir: Path) -> None:
         raise InputError([Problem(shown(out_dir), WHOLE_FILE, f"cannot write: {error.strerror}")]) from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        _write_locked(objects, out_dir)
+        _write_locked(files, out_dir)
     except OSError as error:
         raise InputError([Problem(shown(out_dir), WHOLE_FILE, f"cannot write: {error.strerror}")]) from None
     finally:
         os.close(lock)  # closing releases the lock
+    return len(files)
 
 
-def _write_locked(objects: list[KubeObject], out_dir: Path) -> None:
+def _write_locked(files: dict[str, KubeObject], out_dir: Path) -> None:
     clear_leftovers(out_dir)
     if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
         raise InputError([Problem(shown(out_dir), WHOLE_FILE, "exists and is not a directory")])
@@ -132,10 +162,12 @@ def _write_locked(objects: list[KubeObject], out_dir: Path) -> None:
     staging = staging_path(out_dir)
     try:
         staging.mkdir()
-        for obj in objects:
-            target = staging / object_file_name(obj)
+        for path, obj in files.items():
+            target = staging / path
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(dump_objects([obj]), encoding="utf-8")
+            # "x": a file already there is never written over, whatever the check above missed.
+            with target.open("x", encoding="utf-8") as file:
+                file.write(dump_objects([obj]))
         # The marker last: a staging folder without it was never complete.
         (staging / RENDER_MARKER).write_text("written by modelplane render\n", encoding="utf-8")
         swap_in(staging, out_dir)

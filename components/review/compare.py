@@ -17,20 +17,27 @@ from components.review.cost import CostReport, estimate_cost, format_cost
 from components.review import markdown
 from components.review.diff import StackDiff, diff_stack, format_diff_markdown, format_diff_text, summary_line
 from components.review.field_changes import escape_controls
+from components.review.base_pins import PINS_FILE, pins_at_ref, rendering_with
 from components.review.git_base import checkout_paths_at
 
 
 def render_at_ref(paths: Paths, stack: str, ref: str) -> RenderedStack | None:
     """The stack rendered from ``models/`` and ``stacks/`` as they were at ``ref``; ``None`` when
-    the stack (or the catalog) did not exist there yet."""
+    the stack (or the catalog) did not exist there yet.
+
+    When the repository holds ``components/pins.py`` at ``ref`` (modelplane's own, where pin bumps
+    are made), the base is rendered with those pins: a pin bump shows as the release's version and,
+    with charts, as every chart object it changes."""
     with tempfile.TemporaryDirectory(prefix="modelplane-base-") as tmp:
         models, stacks = checkout_paths_at(ref, [paths.models, paths.stacks], Path(tmp))
         if not stack_file(stacks, stack).is_file() or not any(models.iterdir()):
             return None
+        base_pins = pins_at_ref(paths.models, ref)
         try:
             catalog = load_catalog(models, f"{ref}:{shown(paths.models)}")
             loaded = load_stack(stacks, stack, f"{ref}:{shown(paths.stacks)}")
-            return render_stack(resolve_deployment(catalog, loaded, stack_names(stacks)))
+            with rendering_with(base_pins):
+                return render_stack(resolve_deployment(catalog, loaded, stack_names(stacks)))
         except InputError as error:
             raise InputError([
                 Problem(p.file, p.field, f"{p.message} (the base {ref} does not validate)") for p in error.problems
@@ -56,7 +63,7 @@ def compare_stack(paths: Paths, stack: str, ref: str, allow_delete: bool = False
     base = render_at_ref(paths, stack, ref)
     if charts is not None:
         head = charts(head)
-        base = charts(base) if base is not None else None
+        base = _base_with_charts(base, charts, ref) if base is not None else None
     head_cost = estimate_cost(head.deployment)
     base_cost = estimate_cost(base.deployment) if base is not None else None
     capacity = capacity_report(head.deployment)
@@ -68,11 +75,24 @@ def compare_stack(paths: Paths, stack: str, ref: str, allow_delete: bool = False
     return StackReview(stack, diff, head_cost, tuple(capacity))
 
 
-def review_stacks(paths: Paths, ref: str, allow_delete: bool = False) -> list[StackReview]:
+def _base_with_charts(base: RenderedStack, charts: Callable[[RenderedStack], RenderedStack], ref: str) -> RenderedStack:
+    try:
+        return charts(base)
+    except InputError as error:
+        # The base may pin other versions than the work tree: its charts must be in DIR too.
+        raise InputError([
+            Problem(p.file, p.field, f"{p.message} (for the base {ref}, whose pins are those of "
+                    f"{ref}:{PINS_FILE} when it has one)")
+            for p in error.problems
+        ]) from None
+
+
+def review_stacks(paths: Paths, ref: str, allow_delete: bool = False,
+                  charts: Callable[[RenderedStack], RenderedStack] | None = None) -> list[StackReview]:
     reviews = []
     for name in stack_names(paths.stacks):
         try:
-            reviews.append(compare_stack(paths, name, ref, allow_delete))
+            reviews.append(compare_stack(paths, name, ref, allow_delete, charts=charts))
         except InputError as error:
             reviews.append(StackReview(name, problems=error.problems))
     stray = stray_stack_files(paths.stacks, shown(paths.stacks))

@@ -17,14 +17,31 @@ def _git(repo: Path, *args: str) -> subprocess.CompletedProcess:
         raise InputError([Problem("--base", WHOLE_FILE, "git is not installed; install it to compare with a ref")]) from None
 
 
+def repository_root(anchor: Path) -> Path:
+    """The top of the git work tree holding ``anchor``."""
+    resolved = anchor.resolve()
+    top = _git(resolved if resolved.is_dir() else resolved.parent, "rev-parse", "--show-toplevel")
+    if top.returncode != 0:
+        raise InputError([Problem(str(anchor), WHOLE_FILE, "not inside a git repository; --base needs one")])
+    return Path(top.stdout.decode().strip())
+
+
+def file_at_ref(anchor: Path, ref: str, relative: str) -> str | None:
+    """The text of ``relative`` (a path from the top of the repository holding ``anchor``) at
+    ``ref``; ``None`` when it is not a file there."""
+    shown = _git(repository_root(anchor), "cat-file", "blob", f"{ref}:{relative}")
+    if shown.returncode != 0:
+        return None
+    try:
+        return shown.stdout.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError([Problem(f"{ref}:{relative}", WHOLE_FILE, "is not UTF-8 text")]) from None
+
+
 def checkout_paths_at(ref: str, paths: list[Path], destination: Path) -> list[Path]:
     """Write ``paths`` (directories of one git work tree) as they were at ``ref`` under
     ``destination``; return where each one landed (missing at the ref: an empty directory)."""
-    anchor = paths[0].resolve()
-    top = _git(anchor if anchor.is_dir() else anchor.parent, "rev-parse", "--show-toplevel")
-    if top.returncode != 0:
-        raise InputError([Problem(str(paths[0]), WHOLE_FILE, "not inside a git repository; --base needs one")])
-    root = Path(top.stdout.decode().strip())
+    root = repository_root(paths[0])
     if _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").returncode != 0:
         raise InputError([Problem(
             "--base", WHOLE_FILE,
