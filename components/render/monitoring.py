@@ -424,10 +424,11 @@ def render_team_rules(team: CatalogTeam, deployment: StackDeployment) -> KubeObj
         "kind": "PrometheusRule",
         "metadata": metadata(f"modelplane-{team.name}", team.namespace, team_labels(team)),
         "spec": {"groups": [
-            # Thresholds after the info series: rules of a group run in order, each seeing the
-            # previous ones' samples of the same evaluation.
+            # One rule per model here and nowhere else: a review lists an added model as one
+            # added rule (the rules of this group are told apart by their model label).
             {"name": f"modelplane.{team.name}.catalog", "interval": "1m",
-             "rules": [model_info_rule(model) for model in models] + threshold_rules(team, models)},
+             "rules": [model_info_rule(model) for model in models]},
+            {"name": f"modelplane.{team.name}.objectives", "interval": "1m", "rules": threshold_rules(team, models)},
             {"name": f"modelplane.{team.name}.alerts", "rules": team_alert_rules(team, models, deployment)},
         ]},
     }
