@@ -1,9 +1,11 @@
 """Generated monitoring, checked with the real Prometheus tooling (promtool).
 
-`promtool check rules` validates every generated group; `promtool test rules` proves each alert
-fires on a synthetic series that breaks its objective and stays silent on a healthy one, for a
-scale-to-zero model, a critical model and a GPU model of the bundled catalog. The synthetic
-series carry exactly the labels the generated PodMonitor writes onto scraped series.
+`promtool check rules` validates every generated group. `promtool test rules` runs the per-team
+alerts side by side with the per-model alerts they replaced (tests/legacy_model_alerts.py) on
+the same synthetic series, and proves they are pending and firing at the same times with the same
+labels and annotations: errors and both burn rates, latency, zero replicas, idle models, a
+canary, and two teams with a model of the same name. The synthetic series carry exactly the
+labels the generated PodMonitor writes onto scraped series.
 
 promtool comes from Debian's `prometheus` package; `.ci/run` installs it and sets
 MODELPLANE_REQUIRE_PROMTOOL=1, so in CI these tests fail rather than skip without it.
@@ -69,18 +71,6 @@ def scraped(namespace: str, team: str, model: str, **extra: str) -> str:
 
 def requests(namespace, team, model, code, values):
     return {"series": f"kn_serving_invocation_duration_seconds_count{scraped(namespace, team, model, http_response_status_code=code)}", "values": values}
-
-
-def buckets(namespace, team, model, slow: bool):
-    """Histogram buckets where every request took 2 s (slow) or 50 ms."""
-    series = []
-    for le in ("0.1", "0.5", "1", "2.5", "10", "+Inf"):
-        fast_enough = float(le.replace("+Inf", "inf")) >= (2.0 if slow else 0.05)
-        series.append({
-            "series": f"kn_serving_invocation_duration_seconds_bucket{scraped(namespace, team, model, le=le)}",
-            "values": "0+60x60" if fast_enough else "0+0x60",
-        })
-    return series
 
 
 def replicas(namespace, model, values):
