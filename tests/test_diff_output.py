@@ -16,8 +16,10 @@ from components.review.compare import compare_stack
 from components.review.field_changes import ADDED, CHANGED, REMOVED, FieldChange, field_changes
 from tests.conftest import Workspace, commit_as_base, git
 
-ALERTS = "spec.groups[name=modelplane.fraud.alerts].rules"
-LATENCY_RULE = f"{ALERTS}[alert=ModelLatencyHigh,model=scorer]"
+CATALOG_RULES = "spec.groups[name=modelplane.fraud.catalog].rules"
+OBJECTIVE_RULES = "spec.groups[name=modelplane.fraud.objectives].rules"
+INFO_RULE = f"{CATALOG_RULES}[record=modelplane:model_info,model=scorer]"
+LATENCY_RULE = f"{OBJECTIVE_RULES}[record=modelplane:slo_latency_threshold_seconds]"
 SCORER = "InferenceService/team-fraud/scorer"
 
 
@@ -72,13 +74,18 @@ def test_plain_values_are_matched_by_value_and_a_new_order_is_a_change():
     assert field_changes({"hosts": hosts}, {"hosts": hosts[::-1]}) == [FieldChange("hosts", hosts, hosts[::-1])]
 
 
-def test_a_changed_slo_is_the_changed_fields_of_one_rule(repo):
+def test_a_changed_slo_is_the_changed_fields_of_the_model_s_info_and_threshold_rules(repo):
+    """The alerts compare with threshold series: a model's objective is a label of its info series
+    and the threshold rule of that value; no alert and no dashboard changes."""
     repo.model(slo={"p95_latency_ms": 250})
     fields = {f.path: f for f in fields_of(repo, "PrometheusRule/team-fraud/modelplane-fraud")}
-    assert set(fields) == {f"{LATENCY_RULE}.expr", f"{LATENCY_RULE}.annotations.summary",
-                           f"{LATENCY_RULE}.annotations.description"}
+    assert set(fields) == {f"{INFO_RULE}.labels.slo_p95_latency_ms", f"{LATENCY_RULE}.expr",
+                           f"{LATENCY_RULE}.labels.slo_p95_latency_ms"}
+    assert (fields[f"{INFO_RULE}.labels.slo_p95_latency_ms"].before, fields[f"{INFO_RULE}.labels.slo_p95_latency_ms"].after) == ("1000", "250")
     expr = fields[f"{LATENCY_RULE}.expr"]
-    assert (expr.action, expr.before.endswith("> 1"), expr.after.endswith("> 0.25")) == (CHANGED, True, True)
+    assert (expr.action, expr.before.startswith("1 * "), expr.after.startswith("0.25 * ")) == (CHANGED, True, True)
+    diff = compare_stack(Paths(repo.models, repo.stacks), "dev", "base").diff
+    assert {change.key for change in diff.changes} == {"PrometheusRule/team-fraud/modelplane-fraud"}
 
 
 def test_json_shows_list_items_added_and_removed_in_full(repo, monkeypatch, capsys):
@@ -97,20 +104,24 @@ def test_json_shows_list_items_added_and_removed_in_full(repo, monkeypatch, caps
         {"path": "spec.predictor.model.env[name=WORKERS].value", "action": "changed", "before": "2", "after": "4"},
     ]
     rules = {(f["action"], f["path"]): f for f in changes["PrometheusRule/team-fraud/modelplane-fraud"]}
-    removed = rules[(REMOVED, f"{ALERTS}[alert=ModelLatencyHigh,model=ranker]")]
-    added = rules[(ADDED, f"{ALERTS}[alert=ModelLatencyHigh,model=embedder]")]
+    # A model's one rule is its info series, told apart from the others by its model label.
+    assert set(rules) == {(REMOVED, f"{CATALOG_RULES}[record=modelplane:model_info,model=ranker]"),
+                          (ADDED, f"{CATALOG_RULES}[record=modelplane:model_info,model=embedder]")}
+    removed = rules[(REMOVED, f"{CATALOG_RULES}[record=modelplane:model_info,model=ranker]")]
+    added = rules[(ADDED, f"{CATALOG_RULES}[record=modelplane:model_info,model=embedder]")]
     assert (removed["after"], added["before"]) == (None, None)
     # The whole rule, not a shortened repr of it.
-    assert added["after"]["expr"] == 'modelplane:latency_seconds:p95_5m{namespace="team-fraud", model="embedder"} > 1'
-    assert set(added["after"]["annotations"]) == {"summary", "description", "runbook_url"}
+    assert added["after"]["expr"] == "vector(1)"
+    assert added["after"]["labels"]["slo_p95_latency_ms"] == "1000"
     assert removed["before"]["labels"]["model"] == "ranker"
 
 
 # Text and markdown: long strings and embedded JSON as line diffs, nothing cut off.
 
-EXPR_BEFORE = 'modelplane:latency_seconds:p95_5m{namespace="team-fraud", model="scorer"} > 1'
-DESCRIPTION = ("The 95th percentile of request latency over the last 5 minutes is above the model's "
-               "p95_latency_ms objective of {} ms.")
+EXPR_BEFORE = ('1 * group by (namespace, team, model) (modelplane:model_info{namespace="team-fraud", '
+               'slo_p95_latency_ms="1000"})')
+EXPR_AFTER = ('0.25 * group by (namespace, team, model) (modelplane:model_info{namespace="team-fraud", '
+              'slo_p95_latency_ms="250"})')
 
 
 def slo_change(repo: Workspace, monkeypatch) -> None:
@@ -120,23 +131,22 @@ def slo_change(repo: Workspace, monkeypatch) -> None:
 
 def test_text_diff_shows_long_strings_and_the_dashboard_as_line_diffs(repo, monkeypatch, capsys):
     slo_change(repo, monkeypatch)
+    # The team's only model moves off KServe's Python servers: its dashboard loses the model
+    # server latency line.
+    repo.model(slo={"p95_latency_ms": 250}, format="mlflow")
     out = run(capsys, "diff", "--stack", "dev", "--base", "base")
     lines = out.splitlines()
     expr = lines.index(f"        {LATENCY_RULE}.expr:")
-    assert lines[expr + 1:expr + 4] == [
-        "            @@ -1 +1 @@", f"            -{EXPR_BEFORE}", f"            +{EXPR_BEFORE[:-1]}0.25",
-    ]
-    assert f"            -{DESCRIPTION.format(1000)}" in lines and f"            +{DESCRIPTION.format(250)}" in lines
-    assert (f'        {LATENCY_RULE}.annotations.summary: "fraud/scorer answers slower than 1000 ms at p95" -> '
-            '"fraud/scorer answers slower than 250 ms at p95"') in lines
-    # The dashboard is JSON of some 500 lines; its one changed threshold is one hunk.
+    assert lines[expr + 1:expr + 4] == ["            @@ -1 +1 @@", f"            -{EXPR_BEFORE}", f"            +{EXPR_AFTER}"]
+    # The dashboard is JSON of some 500 lines; its one removed query is one hunk.
     start = lines.index("        data.modelplane-dashboard-fraud.json:")
-    end = lines.index("    ~ PrometheusRule/team-fraud/modelplane-fraud")
+    end = next(index for index in range(start + 1, len(lines)) if not lines[index].startswith(" " * 12))
     dashboard = [line.removeprefix(" " * 12) for line in lines[start + 1:end]]
-    assert len(dashboard) == 1 + 3 + 2 + 3 and dashboard[0].startswith("@@ ")
-    assert [(line[0], line[1:].strip()) for line in dashboard if line[0] in "+-"] == [
-        ("-", '"value": 1.0'), ("+", '"value": 0.25'),
-    ]
+    assert dashboard[0].startswith("@@ ") and sum(line.startswith("@@ ") for line in dashboard) == 1
+    changed = [(line[0], line[1:].strip()) for line in dashboard if line[0] in "+-"]
+    assert ("-", '"legendFormat": "p95 model server",') in changed
+    # Removed lines, and the objective's query taking the freed refId.
+    assert all(sign == "-" or text.startswith('"refId"') for sign, text in changed), changed
     assert "..." not in out
 
 
@@ -145,17 +155,17 @@ def test_markdown_diff_puts_long_values_in_diff_blocks_and_folds_big_ones(repo, 
     out = run(capsys, "diff", "--stack", "dev", "--base", "base", "--format", "markdown")
     assert_well_formed(out)
     assert (f"  - `{LATENCY_RULE}.expr`:\n\n    ```diff\n    @@ -1 +1 @@\n    -{EXPR_BEFORE}\n"
-            f"    +{EXPR_BEFORE[:-1]}0.25\n    ```\n") in out
-    assert (f"  - `{LATENCY_RULE}.annotations.summary`: `\"fraud/scorer answers slower than 1000 ms at p95\"` → "
-            "`\"fraud/scorer answers slower than 250 ms at p95\"`") in out
+            f"    +{EXPR_AFTER}\n    ```\n") in out
+    assert (f'  - `{INFO_RULE}.labels.slo_p95_latency_ms`: `"1000"` → `"250"`') in out
     assert "<details><summary>" not in out.split("<details><summary>Changes</summary>")[1]
-    # A new model adds a row of panels to its team's dashboard: hundreds of lines, folded.
-    repo.model(name="ranker")
+    # The stack's last model on a KServe Python server goes: the overview loses a whole panel,
+    # a diff of more than 20 lines, folded.
+    repo.model(format="mlflow")
     out = run(capsys, "diff", "--stack", "dev", "--base", "base", "--format", "markdown")
     assert_well_formed(out)
-    folded = out.split("  - `data.modelplane-dashboard-fraud.json`:\n\n")[1]
+    folded = out.split("  - `data.modelplane-dashboard-overview.json`:\n\n")[1]
     assert folded.startswith("    <details><summary>") and " lines</summary>\n\n    ```diff\n    @@ " in folded
-    assert f'+{" " * 14}"expr": "sum(modelplane:ready_replicas{{namespace=\\"team-fraud\\", model=\\"ranker\\"}})",' in folded
+    assert '-      "title": "Model server p95 latency by model",' in folded
 
 
 def test_gateway_hosts_added_show_one_by_one(repo, monkeypatch, capsys):

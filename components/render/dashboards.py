@@ -7,7 +7,10 @@ by their ``grafana_folder`` annotation (see ``prometheus_stack`` in ``addons``).
 Every query reads only the series recorded by :mod:`components.render.monitoring`, never a raw
 metric: dashboards and alerts then agree on what "error ratio" or "latency" means, and a renamed
 upstream metric is fixed in one recording rule. Per-model queries select by ``namespace`` and
-``model``, the labels every recorded series carries.
+``model``, the labels every recorded series carries: on a team dashboard the namespace is fixed
+and the model is the ``$model`` template variable, whose values Prometheus lists from the
+catalog's info series. No dashboard names a model, so none grows with the catalog. The objectives
+are drawn from the threshold series the alerts compare with.
 
 The JSON follows Grafana's dashboard model at schema version 41 (Grafana 11.6 and later load it
 without migrating). Panels are laid out on Grafana's 24-column grid line by line, and ids are
@@ -25,11 +28,13 @@ from components.catalog.placement import gpu_offer
 from components.catalog.loader import CatalogTeam
 from components.platform_names import MONITORING_NAMESPACE
 from components.render.monitoring import (
+    ERROR_RATE_THRESHOLD,
     ERROR_RATIO,
     GPU_CAPACITY,
     GPU_REQUESTS,
     GPU_SATURATION,
     LATENCY,
+    LATENCY_THRESHOLD,
     MODEL_INFO,
     PREDICT_LATENCY_P95,
     READY_REPLICAS,
@@ -56,7 +61,8 @@ UID_MAX_LENGTH = 40
 OVERVIEW_NAME = "modelplane-dashboard-overview"
 OVERVIEW_UID = "modelplane-overview"
 TEAM_UID_PREFIX = "modelplane-team-"
-MODELS_PER_DASHBOARD = 40
+# The team dashboard's variable of selected models; its per-model row repeats over it.
+MODEL_VARIABLE = "model"
 
 ERROR_RATIO_5M = ERROR_RATIO.format(window="5m")
 LATENCY_5M = {quantile: LATENCY.format(quantile=quantile, window="5m") for quantile in ("50", "95", "99")}
@@ -70,34 +76,29 @@ TEAM_VARIABLE_SELECTOR = '{team=~"$team"}'
 def render_dashboard_objects(deployment: StackDeployment) -> list[KubeObject]:
     """The overview dashboard and one dashboard per team with models in the stack, as ConfigMaps.
 
-    A team with more than ``MODELS_PER_DASHBOARD`` models gets several dashboards (parts), so no
-    ConfigMap nears Kubernetes' 1 MiB limit (each model's row adds about 10 KB of JSON).
+    Neither lists models: the per-model panels are repeated by Grafana for the models selected in
+    a variable that Prometheus fills in, so a dashboard's size does not depend on how many models
+    there are, and adding a model changes no dashboard.
     """
     objects = [dashboard_config_map(OVERVIEW_NAME, {}, overview_dashboard(deployment))]
     for team in deployment.teams:
         models = deployment.models_of(team)
-        parts = [models[i:i + MODELS_PER_DASHBOARD] for i in range(0, len(models), MODELS_PER_DASHBOARD)]
-        for number, part in enumerate(parts, start=1):
+        if models:
             # Labelled with the team so it is listed, planned and owned with the team's objects.
-            objects.append(dashboard_config_map(
-                team_dashboard_name(team, number), team_labels(team),
-                team_dashboard(team, part, number, len(parts)),
-            ))
+            objects.append(dashboard_config_map(team_dashboard_name(team), team_labels(team), team_dashboard(team, models)))
     return objects
 
 
-def team_dashboard_name(team: CatalogTeam, part: int = 1) -> str:
-    suffix = f"-{part}" if part > 1 else ""
-    return f"modelplane-dashboard-{team.name}{suffix}"
+def team_dashboard_name(team: CatalogTeam) -> str:
+    return f"modelplane-dashboard-{team.name}"
 
 
-def team_dashboard_uid(team: CatalogTeam, part: int = 1) -> str:
-    """``modelplane-team-<team>[-<part>]``; a long name is cut and given a hash so uids stay unique."""
-    suffix = f"-{part}" if part > 1 else ""
-    uid = TEAM_UID_PREFIX + team.name + suffix
+def team_dashboard_uid(team: CatalogTeam) -> str:
+    """``modelplane-team-<team>``; a long name is cut and given a hash so uids stay unique."""
+    uid = TEAM_UID_PREFIX + team.name
     if len(uid) <= UID_MAX_LENGTH:
         return uid
-    digest = hashlib.sha256((team.name + suffix).encode()).hexdigest()[:8]
+    digest = hashlib.sha256(team.name.encode()).hexdigest()[:8]
     return f"{uid[:UID_MAX_LENGTH - len(digest) - 1]}-{digest}"
 
 
@@ -206,62 +207,105 @@ def latency_line(deployment: StackDeployment, where: str) -> list[Panel]:
     )]
 
 
-def team_dashboard(team: CatalogTeam, models: Iterable[DeployedModel], part: int = 1, parts: int = 1) -> dict[str, Any]:
-    """The team's models at a glance, then one collapsed row of detail per model."""
-    panels = lay_out([[model_table(f"Models of {team.name}", "Which of the team's models needs attention?",
-                                   f'{{team="{team.name}"}}')]])
-    y = bottom_of(panels)
-    for model in models:
-        panels.append(model_row(model, y))
-        # A collapsed row takes one grid line; its panels are placed as if it were open.
-        y += 1
+def team_dashboard(team: CatalogTeam, models: Iterable[DeployedModel]) -> dict[str, Any]:
+    """The team's models at a glance, then a row of detail for each model selected in the Model
+    variable (Grafana repeats the row per selected value).
+
+    Every query carries the team's namespace as a fixed matcher, not as a variable: the dashboard
+    shows no other team's series, whatever is put in its URL.
+    """
+    namespace = f'{{namespace="{team.namespace}"}}'
+    table = model_table(f"Models of {team.name}", "Which of the team's models needs attention?", namespace)
+    lines: list[list[Panel]] = [[table]]
+    panels = lay_out(lines)
+    row_top = bottom_of(panels)
+    panels.append({
+        "type": "row",
+        "title": "$model",
+        # One copy of the row and the panels below it (up to the next row) per selected model,
+        # each with $model set to that model.
+        "repeat": MODEL_VARIABLE,
+        # Open: the panels sit below the row on the dashboard's grid, not inside it.
+        "collapsed": False,
+        "gridPos": {"h": 1, "w": GRID_COLUMNS, "x": 0, "y": row_top},
+        "panels": [],
+    })
+    panels.extend(lay_out(model_lines(team, any(exports_predict_latency(model) for model in models)), top=row_top + 1))
     return dashboard(
-        uid=team_dashboard_uid(team, part),
-        title=f"modelplane / team {team.name}" + (f" ({part} of {parts})" if parts > 1 else ""),
-        description=f"Models of team {team.name}, one row each. Generated from the catalog.",
+        uid=team_dashboard_uid(team),
+        title=f"modelplane / team {team.name}",
+        description=f"Models of team {team.name}; pick models in the Model variable for their details. "
+                    "Generated from the catalog.",
         panels=panels,
-        variables=[],
+        variables=[model_variable(team)],
     )
 
 
-def model_row(model: DeployedModel, y: int) -> Panel:
-    """Traffic, errors, latency against the model's objectives, replicas, cold starts, version."""
-    where = f'{{namespace="{model.namespace}", model="{model.name}"}}'
+def model_lines(team: CatalogTeam, any_predict_latency: bool) -> list[list[Panel]]:
+    """Traffic, errors, latency against the model's objectives, replicas, cold starts, version, for
+    the model in ``$model``."""
+    where = f'{{namespace="{team.namespace}", model="${MODEL_VARIABLE}"}}'
     latency = [query(f"max({LATENCY_5M[q]}{where})", f"p{q}") for q in ("50", "95", "99")]
-    if exports_predict_latency(model):
-        # Only KServe's Python servers record request_predict_seconds; for the others the line
-        # would stay empty.
+    if any_predict_latency:
+        # Only KServe's Python servers record request_predict_seconds; for the team's other models
+        # the line stays empty.
         latency.append(query(f"max({PREDICT_LATENCY_P95}{where})", "p95 model server"))
-    # A model without a version in the catalog has no version label to show.
-    version = model.spec.version
-    graph_width = 10 if version else 12
-    lines = [
+    return [
         [
             timeseries_panel("Requests/s", "How much traffic does the model get?",
                              [query(f"sum({REQUESTS_RATE}{where})", "requests/s")], unit="reqps", width=8),
-            timeseries_panel("Error ratio",
-                             "What share of requests fail? The line is the model's error_rate objective.",
-                             [query(f"max({ERROR_RATIO_5M}{where})", "5xx ratio")], unit="percentunit",
-                             width=8, limit=model.slo.error_rate),
-            timeseries_panel("Latency", "How long do requests take? The line is the model's p95_latency_ms objective.",
-                             latency, unit="s", width=8, limit=model.slo.p95_latency_ms / 1000),
+            with_objective(timeseries_panel(
+                "Error ratio", "What share of requests fail? The dashed red line is the model's error_rate objective.",
+                [query(f"max({ERROR_RATIO_5M}{where})", "5xx ratio")], unit="percentunit", width=8,
+            ), f"max({ERROR_RATE_THRESHOLD}{where})"),
+            with_objective(timeseries_panel(
+                "Latency", "How long do requests take? The dashed red line is the model's p95_latency_ms objective.",
+                latency, unit="s", width=8,
+            ), f"max({LATENCY_THRESHOLD}{where})"),
         ],
         [
             timeseries_panel("Ready replicas", "How many replicas serve the model?",
-                             [query(f"sum({READY_REPLICAS}{where})", "ready")], unit="short", width=graph_width),
+                             [query(f"sum({READY_REPLICAS}{where})", "ready")], unit="short", width=10),
             timeseries_panel("Cold starts per hour", "How often does the model start from zero replicas?",
                              [query(f"sum(count_over_time({SCALED_FROM_ZERO}{where}[1h]))", "cold starts")],
-                             unit="short", width=graph_width, bars=True),
-            *([version_panel(where)] if version else []),
+                             unit="short", width=10, bars=True),
+            version_panel(where),
         ],
     ]
+
+
+OBJECTIVE_LEGEND = "objective"
+
+
+def with_objective(panel: Panel, expr: str) -> Panel:
+    """Add the model's objective, a recorded threshold series, as a dashed red line."""
+    panel["targets"].append({**query(expr, OBJECTIVE_LEGEND), "refId": ref_id(len(panel["targets"]))})
+    panel["fieldConfig"]["overrides"].append({
+        "matcher": {"id": "byName", "options": OBJECTIVE_LEGEND},
+        "properties": [
+            {"id": "color", "value": {"mode": "fixed", "fixedColor": "red"}},
+            {"id": "custom.lineStyle", "value": {"fill": "dash", "dash": [10, 10]}},
+        ],
+    })
+    return panel
+
+
+def model_variable(team: CatalogTeam) -> dict[str, Any]:
+    """The team's models, as Prometheus has them from the catalog's info series of its namespace."""
     return {
-        "type": "row",
-        "title": f"{model.name} (version {version})" if version else model.name,
-        # Collapsed rows query nothing until opened, so a team with many models stays fast.
-        "collapsed": True,
-        "gridPos": {"h": 1, "w": GRID_COLUMNS, "x": 0, "y": y},
-        "panels": lay_out(lines, top=y + 1),
+        "type": "query",
+        "name": MODEL_VARIABLE,
+        "label": "Model",
+        "datasource": DATASOURCE,
+        "query": f'label_values({MODEL_INFO}{{namespace="{team.namespace}"}}, model)',
+        # Reload the list when the time range changes: a model added since shows up.
+        "refresh": 2,
+        "sort": 1,
+        # Several models side by side, a row each; no "All", which would open a row per model.
+        "multi": True,
+        "includeAll": False,
+        # Nothing chosen in the JSON (it would name a model): Grafana selects the first on load.
+        "current": {},
     }
 
 

@@ -20,6 +20,12 @@ kube-prometheus-stack 88):
 Every scraped series carries ``namespace`` plus ``team``, ``model``, ``model_version``,
 ``cost_center`` and ``revision``, copied from the pod's labels by the PodMonitor. Recording rules
 aggregate by ``namespace, team, model``; alerts match on ``namespace`` and ``model``.
+
+Objectives are series, not numbers in expressions: each team's rules record, per objective, one
+threshold series for every model (``modelplane:slo_*``, one rule per distinct value, selected by
+the ``slo_*`` labels of the model's info series), and each alert is one rule per team (and
+severity) comparing every model's series with its threshold ``on (namespace, model)``. Adding a
+model adds its info series and nothing else, unless it brings a new objective value.
 """
 
 from __future__ import annotations
@@ -49,6 +55,11 @@ MODEL_INFO = "modelplane:model_info"
 GPU_REQUESTS = "modelplane:gpu_requests:sum"
 GPU_CAPACITY = "modelplane:gpu_capacity:max"
 GPU_SATURATION = "modelplane:gpu_saturation:ratio"
+# Each model's objectives in the stack as series (one per model, on namespace, team, model): the
+# alerts compare with them, the team dashboard draws them.
+LATENCY_THRESHOLD = "modelplane:slo_latency_threshold_seconds"
+ERROR_RATE_THRESHOLD = "modelplane:slo_error_rate_threshold_ratio"
+ERROR_BUDGET = "modelplane:slo_error_budget_ratio"
 
 REQUEST_COUNT = "kn_serving_invocation_duration_seconds_count"
 REQUEST_BUCKET = "kn_serving_invocation_duration_seconds_bucket"
@@ -228,12 +239,10 @@ def render_recording_rules(deployment: StackDeployment) -> KubeObject:
     }
 
 
-def _selector(model: DeployedModel) -> str:
-    return f'{{namespace="{model.namespace}", model="{model.name}"}}'
-
-
 def model_info_rule(model: DeployedModel) -> dict[str, Any]:
-    """One always-present series per deployed model: the catalog, as Prometheus sees it."""
+    """One always-present series per deployed model: the catalog, as Prometheus sees it. Its
+    ``slo_*`` labels are the model's objectives in this stack, from which the threshold series
+    are recorded (PromQL cannot turn a label into a value, so one rule per distinct value does)."""
     return {
         "record": MODEL_INFO,
         "expr": "vector(1)",
@@ -246,30 +255,96 @@ def model_info_rule(model: DeployedModel) -> dict[str, Any]:
             "critical": "true" if model.spec.critical else "false",
             "min_replicas": str(model.min_replicas),
             "gpu": model.gpu.resource if model.gpu else "",
+            **slo_labels(model),
         },
     }
 
 
-def model_alert_rules(model: DeployedModel, deployment: StackDeployment) -> list[dict[str, Any]]:
-    slo = model.slo
-    runbook = deployment.stack.settings.monitoring.runbook_url
-    selector = _selector(model)
-    labels = {
-        "team": model.team.name,
-        "cost_center": model.team.spec.cost_center,
-        "namespace": model.namespace,
-        "model": model.name,
+def slo_labels(model: DeployedModel) -> dict[str, str]:
+    """The model's objectives as ``model_info`` labels, spelt as the threshold rules select them."""
+    return {
+        # str() of a float is its shortest exact spelling: two objectives never share a label.
+        "slo_p95_latency_ms": str(model.slo.p95_latency_ms),
+        "slo_error_rate": str(model.slo.error_rate),
+        "slo_availability": str(model.slo.availability),
     }
-    budget = 1 - slo.availability
-    page = "critical" if model.spec.critical else "warning"
-    where = f"{model.team.name}/{model.name}"
 
-    def alert(name: str, expr: str, for_: str, severity: str, summary: str, description: str) -> dict[str, Any]:
+
+# (threshold series, model_info label it is recorded from, label value -> threshold value)
+SLO_THRESHOLDS: tuple[tuple[str, str, Any], ...] = (
+    (LATENCY_THRESHOLD, "slo_p95_latency_ms", lambda ms: int(ms) / 1000),
+    (ERROR_RATE_THRESHOLD, "slo_error_rate", float),
+    (ERROR_BUDGET, "slo_availability", lambda availability: 1 - float(availability)),
+)
+
+
+def threshold_rules(team: CatalogTeam, models: tuple[DeployedModel, ...]) -> list[dict[str, Any]]:
+    """One rule per objective and distinct value among the team's models, emitting the threshold
+    for every model whose info series carries that value: adding a model with the stack's default
+    objectives adds no rule here."""
+    rules = []
+    for series, label, threshold_of in SLO_THRESHOLDS:
+        for value in sorted({slo_labels(model)[label] for model in models}, key=float):
+            info = f'{MODEL_INFO}{{namespace="{team.namespace}", {label}="{value}"}}'
+            rules.append({
+                "record": series,
+                # 15 digits: 1 - 0.999 is written 0.001, not 0.0010000000000000009.
+                "expr": f"{threshold_of(value):.15g} * group by ({MODEL_KEYS}) ({info})",
+                # Distinct labels per rule (the namespace is the series' own): promtool reports
+                # rules that record the same name with the same labels as conflicting.
+                "labels": {"namespace": team.namespace, label: value},
+            })
+    return rules
+
+
+def objective_template(expr: str, format_: str, label: str = "") -> str:
+    """Alert-template text that prints the alerting model's objective, read back from the series the
+    alert compared with (``expr`` is formatted with namespace and model), so the annotation says the
+    number as the per-model rules did. ``label``: print that label of the series, not its value."""
+    query = f'printf "{expr}" $labels.namespace $labels.model | query'
+    shown = f'label "{label}"' if label else f'value | printf "{format_}"'
+    return "{{ with " + query + " }}{{ . | first | " + shown + " }}{{ end }}"
+
+
+def _series_of_model(series: str) -> str:
+    return series + "{namespace=%q, model=%q}"
+
+
+def team_alert_rules(team: CatalogTeam, models: tuple[DeployedModel, ...], deployment: StackDeployment) -> list[dict[str, Any]]:
+    """Each alert once per team (per severity), comparing every model's series with its threshold
+    series on (namespace, model): the expression does not grow with the team's models.
+
+    Every alert is also restricted to the team's catalog models (``and on (namespace, model)``
+    their info series): a model removed from the catalog stops alerting at once, as its per-model
+    rules did, although its 6-hour or 30-day series linger.
+    """
+    runbook = deployment.stack.settings.monitoring.runbook_url
+    ns = f'{{namespace="{team.namespace}"}}'
+    where = "{{ $labels.team }}/{{ $labels.model }}"
+    budget = objective_template(_series_of_model(ERROR_BUDGET), "%.4g")
+    availability = objective_template("1 - " + _series_of_model(ERROR_BUDGET), "%.4g")
+    error_rate = objective_template("100 * " + _series_of_model(ERROR_RATE_THRESHOLD), "%.2f%%")
+    latency_ms = objective_template("1000 * " + _series_of_model(LATENCY_THRESHOLD), "%.0f")
+    min_replicas = objective_template(_series_of_model(MODEL_INFO), "", label="min_replicas")
+    criticality = sorted({model.spec.critical for model in models})
+
+    def catalog_models(**matchers: str) -> str:
+        selectors = ", ".join([f'namespace="{team.namespace}"'] + [f'{key}="{value}"' for key, value in matchers.items()])
+        return f"on (namespace, model) {MODEL_INFO}{{{selectors}}}"
+
+    def above(series: str, threshold: str) -> str:
+        # group_left keeps the left side's labels (namespace, team, model); a one-to-one match
+        # "on" would keep only namespace and model (prometheus v3.14.0 promql/engine.go:3382-3388).
+        return f"{series}{ns} > on (namespace, model) group_left {threshold}"
+
+    def alert(name: str, condition: str, for_: str, severity: str, summary: str, description: str,
+              **matchers: str) -> dict[str, Any]:
         return {
             "alert": name,
-            "expr": expr,
+            "expr": f"({condition}) and {catalog_models(**matchers)}",
             "for": for_,
-            "labels": {**labels, "severity": severity},
+            "labels": {"team": team.name, "cost_center": team.spec.cost_center, "namespace": team.namespace,
+                       "severity": severity},
             "annotations": {
                 "summary": summary,
                 "description": description,
@@ -277,59 +352,67 @@ def model_alert_rules(model: DeployedModel, deployment: StackDeployment) -> list
             },
         }
 
+    def paging(name: str, condition: str, for_: str, summary: str, description: str) -> list[dict[str, Any]]:
+        """Critical for critical models, a warning for the others: one rule each the team needs."""
+        return [
+            alert(name, condition, for_, "critical" if critical else "warning", summary, description,
+                  critical="true" if critical else "false")
+            for critical in criticality
+        ]
+
+    def burning(long: str, short: str, factor: float) -> str:
+        # "*" binds tighter than ">": the budget is multiplied before the comparison. (In
+        # parentheses right after group_left it would read as group_left's label list.)
+        threshold = f"{ERROR_BUDGET}{ns} * {factor:g}"
+        return (f"({above(ERROR_RATIO.format(window=long), threshold)})"
+                f" and ({above(ERROR_RATIO.format(window=short), threshold)})")
+
     rules = [
-        alert(
-            "ModelErrorBudgetBurnFast",
-            f"{ERROR_RATIO.format(window='1h')}{selector} > {FAST_BURN * budget:g}"
-            f" and {ERROR_RATIO.format(window='5m')}{selector} > {FAST_BURN * budget:g}",
-            "2m", page,
+        *paging(
+            "ModelErrorBudgetBurnFast", burning("1h", "5m", FAST_BURN), "2m",
             f"{where} is burning its error budget fast",
             f"Failed requests over the last hour would spend the {IDLE_DAYS}-day budget of "
-            f"{budget:.4g} ({slo.availability:.4g} availability) in about two days.",
+            f"{budget} ({availability} availability) in about two days.",
         ),
         alert(
-            "ModelErrorBudgetBurnSlow",
-            f"{ERROR_RATIO.format(window='6h')}{selector} > {SLOW_BURN * budget:g}"
-            f" and {ERROR_RATIO.format(window='30m')}{selector} > {SLOW_BURN * budget:g}",
-            "15m", "warning",
+            "ModelErrorBudgetBurnSlow", burning("6h", "30m", SLOW_BURN), "15m", "warning",
             f"{where} is burning its error budget",
-            f"Failed requests over six hours would spend the {IDLE_DAYS}-day budget of {budget:.4g} "
+            f"Failed requests over six hours would spend the {IDLE_DAYS}-day budget of {budget} "
             f"in about five days.",
         ),
-        alert(
-            "ModelErrorRateHigh",
-            f"{ERROR_RATIO.format(window='5m')}{selector} > {slo.error_rate:g}",
-            "5m", page,
-            f"{where} fails more than {slo.error_rate:.2%} of requests",
-            f"More than {slo.error_rate:.2%} of requests returned a 5xx over the last 5 minutes "
+        *paging(
+            "ModelErrorRateHigh", above(ERROR_RATIO.format(window="5m"), f"{ERROR_RATE_THRESHOLD}{ns}"), "5m",
+            f"{where} fails more than {error_rate} of requests",
+            f"More than {error_rate} of requests returned a 5xx over the last 5 minutes "
             "(the model's error_rate objective).",
         ),
-        alert(
-            "ModelLatencyHigh",
-            f"{LATENCY.format(quantile='95', window='5m')}{selector} > {slo.p95_latency_ms / 1000:g}",
-            "10m", page,
-            f"{where} answers slower than {slo.p95_latency_ms} ms at p95",
+        *paging(
+            "ModelLatencyHigh", above(LATENCY.format(quantile="95", window="5m"), f"{LATENCY_THRESHOLD}{ns}"), "10m",
+            f"{where} answers slower than {latency_ms} ms at p95",
             f"The 95th percentile of request latency over the last 5 minutes is above the "
-            f"model's p95_latency_ms objective of {slo.p95_latency_ms} ms.",
+            f"model's p95_latency_ms objective of {latency_ms} ms.",
         ),
         alert(
             "ModelIdle30Days",
-            f"sum_over_time({REQUESTS_HOURLY}{selector}[{IDLE_DAYS}d]) == 0"
-            f" and count_over_time({REQUESTS_HOURLY}{selector}[{IDLE_DAYS}d]) >= {IDLE_MIN_HOURLY_SAMPLES}",
+            f"sum_over_time({REQUESTS_HOURLY}{ns}[{IDLE_DAYS}d]) == 0"
+            f" and count_over_time({REQUESTS_HOURLY}{ns}[{IDLE_DAYS}d]) >= {IDLE_MIN_HOURLY_SAMPLES}",
             "1h", "info",
             f"{where} received no request in {IDLE_DAYS} days",
             "The model is a clean-up candidate: remove its file from the catalog, or keep it and "
             "silence this alert.",
         ),
     ]
-    if model.spec.critical and model.min_replicas >= 1:
+    if any(model.spec.critical and model.min_replicas >= 1 for model in models):
+        # From the catalog's side: a model whose Deployment never came up has no series to be 0.
         rules.append(alert(
             "CriticalModelAtZeroReplicas",
-            f"({READY_REPLICAS}{selector} == 0) or absent({READY_REPLICAS}{selector})",
+            f"group by ({MODEL_KEYS}) ({MODEL_INFO}{{namespace=\"{team.namespace}\", critical=\"true\", min_replicas!=\"0\"}})"
+            f" unless on (namespace, model) ({READY_REPLICAS}{ns} > 0)",
             "5m", "critical",
             f"critical model {where} has no ready replica",
-            f"The model must keep at least {model.min_replicas} ready replica(s) in this stack; "
+            f"The model must keep at least {min_replicas} ready replica(s) in this stack; "
             "requests wait for a cold start or fail.",
+            critical="true",
         ))
     return rules
 
@@ -341,10 +424,11 @@ def render_team_rules(team: CatalogTeam, deployment: StackDeployment) -> KubeObj
         "kind": "PrometheusRule",
         "metadata": metadata(f"modelplane-{team.name}", team.namespace, team_labels(team)),
         "spec": {"groups": [
+            # One rule per model here and nowhere else: a review lists an added model as one
+            # added rule (the rules of this group are told apart by their model label).
             {"name": f"modelplane.{team.name}.catalog", "interval": "1m",
              "rules": [model_info_rule(model) for model in models]},
-            {"name": f"modelplane.{team.name}.alerts",
-             "rules": [rule for model in models for rule in model_alert_rules(model, deployment)]},
+            {"name": f"modelplane.{team.name}.objectives", "interval": "1m", "rules": threshold_rules(team, models)},
+            {"name": f"modelplane.{team.name}.alerts", "rules": team_alert_rules(team, models, deployment)},
         ]},
     }
-
