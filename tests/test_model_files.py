@@ -200,7 +200,7 @@ def problems_of(workspace) -> list[str]:
         (
             {"environments": {"prod": {"scaling": {"min_replica": 1}}}},
             "environments.prod.scaling.min_replica: unknown field (did you mean min_replicas?); "
-            "allowed here: max_replicas, metric, min_replicas, target",
+            "allowed here: behavior, max_replicas, metric, min_replicas, target",
         ),
         (
             {"name": "2fa-scorer"},

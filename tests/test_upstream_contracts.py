@@ -353,6 +353,62 @@ def test_the_catalog_bounds_are_knatives():
         ColdStart(idle_retention_seconds=KNATIVE_WINDOW_MAX_SECONDS + 1)
 
 
+# Scaling behaviour: knative/serving pkg/apis/autoscaling/register.go @knative-v1.23.0: the
+# annotation keys (:133 window, :175 panic-window-percentage, :201 panic-threshold-percentage) and
+# their bounds (:141 WindowMin 6s, :144 WindowMax 1h, :184/:190 panic window 1-100, :212/:216
+# panic threshold 110-1000), enforced by annotation_validation.go:93-133 (floats) and :164-175
+# (window: whole seconds).
+KNATIVE_WINDOW = ("autoscaling.knative.dev/window", 6, 3600)
+KNATIVE_PANIC_WINDOW = ("autoscaling.knative.dev/panic-window-percentage", 1, 100)
+KNATIVE_PANIC_THRESHOLD = ("autoscaling.knative.dev/panic-threshold-percentage", 110, 1000)
+KNATIVE_HPA_CLASS = "hpa.autoscaling.knative.dev"
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_behavior_annotations_pass_knatives_validation_and_fit_the_autoscaler_class(stack):
+    """The KPA reads the window and the panic window (pkg/reconciler/autoscaling/resources/
+    metric.go:30-52) and the panic threshold (kpa/resources/decider.go:51-54); Knative's HPA
+    class writes the HPA from the window alone, as both stabilisation windows
+    (hpa/resources/hpa.go:105-115), so a panic annotation there would be silently ignored."""
+    seen = set()
+    for service in (obj for obj in rendered_stack(stack).objects if obj["kind"] == "InferenceService"):
+        annotations = service["spec"]["predictor"]["annotations"]
+        key, low, high = KNATIVE_WINDOW
+        if key in annotations:
+            assert low <= _seconds(annotations[key]) <= high
+            seen.add(key)
+        for key, low, high in (KNATIVE_PANIC_WINDOW, KNATIVE_PANIC_THRESHOLD):
+            if key in annotations:
+                assert low <= float(annotations[key]) <= high
+                seen.add(key)
+        if service["metadata"].get("annotations", {}).get("autoscaling.knative.dev/class") == KNATIVE_HPA_CLASS:
+            assert KNATIVE_PANIC_WINDOW[0] not in annotations and KNATIVE_PANIC_THRESHOLD[0] not in annotations
+    # The fixture exercises the window and the panic threshold (GPU models' defaults).
+    assert {KNATIVE_WINDOW[0], KNATIVE_PANIC_THRESHOLD[0]} <= seen
+
+
+def test_the_behavior_bounds_are_knatives():
+    from components.catalog import scaling_behavior as behavior
+    assert (behavior.MIN_STABLE_WINDOW_SECONDS, behavior.MAX_STABLE_WINDOW_SECONDS) == KNATIVE_WINDOW[1:]
+    assert (behavior.MIN_PANIC_WINDOW_PERCENT, behavior.MAX_PANIC_WINDOW_PERCENT) == KNATIVE_PANIC_WINDOW[1:]
+    assert (behavior.MIN_PANIC_THRESHOLD_PERCENT, behavior.MAX_PANIC_THRESHOLD_PERCENT) == KNATIVE_PANIC_THRESHOLD[1:]
+    from components.render import model_objects
+    assert (model_objects.STABLE_WINDOW_ANNOTATION, model_objects.PANIC_WINDOW_ANNOTATION,
+            model_objects.PANIC_THRESHOLD_ANNOTATION) == (
+        KNATIVE_WINDOW[0], KNATIVE_PANIC_WINDOW[0], KNATIVE_PANIC_THRESHOLD[0])
+    assert model_objects.HPA_AUTOSCALER_CLASS == KNATIVE_HPA_CLASS
+
+
+def test_max_scale_up_rate_is_a_cluster_setting_above_one():
+    """pkg/autoscaler/config/config.go:80 reads max-scale-up-rate from config-autoscaler and :151-152
+    refuses 1.0 or less; the decider takes it from there for every revision
+    (kpa/resources/decider.go:77), and no annotation overrides it."""
+    from components.catalog.platform_settings import ServingSettings
+    assert ServingSettings(max_scale_up_rate=1.01).max_scale_up_rate == 1.01
+    with pytest.raises(ValueError):
+        ServingSettings(max_scale_up_rate=1.0)
+
+
 @pytest.mark.parametrize("stack", FIXTURE_STACKS)
 def test_every_request_may_wait_out_a_cold_start(stack):
     """Knative's activator holds a request for a revision at zero inside a timeout handler set to

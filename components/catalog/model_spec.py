@@ -18,6 +18,7 @@ from components.catalog.runtimes import (
     SERVING_RUNTIMES,
     ServingRuntime,
 )
+from components.catalog.scaling_behavior import KPA_ONLY_FIELDS, ScalingBehavior, behavior_problem
 from components.catalog.team_spec import MigProfileName
 
 # Knative names the first revision `<model>-predictor-00001`, and a revision name must fit in a
@@ -392,6 +393,9 @@ class Scaling(StrictModel):
         {"if": {"not": {"required": ["max_replicas"]}}, "then": {"properties": {"min_replicas": {"maximum": 1}}}},
         _when("metric", list(HPA_METRICS), {"required": ["min_replicas"], "properties": {"min_replicas": {"minimum": 1}}}),
         _when("metric", ["cpu"], {"properties": {"target": {"maximum": 100}}}),
+        _when("metric", list(HPA_METRICS), {"properties": {"behavior": {"anyOf": [
+            {"type": "null"}, {"properties": {name: {"type": "null"} for name in KPA_ONLY_FIELDS}},
+        ]}}}),
     ]})
 
     min_replicas: int = Field(
@@ -408,12 +412,19 @@ class Scaling(StrictModel):
         description="Target per replica: requests in flight (concurrency), requests per second "
         "(rps), percent of requested CPU (cpu) or MiB (memory).",
     )
+    behavior: ScalingBehavior | None = Field(
+        default=None,
+        description="Autoscaler windows and panic mode; defaults per model kind (see models/README.md, Scaling behaviour).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scaling":
         problem = scaling_problem(self.min_replicas, self.max_replicas, self.metric)
         if problem:
             raise ValueError(problem)
+        problem = behavior_problem(self.metric, self.metric in HPA_METRICS, self.behavior)
+        if problem:
+            raise ValueError(f"behavior: {problem}")
         if self.metric == "cpu" and self.target is not None and self.target > 100:
             raise ValueError("target for metric cpu is a percentage of the CPU request; use 1 to 100")
         return self
@@ -424,6 +435,7 @@ class ScalingOverride(StrictModel):
     max_replicas: int | None = Field(default=None, ge=1, le=MAX_REPLICAS)
     metric: ScaleMetric | None = None
     target: int | None = Field(default=None, ge=1, le=MAX_TARGET)
+    behavior: ScalingBehavior | None = None
 
 
 class Canary(StrictModel):
