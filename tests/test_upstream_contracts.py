@@ -133,6 +133,46 @@ def test_no_node_is_labelled_a_gpu_the_autoscaler_cannot_count(stack):
             assert "nvidia.com/gpu" in offered, group.pool
 
 
+# kubernetes/autoscaler @ cluster-autoscaler-1.35.1 (and 1.34.4): per node group options are ASG
+# tags under cloudprovider/aws/aws_manager.go:54 optionsTagsPrefix, parsed by GetAsgOptions
+# (:214-266) with the keys of config/const.go:32-38: the thresholds with strconv.ParseFloat, the
+# times with time.ParseDuration; a value that fails is only logged (klog.Warningf) and the
+# default kept. AwsNodeGroup.GetOptions (aws_cloud_provider.go:269-274) hands them to scale-down.
+AUTOSCALER_OPTIONS_TAG = "k8s.io/cluster-autoscaler/node-template/autoscaling-options/"
+AUTOSCALER_DURATION_OPTIONS = ("scaledownunneededtime", "scaledownunreadytime")
+AUTOSCALER_FLOAT_OPTIONS = ("scaledownutilizationthreshold", "scaledowngpuutilizationthreshold")
+# Go's time.ParseDuration: a sequence of decimal numbers with units.
+_GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_node_group_options_are_keys_and_values_the_autoscaler_parses(stack):
+    """Every autoscaling-options tag is one GetAsgOptions reads, with a value it parses; the GPU
+    threshold only on pools the autoscaler counts as GPU nodes (the accelerator label:
+    core/scaledown/eligibility/eligibility.go:173-190 picks the threshold by GetNodeGpuConfig)."""
+    from components.render import cluster_shape
+    assert cluster_shape.AUTOSCALING_OPTIONS_TAG_PREFIX + "/" == AUTOSCALER_OPTIONS_TAG
+    gpu_pools_wait = []
+    for group in rendered_stack(stack).cluster.node_groups:
+        options = {
+            tag.removeprefix(AUTOSCALER_OPTIONS_TAG): value
+            for tag, value in group.autoscaler_tags.items() if tag.startswith(AUTOSCALER_OPTIONS_TAG)
+        }
+        assert set(options) <= set(AUTOSCALER_DURATION_OPTIONS + AUTOSCALER_FLOAT_OPTIONS), group.pool
+        for key in AUTOSCALER_DURATION_OPTIONS:
+            if key in options:
+                assert _GO_DURATION.fullmatch(options[key]), (group.pool, key)
+        for key in AUTOSCALER_FLOAT_OPTIONS:
+            if key in options:
+                assert 0 < float(options[key]) <= 1, (group.pool, key)
+        if "scaledowngpuutilizationthreshold" in options:
+            assert AUTOSCALER_GPU_LABEL in group.labels, group.pool
+        if group.gpu_model:
+            gpu_pools_wait.append(_seconds(options["scaledownunneededtime"]) > 600)
+    # config/const.go:46 DefaultScaleDownUnneededTime is 10 minutes; GPU pools wait longer.
+    assert gpu_pools_wait and all(gpu_pools_wait)
+
+
 # KServe v0.20.0 charts.
 
 def test_every_runtime_of_the_chart_is_switched_by_modelplane():

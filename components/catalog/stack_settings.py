@@ -98,6 +98,36 @@ class GpuPoolSettings(StrictModel):
     mig: MigSettings | None = Field(default=None, description="MIG partitioning; none when absent.")
 
 
+# cluster-autoscaler's own defaults (kubernetes/autoscaler cluster-autoscaler/config/const.go:46-52
+# @ cluster-autoscaler-1.35.1): a node unneeded for 10 minutes, or unready for 20, is removed.
+MAX_SCALE_DOWN_SECONDS = 24 * 3600
+# GPU pools: a GPU node takes minutes to join (driver, NVIDIA agents) and a model minutes to load
+# on it, and GPU models at zero keep their last replica 15 minutes: an emptied GPU node waits 30
+# minutes before it goes, so a model used twice an hour does not pay for a new node each time.
+GPU_SCALE_DOWN_UNNEEDED_SECONDS = 1800
+
+
+class NodeScaleDown(StrictModel):
+    """When cluster-autoscaler removes the pool's nodes; fields left out keep its defaults (or
+    the pool kind's: GPU pools wait 30 minutes)."""
+
+    unneeded_seconds: int | None = Field(
+        default=None, ge=60, le=MAX_SCALE_DOWN_SECONDS,
+        description="How long a node must be unneeded before it is removed; 1800 for GPU pools, "
+        "cluster-autoscaler's 600 otherwise.",
+    )
+    unready_seconds: int | None = Field(
+        default=None, ge=60, le=MAX_SCALE_DOWN_SECONDS,
+        description="How long an unready node must stay unready before it is removed; "
+        "cluster-autoscaler's 1200 when left out.",
+    )
+    utilization_threshold: float | None = Field(
+        default=None, gt=0, le=1,
+        description="A node whose requests (GPUs on a GPU node) are at or below this share of "
+        "what it offers is a candidate for removal; cluster-autoscaler's 0.5 when left out.",
+    )
+
+
 class NodePool(StrictModel):
     # EKS takes at most 20 instance types per managed node group (CreateNodegroup instanceTypes).
     instance_types: list[InstanceTypeName] = Field(min_length=1, max_length=20)
@@ -115,6 +145,9 @@ class NodePool(StrictModel):
         default_factory=dict, max_length=MAX_ITEMS, description="Extra node labels (not under modelplane's or NVIDIA's prefixes)."
     )
     gpu: GpuPoolSettings | None = None
+    scale_down: NodeScaleDown = Field(
+        default_factory=NodeScaleDown, description="When cluster-autoscaler removes the pool's nodes."
+    )
 
     @field_validator("labels")
     @classmethod
@@ -182,6 +215,13 @@ class NodePool(StrictModel):
         if self.ami_type:
             return self.ami_type
         return "AL2023_x86_64_NVIDIA" if self.gpu else "AL2023_x86_64_STANDARD"
+
+    @property
+    def scale_down_unneeded_seconds(self) -> int | None:
+        """The pool's unneeded time; ``None`` keeps cluster-autoscaler's default."""
+        if self.scale_down.unneeded_seconds is not None:
+            return self.scale_down.unneeded_seconds
+        return GPU_SCALE_DOWN_UNNEEDED_SECONDS if self.gpu is not None else None
 
     def mig_slices_per_node(self) -> dict[str, int]:
         """MIG profile -> slices one node offers (empty when MIG is off)."""

@@ -30,6 +30,15 @@ MIG_CONFIG_STATE_LABEL = "nvidia.com/mig.config.state"
 MIG_CONFIG_STATE_READY = "success"
 # cluster-autoscaler's GPU label on AWS (cloudprovider/aws/aws_cloud_provider.go GPULabel).
 ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+# Per node group options cluster-autoscaler reads from the Auto Scaling group's tags
+# (cloudprovider/aws/aws_manager.go:54 optionsTagsPrefix, GetAsgOptions :214-266, keys in
+# config/const.go:32-38 @ cluster-autoscaler-1.35.1, the same in 1.34.4). A value it cannot parse
+# is only logged and the default kept, so the catalog validates them.
+AUTOSCALING_OPTIONS_TAG_PREFIX = f"{AUTOSCALER_TAG_PREFIX}/node-template/autoscaling-options"
+SCALE_DOWN_UNNEEDED_TIME_OPTION = "scaledownunneededtime"
+SCALE_DOWN_UNREADY_TIME_OPTION = "scaledownunreadytime"
+SCALE_DOWN_UTILIZATION_OPTION = "scaledownutilizationthreshold"
+SCALE_DOWN_GPU_UTILIZATION_OPTION = "scaledowngpuutilizationthreshold"
 _MAX_NODE_GROUP_NAME = 63
 
 
@@ -212,6 +221,26 @@ def mig_config_name(pool: str) -> str:
     return f"modelplane-{pool}"
 
 
+def scale_down_options(pool: NodePool, gpu_node: bool) -> dict[str, str]:
+    """The pool's scale-down settings as cluster-autoscaler's per node group options.
+
+    The autoscaler judges a node it counts as a GPU node (on AWS: one with the accelerator label)
+    by its GPU requests against the GPU threshold, any other node by CPU and memory against the
+    other one (core/scaledown/eligibility/eligibility.go:173-190), so the pool's threshold goes to
+    the option that applies to its nodes.
+    """
+    options = {}
+    if pool.scale_down_unneeded_seconds is not None:
+        options[SCALE_DOWN_UNNEEDED_TIME_OPTION] = f"{pool.scale_down_unneeded_seconds}s"
+    if pool.scale_down.unready_seconds is not None:
+        options[SCALE_DOWN_UNREADY_TIME_OPTION] = f"{pool.scale_down.unready_seconds}s"
+    threshold = pool.scale_down.utilization_threshold
+    if threshold is not None:
+        key = SCALE_DOWN_GPU_UTILIZATION_OPTION if gpu_node else SCALE_DOWN_UTILIZATION_OPTION
+        options[key] = str(threshold)
+    return options
+
+
 def render_node_group_shape(stack: Stack, name: str, pool: NodePool) -> NodeGroupShape:
     labels = {NODE_POOL_LABEL: name, **pool.labels}
     taints: tuple[Taint, ...] = ()
@@ -252,6 +281,8 @@ def render_node_group_shape(stack: Stack, name: str, pool: NodePool) -> NodeGrou
         offer = {**offer, WHOLE_GPU_RESOURCE: 0}
     for resource, count in sorted(offer.items()):
         autoscaler_tags[f"{AUTOSCALER_TAG_PREFIX}/node-template/resources/{resource}"] = str(count)
+    for option, value in sorted(scale_down_options(pool, gpu_node=ACCELERATOR_LABEL in labels).items()):
+        autoscaler_tags[f"{AUTOSCALING_OPTIONS_TAG_PREFIX}/{option}"] = value
     return NodeGroupShape(
         pool=name,
         node_group_name=shortened(f"{stack.cluster_name}-{name}", _MAX_NODE_GROUP_NAME),
