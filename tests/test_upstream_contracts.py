@@ -7,6 +7,7 @@ lives only in a controller's source is pinned here as a literal, with its file a
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import tarfile
@@ -19,7 +20,7 @@ import yaml
 from components.catalog import load_catalog, load_stack, resolve_deployment, stack_names
 from components.render.objects import object_id
 from components.render.stack_render import render_stack
-from tests.conftest import FIXTURE_STACKS, MODELS_DIR, REPO, STACKS_DIR
+from tests.conftest import FIXTURE_STACKS, MODELS_DIR, REPO, STACK_CONFIG, STACKS_DIR
 
 SHARED = Path(os.environ.get("MODELPLANE_SHARED_DIR", REPO.parent / "shared"))
 CHARTS = SHARED / "charts"
@@ -528,3 +529,58 @@ def test_the_mesh_default_outbound_policy_is_left_to_istio():
     assert not has_path(chart, "global.outboundTrafficPolicy")
     release = next(r for r in rendered_stack("prod").releases if r.name == "istiod")
     assert not has_path(release.values, "meshConfig.outboundTrafficPolicy")
+
+
+# GPU time-slicing: NVIDIA/k8s-device-plugin @ v0.20.0 (the chart nvidia-device-plugin 0.20.0).
+# api/config/v1/config.go:35-38 (version, flags, sharing), flags.go:60 (flags.migStrategy),
+# sharing.go:22 (sharing.timeSlicing), replicas.go:31-33 (renameByDefault,
+# failRequestsGreaterThanOne, resources) and :82-85 (name, rename, devices, replicas; devices
+# default to "all", :231-234; replicas at least 2, :251-252); a renamed resource is
+# <name>.shared (resources.go:89 DefaultSharedRename, consts.go:26).
+DEVICE_PLUGIN_CONFIG_KEYS = {"version", "flags", "sharing"}
+DEVICE_PLUGIN_TIME_SLICING_KEYS = {"renameByDefault", "failRequestsGreaterThanOne", "resources"}
+DEVICE_PLUGIN_RESOURCE_KEYS = {"name", "rename", "devices", "replicas"}
+DEVICE_PLUGIN_MIN_REPLICAS = 2
+DEVICE_PLUGIN_SHARED_SUFFIX = ".shared"
+
+
+def test_time_sliced_pools_get_a_device_plugin_configuration_it_reads(workspace):
+    """The chart builds its ConfigMap from config.map and config-manager picks an entry by the
+    node label nvidia.com/device-plugin.config, else config.default (chart values.yaml:20-28,
+    templates/daemonset-device-plugin.yml:75-84, _helpers.tpl hasDefaultConfig: with several
+    entries and no default, nodes without the label would get none)."""
+    from components.catalog.placement import SHARED_GPU_RESOURCE, WHOLE_GPU_RESOURCE
+    from components.catalog.stack_settings import TimeSlicing
+    chart = chart_values("nvidia-device-plugin@v0.20.0/nvidia-device-plugin")
+    assert {"map", "default", "fallbackStrategies"} <= set(chart["config"])
+    template = (CHARTS / "nvidia-device-plugin@v0.20.0/nvidia-device-plugin/templates/daemonset-device-plugin.yml").read_text()
+    assert 'name: NODE_LABEL\n          value: "nvidia.com/device-plugin.config"' in template
+    assert SHARED_GPU_RESOURCE == WHOLE_GPU_RESOURCE + DEVICE_PLUGIN_SHARED_SUFFIX
+    with pytest.raises(ValueError):
+        TimeSlicing(replicas=DEVICE_PLUGIN_MIN_REPLICAS - 1)
+
+    workspace.team(quota={"cpu": "8", "memory": "32Gi", "gpu_shares": 1})
+    workspace.model(gpu={"shares": 1})
+    pools = copy.deepcopy(STACK_CONFIG["modelplane:node_pools"])
+    del pools["mig"]
+    pools["gpu"]["gpu"]["sharing"] = {"time_slicing": {"replicas": 3}}
+    workspace.stack(node_pools=pools)
+    deployment = resolve_deployment(
+        load_catalog(workspace.models, "models"), load_stack(workspace.stacks, "dev", "stacks"), ["dev"],
+    )
+    rendered = render_stack(deployment)
+    config = next(r for r in rendered.releases if r.name == "nvidia-device-plugin").values["config"]
+    assert config["default"] in config["map"]
+    group = next(g for g in rendered.cluster.node_groups if g.pool == "gpu")
+    chosen = yaml.safe_load(config["map"][group.labels["nvidia.com/device-plugin.config"]])
+    assert set(chosen) <= DEVICE_PLUGIN_CONFIG_KEYS and chosen["version"] == "v1"
+    time_slicing = chosen["sharing"]["timeSlicing"]
+    assert set(time_slicing) <= DEVICE_PLUGIN_TIME_SLICING_KEYS and time_slicing["renameByDefault"] is True
+    [resource] = time_slicing["resources"]
+    assert set(resource) <= DEVICE_PLUGIN_RESOURCE_KEYS
+    assert resource == {"name": WHOLE_GPU_RESOURCE, "replicas": 3}
+    assert resource["replicas"] >= DEVICE_PLUGIN_MIN_REPLICAS
+    # What the nodes offer (the renamed resource, replicas per GPU) is what the model asks for.
+    assert group.autoscaler_tags[AUTOSCALER_RESOURCE_TAG + SHARED_GPU_RESOURCE] == "3"
+    [model] = deployment.models
+    assert model.gpu.resource == SHARED_GPU_RESOURCE

@@ -347,21 +347,30 @@ class GpuRequest(StrictModel):
 
     # Exactly one of the two is set (a null counts as not set), as the validator below says.
     model_config = ConfigDict(json_schema_extra={"oneOf": [
-        {"required": ["count"], "properties": {"count": {"type": "integer"}, "mig": {"type": "null"}}},
-        {"required": ["mig"], "properties": {"mig": {"type": "string"}, "count": {"type": "null"}}},
+        {"required": [name], "properties": {
+            other: {"type": kind if other == name else "null"} for other in ("count", "mig", "shares")
+        }}
+        for name, kind in (("count", "integer"), ("mig", "string"), ("shares", "integer"))
     ]})
 
     count: int | None = Field(default=None, ge=1, description="Whole GPUs per replica.")
     mig: MigProfileName | None = Field(
         default=None, description="One MIG slice of this profile per replica, e.g. 1g.10gb."
     )
+    # One share only: modelplane's device plugin configuration refuses a pod asking for more
+    # (failRequestsGreaterThanOne), since two shares of one GPU give no more time on it.
+    shares: int | None = Field(
+        default=None, ge=1, le=1,
+        description="1: one share of a time-sliced GPU (nvidia.com/gpu.shared) per replica.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "GpuRequest":
-        if (self.count is None) == (self.mig is None):
+        if [self.count, self.mig, self.shares].count(None) != 2:
             raise ValueError(
-                "set exactly one of count (whole GPUs, e.g. {count: 1}) or mig "
-                "(one MIG slice, e.g. {mig: 1g.10gb})"
+                "set exactly one of count (whole GPUs, e.g. {count: 1}), mig "
+                "(one MIG slice, e.g. {mig: 1g.10gb}) or shares (one share of a time-sliced GPU, "
+                "{shares: 1})"
             )
         return self
 

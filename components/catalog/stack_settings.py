@@ -90,12 +90,36 @@ class MigSettings(StrictModel):
     )
 
 
+# How many pods may share one GPU by time-slicing: the device plugin asks for at least 2
+# (NVIDIA/k8s-device-plugin api/config/v1/replicas.go:251-252 @ v0.20.0); more than 16 pods
+# taking turns on one GPU is a typo, not a plan.
+MAX_TIME_SLICES = 16
+
+
+class TimeSlicing(StrictModel):
+    replicas: int = Field(
+        ge=2, le=MAX_TIME_SLICES,
+        description="Pods that may share each GPU, taking turns (no memory or fault isolation).",
+    )
+
+
+class GpuSharing(StrictModel):
+    """GPUs shared between pods without MIG."""
+
+    time_slicing: TimeSlicing = Field(
+        description="The NVIDIA device plugin offers each GPU replicas times, as nvidia.com/gpu.shared."
+    )
+
+
 class GpuPoolSettings(StrictModel):
     model: Literal[tuple(GPU_MODELS)] = Field(  # type: ignore[valid-type]
         description="GPU model of the pool's instance types."
     )
     per_node: int = Field(ge=1, description="GPUs per node.")
     mig: MigSettings | None = Field(default=None, description="MIG partitioning; none when absent.")
+    sharing: GpuSharing | None = Field(
+        default=None, description="Time-slicing of whole GPUs (not with MIG); none when absent."
+    )
 
 
 # cluster-autoscaler's own defaults (kubernetes/autoscaler cluster-autoscaler/config/const.go:46-52
@@ -190,6 +214,18 @@ class NodePool(StrictModel):
                 )
         if self.ami_type and "NVIDIA" not in self.ami_type:
             raise ValueError(f"ami_type {self.ami_type} has no NVIDIA driver; use AL2023_x86_64_NVIDIA")
+        if self.gpu.sharing is not None:
+            if self.gpu.mig is not None:
+                raise ValueError(
+                    "gpu.sharing and gpu.mig cannot both be set: a pool's GPUs are either cut "
+                    "into MIG slices or shared by time-slicing; remove one"
+                )
+            if self.ami_type and self.ami_type.startswith("BOTTLEROCKET"):
+                raise ValueError(
+                    "Bottlerocket runs its own NVIDIA device plugin, which modelplane's "
+                    "time-slicing configuration does not reach; use ami_type AL2023_x86_64_NVIDIA "
+                    "or remove gpu.sharing"
+                )
         mig = self.gpu.mig
         if mig is not None:
             model = GPU_MODELS[self.gpu.model]
@@ -222,6 +258,13 @@ class NodePool(StrictModel):
         if self.scale_down.unneeded_seconds is not None:
             return self.scale_down.unneeded_seconds
         return GPU_SCALE_DOWN_UNNEEDED_SECONDS if self.gpu is not None else None
+
+    @property
+    def time_slices(self) -> int:
+        """Pods that may share one GPU of the pool (1 without time-slicing)."""
+        if self.gpu is None or self.gpu.sharing is None:
+            return 1
+        return self.gpu.sharing.time_slicing.replicas
 
     def mig_slices_per_node(self) -> dict[str, int]:
         """MIG profile -> slices one node offers (empty when MIG is off)."""
@@ -357,6 +400,19 @@ class StackSettings(StrictModel):
             raise ValueError(
                 "nvidia.provider device-plugin cannot partition GPUs into MIG slices; set "
                 "modelplane:nvidia.provider to gpu-operator (or leave it out) for the MIG pools"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _time_slicing_has_its_device_plugin(self) -> "StackSettings":
+        shared = sorted(name for name, pool in self.node_pools.items() if pool.gpu is not None and pool.gpu.sharing)
+        if shared and self.nvidia_provider == "gpu-operator":
+            fields = ", ".join(f"modelplane:node_pools.{name}.gpu.sharing" for name in shared)
+            raise ValueError(
+                f"{fields}: the pool shares GPUs by time-slicing, which modelplane configures in "
+                "the NVIDIA device plugin, and this stack runs the GPU operator instead (for its "
+                "MIG pools, or modelplane:nvidia.provider); keep time-sliced pools in stacks "
+                "without MIG, or remove gpu.sharing"
             )
         return self
 

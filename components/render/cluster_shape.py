@@ -28,6 +28,10 @@ MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 # pkg/mig/reconfigure/reconfigure.go:127-241, setState 540-578 @v0.15.0). Nothing else sets it.
 MIG_CONFIG_STATE_LABEL = "nvidia.com/mig.config.state"
 MIG_CONFIG_STATE_READY = "success"
+# The device plugin's config-manager picks the node's configuration from the chart's config.map
+# by this label (nvidia-device-plugin chart templates/daemonset-device-plugin.yml:75-76 @ v0.20.0),
+# and the chart's config.default where it is absent.
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 # cluster-autoscaler's GPU label on AWS (cloudprovider/aws/aws_cloud_provider.go GPULabel).
 ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 # Per node group options cluster-autoscaler reads from the Auto Scaling group's tags
@@ -241,6 +245,11 @@ def scale_down_options(pool: NodePool, gpu_node: bool) -> dict[str, str]:
     return options
 
 
+def device_plugin_config_name(pool: str) -> str:
+    """The device plugin configuration a time-sliced pool's nodes select by DEVICE_PLUGIN_CONFIG_LABEL."""
+    return f"modelplane-{pool}"
+
+
 def render_node_group_shape(stack: Stack, name: str, pool: NodePool) -> NodeGroupShape:
     labels = {NODE_POOL_LABEL: name, **pool.labels}
     taints: tuple[Taint, ...] = ()
@@ -257,6 +266,9 @@ def render_node_group_shape(stack: Stack, name: str, pool: NodePool) -> NodeGrou
         taints = (Taint(GPU_TAINT_KEY, GPU_TAINT_VALUE),)
         if pool.gpu.mig is not None:
             labels[MIG_CONFIG_LABEL] = mig_config_name(name)
+        if pool.gpu.sharing is not None:
+            # Set at boot: the plugin must never offer these GPUs whole.
+            labels[DEVICE_PLUGIN_CONFIG_LABEL] = device_plugin_config_name(name)
     autoscaler_tags = {
         f"{AUTOSCALER_TAG_PREFIX}/enabled": "true",
         f"{AUTOSCALER_TAG_PREFIX}/{stack.cluster_name}": "owned",
