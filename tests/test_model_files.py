@@ -112,11 +112,14 @@ def problems_of(workspace) -> list[str]:
         ),
         (
             {"gpu": {"count": 1, "mig": "1g.10gb"}},
-            "gpu: set exactly one of count (whole GPUs, e.g. {count: 1}) or mig (one MIG slice, "
-            "e.g. {mig: 1g.10gb})",
+            "gpu: set exactly one of count (whole GPUs, e.g. {count: 1}), mig (one MIG slice, "
+            "e.g. {mig: 1g.10gb}) or shares (one share of a time-sliced GPU, {shares: 1})",
         ),
-        ({"gpu": {}}, "gpu: set exactly one of count (whole GPUs, e.g. {count: 1}) or mig (one "
-                      "MIG slice, e.g. {mig: 1g.10gb})"),
+        ({"gpu": {}}, "gpu: set exactly one of count (whole GPUs, e.g. {count: 1}), mig (one "
+                      "MIG slice, e.g. {mig: 1g.10gb}) or shares (one share of a time-sliced GPU, {shares: 1})"),
+        ({"gpu": {"shares": 2}}, "gpu.shares: must be at most 1, got the number 2"),
+        ({"gpu": {"count": 1, "shares": 1}}, "gpu: set exactly one of count (whole GPUs, e.g. {count: 1}), mig (one "
+                                             "MIG slice, e.g. {mig: 1g.10gb}) or shares (one share of a time-sliced GPU, {shares: 1})"),
         ({"gpu": {"count": 0}}, "gpu.count: must be at least 1, got the number 0"),
         (
             {"gpu": {"mig": "1g.12gb"}},
@@ -200,7 +203,7 @@ def problems_of(workspace) -> list[str]:
         (
             {"environments": {"prod": {"scaling": {"min_replica": 1}}}},
             "environments.prod.scaling.min_replica: unknown field (did you mean min_replicas?); "
-            "allowed here: max_replicas, metric, min_replicas, target",
+            "allowed here: behavior, max_replicas, metric, min_replicas, target",
         ),
         (
             {"name": "2fa-scorer"},

@@ -75,6 +75,8 @@ def test_gpu_node_group_shape(basic_workspace):
         "k8s.io/cluster-autoscaler/node-template/label/nvidia.com/gpu.present": "true",
         "k8s.io/cluster-autoscaler/node-template/taint/nvidia.com/gpu": "true:NoSchedule",
         "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu": "1",
+        # GPU pools are conservative by default: an emptied GPU node waits 30 minutes.
+        "k8s.io/cluster-autoscaler/node-template/autoscaling-options/scaledownunneededtime": "1800s",
     }
     assert (gpu.ami_type, gpu.capacity_type, gpu.min_size, gpu.desired_size) == ("AL2023_x86_64_NVIDIA", "ON_DEMAND", 0, 0)
     mig = groups["mig"]
@@ -87,6 +89,51 @@ def test_gpu_node_group_shape(basic_workspace):
     assert mig.autoscaler_tags["k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu"] == "0"
     system = groups["system"]
     assert system.taints == () and system.ami_type == "AL2023_x86_64_STANDARD"
+
+
+OPTIONS = "k8s.io/cluster-autoscaler/node-template/autoscaling-options/"
+
+
+def options_of(group) -> dict[str, str]:
+    return {key.removeprefix(OPTIONS): value for key, value in group.autoscaler_tags.items() if key.startswith(OPTIONS)}
+
+
+def test_cpu_pools_keep_the_autoscalers_defaults_and_gpu_pools_wait_longer(basic_workspace):
+    groups = {g.pool: g for g in rendered(basic_workspace).cluster.node_groups}
+    assert options_of(groups["system"]) == {}
+    assert options_of(groups["gpu"]) == options_of(groups["mig"]) == {"scaledownunneededtime": "1800s"}
+
+
+def test_a_pools_scale_down_settings_become_its_node_group_options(basic_workspace):
+    pools = copy.deepcopy(STACK_CONFIG["modelplane:node_pools"])
+    settings = {"unneeded_seconds": 3600, "unready_seconds": 900, "utilization_threshold": 0.3}
+    for name in ("system", "gpu", "mig"):
+        pools[name]["scale_down"] = dict(settings)
+    basic_workspace.stack(node_pools=pools)
+    groups = {g.pool: g for g in rendered(basic_workspace).cluster.node_groups}
+    times = {"scaledownunneededtime": "3600s", "scaledownunreadytime": "900s"}
+    assert options_of(groups["system"]) == {**times, "scaledownutilizationthreshold": "0.3"}
+    # Whole-GPU nodes carry the accelerator label, so the autoscaler judges them by their GPUs.
+    assert options_of(groups["gpu"]) == {**times, "scaledowngpuutilizationthreshold": "0.3"}
+    # Mixed MIG nodes do not (kubernetes/autoscaler#8095): CPU and memory decide.
+    assert options_of(groups["mig"]) == {**times, "scaledownutilizationthreshold": "0.3"}
+
+
+@pytest.mark.parametrize(("scale_down", "message"), [
+    ({"unneeded_seconds": 30}, "scale_down.unneeded_seconds: must be at least 60"),
+    ({"unready_seconds": 86401}, "scale_down.unready_seconds: must be at most 86400"),
+    ({"utilization_threshold": 0}, "scale_down.utilization_threshold: must be more than 0"),
+    ({"utilization_threshold": 1.5}, "scale_down.utilization_threshold: must be at most 1"),
+    ({"unneeded_time": "10m"}, "scale_down.unneeded_time: unknown field"),
+])
+def test_scale_down_settings_are_checked(basic_workspace, scale_down, message):
+    pools = copy.deepcopy(STACK_CONFIG["modelplane:node_pools"])
+    pools["gpu"]["scale_down"] = scale_down
+    basic_workspace.stack(node_pools=pools)
+    with pytest.raises(InputError) as caught:
+        rendered(basic_workspace)
+    [problem] = [str(p) for p in caught.value.problems]
+    assert problem.startswith(f"stacks/Pulumi.dev.yaml: modelplane:node_pools.gpu.{message}")
 
 
 def test_single_strategy_advertises_slices_as_gpus(basic_workspace):

@@ -7,6 +7,7 @@ lives only in a controller's source is pinned here as a literal, with its file a
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import tarfile
@@ -19,7 +20,7 @@ import yaml
 from components.catalog import load_catalog, load_stack, resolve_deployment, stack_names
 from components.render.objects import object_id
 from components.render.stack_render import render_stack
-from tests.conftest import FIXTURE_STACKS, MODELS_DIR, REPO, STACKS_DIR
+from tests.conftest import FIXTURE_STACKS, MODELS_DIR, REPO, STACK_CONFIG, STACKS_DIR
 
 SHARED = Path(os.environ.get("MODELPLANE_SHARED_DIR", REPO.parent / "shared"))
 CHARTS = SHARED / "charts"
@@ -131,6 +132,46 @@ def test_no_node_is_labelled_a_gpu_the_autoscaler_cannot_count(stack):
         assert (AUTOSCALER_GPU_LABEL in group.labels) == counted, group.pool
         if group.gpu_model:
             assert "nvidia.com/gpu" in offered, group.pool
+
+
+# kubernetes/autoscaler @ cluster-autoscaler-1.35.1 (and 1.34.4): per node group options are ASG
+# tags under cloudprovider/aws/aws_manager.go:54 optionsTagsPrefix, parsed by GetAsgOptions
+# (:214-266) with the keys of config/const.go:32-38: the thresholds with strconv.ParseFloat, the
+# times with time.ParseDuration; a value that fails is only logged (klog.Warningf) and the
+# default kept. AwsNodeGroup.GetOptions (aws_cloud_provider.go:269-274) hands them to scale-down.
+AUTOSCALER_OPTIONS_TAG = "k8s.io/cluster-autoscaler/node-template/autoscaling-options/"
+AUTOSCALER_DURATION_OPTIONS = ("scaledownunneededtime", "scaledownunreadytime")
+AUTOSCALER_FLOAT_OPTIONS = ("scaledownutilizationthreshold", "scaledowngpuutilizationthreshold")
+# Go's time.ParseDuration: a sequence of decimal numbers with units.
+_GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$")
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_node_group_options_are_keys_and_values_the_autoscaler_parses(stack):
+    """Every autoscaling-options tag is one GetAsgOptions reads, with a value it parses; the GPU
+    threshold only on pools the autoscaler counts as GPU nodes (the accelerator label:
+    core/scaledown/eligibility/eligibility.go:173-190 picks the threshold by GetNodeGpuConfig)."""
+    from components.render import cluster_shape
+    assert cluster_shape.AUTOSCALING_OPTIONS_TAG_PREFIX + "/" == AUTOSCALER_OPTIONS_TAG
+    gpu_pools_wait = []
+    for group in rendered_stack(stack).cluster.node_groups:
+        options = {
+            tag.removeprefix(AUTOSCALER_OPTIONS_TAG): value
+            for tag, value in group.autoscaler_tags.items() if tag.startswith(AUTOSCALER_OPTIONS_TAG)
+        }
+        assert set(options) <= set(AUTOSCALER_DURATION_OPTIONS + AUTOSCALER_FLOAT_OPTIONS), group.pool
+        for key in AUTOSCALER_DURATION_OPTIONS:
+            if key in options:
+                assert _GO_DURATION.fullmatch(options[key]), (group.pool, key)
+        for key in AUTOSCALER_FLOAT_OPTIONS:
+            if key in options:
+                assert 0 < float(options[key]) <= 1, (group.pool, key)
+        if "scaledowngpuutilizationthreshold" in options:
+            assert AUTOSCALER_GPU_LABEL in group.labels, group.pool
+        if group.gpu_model:
+            gpu_pools_wait.append(_seconds(options["scaledownunneededtime"]) > 600)
+    # config/const.go:46 DefaultScaleDownUnneededTime is 10 minutes; GPU pools wait longer.
+    assert gpu_pools_wait and all(gpu_pools_wait)
 
 
 # KServe v0.20.0 charts.
@@ -353,6 +394,62 @@ def test_the_catalog_bounds_are_knatives():
         ColdStart(idle_retention_seconds=KNATIVE_WINDOW_MAX_SECONDS + 1)
 
 
+# Scaling behaviour: knative/serving pkg/apis/autoscaling/register.go @knative-v1.23.0: the
+# annotation keys (:133 window, :175 panic-window-percentage, :201 panic-threshold-percentage) and
+# their bounds (:141 WindowMin 6s, :144 WindowMax 1h, :184/:190 panic window 1-100, :212/:216
+# panic threshold 110-1000), enforced by annotation_validation.go:93-133 (floats) and :164-175
+# (window: whole seconds).
+KNATIVE_WINDOW = ("autoscaling.knative.dev/window", 6, 3600)
+KNATIVE_PANIC_WINDOW = ("autoscaling.knative.dev/panic-window-percentage", 1, 100)
+KNATIVE_PANIC_THRESHOLD = ("autoscaling.knative.dev/panic-threshold-percentage", 110, 1000)
+KNATIVE_HPA_CLASS = "hpa.autoscaling.knative.dev"
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_behavior_annotations_pass_knatives_validation_and_fit_the_autoscaler_class(stack):
+    """The KPA reads the window and the panic window (pkg/reconciler/autoscaling/resources/
+    metric.go:30-52) and the panic threshold (kpa/resources/decider.go:51-54); Knative's HPA
+    class writes the HPA from the window alone, as both stabilisation windows
+    (hpa/resources/hpa.go:105-115), so a panic annotation there would be silently ignored."""
+    seen = set()
+    for service in (obj for obj in rendered_stack(stack).objects if obj["kind"] == "InferenceService"):
+        annotations = service["spec"]["predictor"]["annotations"]
+        key, low, high = KNATIVE_WINDOW
+        if key in annotations:
+            assert low <= _seconds(annotations[key]) <= high
+            seen.add(key)
+        for key, low, high in (KNATIVE_PANIC_WINDOW, KNATIVE_PANIC_THRESHOLD):
+            if key in annotations:
+                assert low <= float(annotations[key]) <= high
+                seen.add(key)
+        if service["metadata"].get("annotations", {}).get("autoscaling.knative.dev/class") == KNATIVE_HPA_CLASS:
+            assert KNATIVE_PANIC_WINDOW[0] not in annotations and KNATIVE_PANIC_THRESHOLD[0] not in annotations
+    # The fixture exercises the window and the panic threshold (GPU models' defaults).
+    assert {KNATIVE_WINDOW[0], KNATIVE_PANIC_THRESHOLD[0]} <= seen
+
+
+def test_the_behavior_bounds_are_knatives():
+    from components.catalog import scaling_behavior as behavior
+    assert (behavior.MIN_STABLE_WINDOW_SECONDS, behavior.MAX_STABLE_WINDOW_SECONDS) == KNATIVE_WINDOW[1:]
+    assert (behavior.MIN_PANIC_WINDOW_PERCENT, behavior.MAX_PANIC_WINDOW_PERCENT) == KNATIVE_PANIC_WINDOW[1:]
+    assert (behavior.MIN_PANIC_THRESHOLD_PERCENT, behavior.MAX_PANIC_THRESHOLD_PERCENT) == KNATIVE_PANIC_THRESHOLD[1:]
+    from components.render import model_objects
+    assert (model_objects.STABLE_WINDOW_ANNOTATION, model_objects.PANIC_WINDOW_ANNOTATION,
+            model_objects.PANIC_THRESHOLD_ANNOTATION) == (
+        KNATIVE_WINDOW[0], KNATIVE_PANIC_WINDOW[0], KNATIVE_PANIC_THRESHOLD[0])
+    assert model_objects.HPA_AUTOSCALER_CLASS == KNATIVE_HPA_CLASS
+
+
+def test_max_scale_up_rate_is_a_cluster_setting_above_one():
+    """pkg/autoscaler/config/config.go:80 reads max-scale-up-rate from config-autoscaler and :151-152
+    refuses 1.0 or less; the decider takes it from there for every revision
+    (kpa/resources/decider.go:77), and no annotation overrides it."""
+    from components.catalog.platform_settings import ServingSettings
+    assert ServingSettings(max_scale_up_rate=1.01).max_scale_up_rate == 1.01
+    with pytest.raises(ValueError):
+        ServingSettings(max_scale_up_rate=1.0)
+
+
 @pytest.mark.parametrize("stack", FIXTURE_STACKS)
 def test_every_request_may_wait_out_a_cold_start(stack):
     """Knative's activator holds a request for a revision at zero inside a timeout handler set to
@@ -432,3 +529,58 @@ def test_the_mesh_default_outbound_policy_is_left_to_istio():
     assert not has_path(chart, "global.outboundTrafficPolicy")
     release = next(r for r in rendered_stack("prod").releases if r.name == "istiod")
     assert not has_path(release.values, "meshConfig.outboundTrafficPolicy")
+
+
+# GPU time-slicing: NVIDIA/k8s-device-plugin @ v0.20.0 (the chart nvidia-device-plugin 0.20.0).
+# api/config/v1/config.go:35-38 (version, flags, sharing), flags.go:60 (flags.migStrategy),
+# sharing.go:22 (sharing.timeSlicing), replicas.go:31-33 (renameByDefault,
+# failRequestsGreaterThanOne, resources) and :82-85 (name, rename, devices, replicas; devices
+# default to "all", :231-234; replicas at least 2, :251-252); a renamed resource is
+# <name>.shared (resources.go:89 DefaultSharedRename, consts.go:26).
+DEVICE_PLUGIN_CONFIG_KEYS = {"version", "flags", "sharing"}
+DEVICE_PLUGIN_TIME_SLICING_KEYS = {"renameByDefault", "failRequestsGreaterThanOne", "resources"}
+DEVICE_PLUGIN_RESOURCE_KEYS = {"name", "rename", "devices", "replicas"}
+DEVICE_PLUGIN_MIN_REPLICAS = 2
+DEVICE_PLUGIN_SHARED_SUFFIX = ".shared"
+
+
+def test_time_sliced_pools_get_a_device_plugin_configuration_it_reads(workspace):
+    """The chart builds its ConfigMap from config.map and config-manager picks an entry by the
+    node label nvidia.com/device-plugin.config, else config.default (chart values.yaml:20-28,
+    templates/daemonset-device-plugin.yml:75-84, _helpers.tpl hasDefaultConfig: with several
+    entries and no default, nodes without the label would get none)."""
+    from components.catalog.placement import SHARED_GPU_RESOURCE, WHOLE_GPU_RESOURCE
+    from components.catalog.stack_settings import TimeSlicing
+    chart = chart_values("nvidia-device-plugin@v0.20.0/nvidia-device-plugin")
+    assert {"map", "default", "fallbackStrategies"} <= set(chart["config"])
+    template = (CHARTS / "nvidia-device-plugin@v0.20.0/nvidia-device-plugin/templates/daemonset-device-plugin.yml").read_text()
+    assert 'name: NODE_LABEL\n          value: "nvidia.com/device-plugin.config"' in template
+    assert SHARED_GPU_RESOURCE == WHOLE_GPU_RESOURCE + DEVICE_PLUGIN_SHARED_SUFFIX
+    with pytest.raises(ValueError):
+        TimeSlicing(replicas=DEVICE_PLUGIN_MIN_REPLICAS - 1)
+
+    workspace.team(quota={"cpu": "8", "memory": "32Gi", "gpu_shares": 1})
+    workspace.model(gpu={"shares": 1})
+    pools = copy.deepcopy(STACK_CONFIG["modelplane:node_pools"])
+    del pools["mig"]
+    pools["gpu"]["gpu"]["sharing"] = {"time_slicing": {"replicas": 3}}
+    workspace.stack(node_pools=pools)
+    deployment = resolve_deployment(
+        load_catalog(workspace.models, "models"), load_stack(workspace.stacks, "dev", "stacks"), ["dev"],
+    )
+    rendered = render_stack(deployment)
+    config = next(r for r in rendered.releases if r.name == "nvidia-device-plugin").values["config"]
+    assert config["default"] in config["map"]
+    group = next(g for g in rendered.cluster.node_groups if g.pool == "gpu")
+    chosen = yaml.safe_load(config["map"][group.labels["nvidia.com/device-plugin.config"]])
+    assert set(chosen) <= DEVICE_PLUGIN_CONFIG_KEYS and chosen["version"] == "v1"
+    time_slicing = chosen["sharing"]["timeSlicing"]
+    assert set(time_slicing) <= DEVICE_PLUGIN_TIME_SLICING_KEYS and time_slicing["renameByDefault"] is True
+    [resource] = time_slicing["resources"]
+    assert set(resource) <= DEVICE_PLUGIN_RESOURCE_KEYS
+    assert resource == {"name": WHOLE_GPU_RESOURCE, "replicas": 3}
+    assert resource["replicas"] >= DEVICE_PLUGIN_MIN_REPLICAS
+    # What the nodes offer (the renamed resource, replicas per GPU) is what the model asks for.
+    assert group.autoscaler_tags[AUTOSCALER_RESOURCE_TAG + SHARED_GPU_RESOURCE] == "3"
+    [model] = deployment.models
+    assert model.gpu.resource == SHARED_GPU_RESOURCE

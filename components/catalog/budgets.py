@@ -11,6 +11,7 @@ from components.catalog.loader import CatalogTeam
 from components.catalog.placement import (
     SIDECAR_CPU,
     SIDECAR_MEMORY,
+    SHARED_GPU_RESOURCE,
     WHOLE_GPU_RESOURCE,
     gpu_offer,
     one_of,
@@ -113,6 +114,7 @@ def quota_problems(team: CatalogTeam, models: list[DeployedModel], stack: Stack)
         "quota.cpu": cpu_cores(quota.cpu),
         "quota.memory": memory_bytes(quota.memory),
         "quota.gpu": Decimal(quota.gpu),
+        "quota.gpu_shares": Decimal(quota.gpu_shares),
     }
     for profile, count in quota.mig.items():
         limits[f"quota.mig.{profile}"] = Decimal(count)
@@ -151,6 +153,8 @@ def _replica_demand(model: DeployedModel) -> dict[str, Decimal]:
     if model.gpu is not None:
         if model.gpu.resource == WHOLE_GPU_RESOURCE:
             demand["quota.gpu"] = Decimal(model.gpu.count)
+        elif model.gpu.resource == SHARED_GPU_RESOURCE:
+            demand["quota.gpu_shares"] = Decimal(model.gpu.count)
         else:
             demand[f"quota.mig.{model.spec.gpu.mig}"] = Decimal(model.gpu.count)
     return demand
@@ -177,6 +181,12 @@ def _replica_over_quota(team: CatalogTeam, model: DeployedModel, stack: Stack, q
             f"{request.count} GPU{'s' if request.count > 1 else ''} per replica "
             f"{'are' if request.count > 1 else 'is'} more than {quota}, so no replica could start; "
             + (f"lower gpu.count or {raise_quota}" if request.count > 1 else raise_quota),
+        )
+    if request.shares is not None:
+        return Problem(
+            model.model.source, "gpu.shares",
+            f"one share of a time-sliced GPU per replica is more than {quota}, so no replica "
+            f"could start; {raise_quota}",
         )
     if quota_field == "quota.gpu":
         return Problem(

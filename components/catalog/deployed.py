@@ -8,6 +8,7 @@ from components.catalog.cold_start import ColdStartPolicy
 from components.catalog.loader import CatalogModel, CatalogTeam
 from components.catalog.model_spec import ModelSpec
 from components.catalog.placement import GpuClaim
+from components.catalog.scaling_behavior import BehaviorPolicy
 from components.catalog.problems import Problem
 from components.catalog.stacks import Stack
 
@@ -49,6 +50,8 @@ class DeployedModel:
     cold_start: ColdStartPolicy
     # Seconds a request may take, a cold start included: the revision's, and the route's.
     timeout_seconds: int
+    # The autoscaler's windows and panic mode (``None`` fields: Knative's cluster settings).
+    behavior: BehaviorPolicy = BehaviorPolicy()
 
     @property
     def spec(self) -> ModelSpec:

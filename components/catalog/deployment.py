@@ -16,11 +16,12 @@ from components.catalog.cold_start import DEFAULT_REQUEST_TIMEOUT_SECONDS, ColdS
 from components.catalog.budgets import capacity_problems, capacity_warnings, quota_problems
 from components.catalog.deployed import DeployedModel, ModelSlo, StackDeployment
 from components.catalog.loader import Catalog, CatalogModel, CatalogTeam
-from components.catalog.model_spec import ModelSpec, cpu_limit_problem, scaling_problem
+from components.catalog.model_spec import HPA_METRICS, ModelSpec, cpu_limit_problem, scaling_problem
 from components.catalog.placement import fit_problems, place_model
 from components.catalog.problems import InputError, Problem
 from components.catalog.quantities import cpu_cores, format_cpu
 from components.catalog.rules import catalog_problems, route_grant_problems, route_path
+from components.catalog.scaling_behavior import behavior_problem, resolve_behavior
 from components.catalog.stacks import Stack
 
 
@@ -117,6 +118,15 @@ def _resolve_model(
                 f"the model is critical, so it keeps at least 1 replica in prod stack "
                 f"{stack.name}; remove this override or set it to 1 or more",
             ))
+    hpa = metric in HPA_METRICS
+    override_behavior = scaling_override.behavior if scaling_override is not None else None
+    for field, layer in ((f"{override_field}.scaling.behavior", override_behavior), ("scaling.behavior", scaling.behavior)):
+        # The file's own behavior with its own metric was checked on loading; this catches an
+        # override that moves the model to the HPA, or adds panic settings there.
+        problem = behavior_problem(metric, hpa, layer)
+        if problem:
+            problems.append(Problem(model.source, field, f"in stack {stack.name}: {problem}"))
+    behavior = resolve_behavior(spec.gpu is not None, hpa, override_behavior, scaling.behavior)
 
     resources_override = override.resources if override is not None else None
     cpu = spec.resources.cpu
@@ -167,6 +177,7 @@ def _resolve_model(
         slo=_slo(spec, stack),
         cold_start=cold_start,
         timeout_seconds=timeout_seconds,
+        behavior=behavior,
     )
 
 

@@ -18,6 +18,7 @@ from components.catalog.runtimes import (
     SERVING_RUNTIMES,
     ServingRuntime,
 )
+from components.catalog.scaling_behavior import KPA_ONLY_FIELDS, ScalingBehavior, behavior_problem
 from components.catalog.team_spec import MigProfileName
 
 # Knative names the first revision `<model>-predictor-00001`, and a revision name must fit in a
@@ -346,21 +347,30 @@ class GpuRequest(StrictModel):
 
     # Exactly one of the two is set (a null counts as not set), as the validator below says.
     model_config = ConfigDict(json_schema_extra={"oneOf": [
-        {"required": ["count"], "properties": {"count": {"type": "integer"}, "mig": {"type": "null"}}},
-        {"required": ["mig"], "properties": {"mig": {"type": "string"}, "count": {"type": "null"}}},
+        {"required": [name], "properties": {
+            other: {"type": kind if other == name else "null"} for other in ("count", "mig", "shares")
+        }}
+        for name, kind in (("count", "integer"), ("mig", "string"), ("shares", "integer"))
     ]})
 
     count: int | None = Field(default=None, ge=1, description="Whole GPUs per replica.")
     mig: MigProfileName | None = Field(
         default=None, description="One MIG slice of this profile per replica, e.g. 1g.10gb."
     )
+    # One share only: modelplane's device plugin configuration refuses a pod asking for more
+    # (failRequestsGreaterThanOne), since two shares of one GPU give no more time on it.
+    shares: int | None = Field(
+        default=None, ge=1, le=1,
+        description="1: one share of a time-sliced GPU (nvidia.com/gpu.shared) per replica.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "GpuRequest":
-        if (self.count is None) == (self.mig is None):
+        if [self.count, self.mig, self.shares].count(None) != 2:
             raise ValueError(
-                "set exactly one of count (whole GPUs, e.g. {count: 1}) or mig "
-                "(one MIG slice, e.g. {mig: 1g.10gb})"
+                "set exactly one of count (whole GPUs, e.g. {count: 1}), mig "
+                "(one MIG slice, e.g. {mig: 1g.10gb}) or shares (one share of a time-sliced GPU, "
+                "{shares: 1})"
             )
         return self
 
@@ -392,6 +402,9 @@ class Scaling(StrictModel):
         {"if": {"not": {"required": ["max_replicas"]}}, "then": {"properties": {"min_replicas": {"maximum": 1}}}},
         _when("metric", list(HPA_METRICS), {"required": ["min_replicas"], "properties": {"min_replicas": {"minimum": 1}}}),
         _when("metric", ["cpu"], {"properties": {"target": {"maximum": 100}}}),
+        _when("metric", list(HPA_METRICS), {"properties": {"behavior": {"anyOf": [
+            {"type": "null"}, {"properties": {name: {"type": "null"} for name in KPA_ONLY_FIELDS}},
+        ]}}}),
     ]})
 
     min_replicas: int = Field(
@@ -408,12 +421,19 @@ class Scaling(StrictModel):
         description="Target per replica: requests in flight (concurrency), requests per second "
         "(rps), percent of requested CPU (cpu) or MiB (memory).",
     )
+    behavior: ScalingBehavior | None = Field(
+        default=None,
+        description="Autoscaler windows and panic mode; defaults per model kind (see models/README.md, Scaling behaviour).",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "Scaling":
         problem = scaling_problem(self.min_replicas, self.max_replicas, self.metric)
         if problem:
             raise ValueError(problem)
+        problem = behavior_problem(self.metric, self.metric in HPA_METRICS, self.behavior)
+        if problem:
+            raise ValueError(f"behavior: {problem}")
         if self.metric == "cpu" and self.target is not None and self.target > 100:
             raise ValueError("target for metric cpu is a percentage of the CPU request; use 1 to 100")
         return self
@@ -424,6 +444,7 @@ class ScalingOverride(StrictModel):
     max_replicas: int | None = Field(default=None, ge=1, le=MAX_REPLICAS)
     metric: ScaleMetric | None = None
     target: int | None = Field(default=None, ge=1, le=MAX_TARGET)
+    behavior: ScalingBehavior | None = None
 
 
 class Canary(StrictModel):

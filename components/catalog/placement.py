@@ -33,6 +33,10 @@ NODE_RESERVED_CPU = cpu_cores("500m")
 NODE_RESERVED_MEMORY = memory_bytes("1536Mi")
 
 WHOLE_GPU_RESOURCE = "nvidia.com/gpu"
+# A time-sliced GPU's resource: the device plugin renames what it replicates to <name>.shared
+# under renameByDefault (NVIDIA/k8s-device-plugin api/config/v1/replicas.go:205-207,
+# consts.go:26 @ v0.20.0), so a model asking for whole GPUs can never land on a share.
+SHARED_GPU_RESOURCE = WHOLE_GPU_RESOURCE + ".shared"
 
 
 def mig_resource_name(profile: str) -> str:
@@ -46,12 +50,16 @@ class GpuClaim:
 
     resource: str
     count: int
+    # Pods taking turns on each GPU of the claim's pool (time-slicing), for the cost of a share.
+    shares_per_gpu: int = 1
 
 
 def gpu_offer(pool: NodePool, mig_strategy: str) -> dict[str, int]:
     """Extended resource -> how many one node of ``pool`` offers."""
     if pool.gpu is None:
         return {}
+    if pool.gpu.sharing is not None:
+        return {SHARED_GPU_RESOURCE: pool.gpu.per_node * pool.time_slices}
     if pool.gpu.mig is None:
         return {WHOLE_GPU_RESOURCE: pool.gpu.per_node}
     if mig_strategy == "single":
@@ -62,6 +70,12 @@ def gpu_offer(pool: NodePool, mig_strategy: str) -> dict[str, int]:
 def _claim_on(request: GpuRequest, pool: NodePool, mig_strategy: str) -> GpuClaim | None:
     """What one replica asks of ``pool`` for ``request``, or ``None`` when the pool cannot serve it."""
     if pool.gpu is None:
+        return None
+    if request.shares is not None:
+        if pool.gpu.sharing is None:
+            return None
+        return GpuClaim(SHARED_GPU_RESOURCE, request.shares, shares_per_gpu=pool.time_slices)
+    if pool.gpu.sharing is not None:
         return None
     if request.count is not None:
         if pool.gpu.mig is None and pool.gpu.per_node >= request.count:
@@ -76,6 +90,8 @@ def _claim_on(request: GpuRequest, pool: NodePool, mig_strategy: str) -> GpuClai
 def _describe_pool(name: str, pool: NodePool) -> str:
     if pool.gpu is None:
         return f"{name} (no GPUs)"
+    if pool.gpu.sharing is not None:
+        return f"{name} ({pool.gpu.per_node} x {pool.gpu.model} per node, each shared by {pool.time_slices})"
     if pool.gpu.mig is None:
         return f"{name} ({pool.gpu.per_node} x {pool.gpu.model} per node)"
     layout = ", ".join(f"{profile} x{count}" for profile, count in sorted(pool.gpu.mig.layout.items()))
@@ -142,6 +158,10 @@ def _pinned_pool_fixes(request: GpuRequest, pool: NodePool) -> list[str]:
 
 def _why_not(request: GpuRequest, pool: NodePool) -> str:
     """Why ``pool`` (a GPU pool) cannot serve ``request``."""
+    if request.shares is not None:
+        return "its GPUs are not time-sliced"
+    if pool.gpu.sharing is not None:
+        return "its GPUs are time-sliced: it offers shares (gpu: {shares: 1}), not whole GPUs or MIG slices"
     if request.count is not None:
         if pool.gpu.mig is not None:
             return "its GPUs are cut into MIG slices"
@@ -154,6 +174,8 @@ def _why_not(request: GpuRequest, pool: NodePool) -> str:
 def _describe_request(request: GpuRequest) -> str:
     if request.count is not None:
         return f"{request.count} whole GPU{'s' if request.count > 1 else ''}"
+    if request.shares is not None:
+        return "one share of a time-sliced GPU"
     return f"a {request.mig} MIG slice"
 
 
@@ -162,8 +184,17 @@ def _no_pool_problem(request: GpuRequest, stack: Stack) -> tuple[str, str]:
     gpu_pools = [_describe_pool(name, pool) for name, pool in sorted(pools.items()) if pool.gpu]
     listed = "; ".join(gpu_pools) if gpu_pools else "none"
     leave_out = f"set environments.{stack.name}.enabled: false"
+    if request.shares is not None:
+        return "gpu.shares", (
+            f"{_describe_request(request)} per replica, but no pool of stack {stack.name} is "
+            f"time-sliced (GPU pools: {listed}); add gpu.sharing.time_slicing to a pool of "
+            f"{stack.source}, ask for gpu: {{count: 1}}, or {leave_out}"
+        )
     if request.count is not None:
-        whole = [pool.gpu.per_node for pool in pools.values() if pool.gpu is not None and pool.gpu.mig is None]
+        whole = [
+            pool.gpu.per_node for pool in pools.values()
+            if pool.gpu is not None and pool.gpu.mig is None and pool.gpu.sharing is None
+        ]
         if not whole:
             return "gpu.count", (
                 f"{_describe_request(request)} per replica, but stack {stack.name} has no GPU pool "

@@ -194,6 +194,15 @@ class ServingSettings(StrictModel):
     # Knative refuses a grace period under 6 seconds.
     scale_to_zero_grace_period_seconds: int = Field(default=30, ge=6, le=3600)
     stable_window_seconds: int = Field(default=60, ge=6, le=3600)
+    # Knative reads it from config-autoscaler only, for every revision (knative/serving @
+    # knative-v1.23.0 pkg/autoscaler/config/config.go:80, above 1.0 at :151-152; the KPA's
+    # decider takes it from there, kpa/resources/decider.go:77): no per-model annotation exists.
+    max_scale_up_rate: float | None = Field(
+        default=None, gt=1, le=1000,
+        description="Most a model's replicas may grow in one autoscaler step, as a multiple of "
+        "the ready ones (Knative's max-scale-up-rate, for every model of the stack); Knative's "
+        "1000 when left out.",
+    )
     progress_deadline_seconds: int | None = Field(
         default=None,
         ge=60,

@@ -90,12 +90,66 @@ class MigSettings(StrictModel):
     )
 
 
+# How many pods may share one GPU by time-slicing: the device plugin asks for at least 2
+# (NVIDIA/k8s-device-plugin api/config/v1/replicas.go:251-252 @ v0.20.0); more than 16 pods
+# taking turns on one GPU is a typo, not a plan.
+MAX_TIME_SLICES = 16
+
+
+class TimeSlicing(StrictModel):
+    replicas: int = Field(
+        ge=2, le=MAX_TIME_SLICES,
+        description="Pods that may share each GPU, taking turns (no memory or fault isolation).",
+    )
+
+
+class GpuSharing(StrictModel):
+    """GPUs shared between pods without MIG."""
+
+    time_slicing: TimeSlicing = Field(
+        description="The NVIDIA device plugin offers each GPU replicas times, as nvidia.com/gpu.shared."
+    )
+
+
 class GpuPoolSettings(StrictModel):
     model: Literal[tuple(GPU_MODELS)] = Field(  # type: ignore[valid-type]
         description="GPU model of the pool's instance types."
     )
     per_node: int = Field(ge=1, description="GPUs per node.")
     mig: MigSettings | None = Field(default=None, description="MIG partitioning; none when absent.")
+    sharing: GpuSharing | None = Field(
+        default=None, description="Time-slicing of whole GPUs (not with MIG); none when absent."
+    )
+
+
+# cluster-autoscaler's own defaults (kubernetes/autoscaler cluster-autoscaler/config/const.go:46-52
+# @ cluster-autoscaler-1.35.1): a node unneeded for 10 minutes, or unready for 20, is removed.
+MAX_SCALE_DOWN_SECONDS = 24 * 3600
+# GPU pools: a GPU node takes minutes to join (driver, NVIDIA agents) and a model minutes to load
+# on it, and GPU models at zero keep their last replica 15 minutes: an emptied GPU node waits 30
+# minutes before it goes, so a model used twice an hour does not pay for a new node each time.
+GPU_SCALE_DOWN_UNNEEDED_SECONDS = 1800
+
+
+class NodeScaleDown(StrictModel):
+    """When cluster-autoscaler removes the pool's nodes; fields left out keep its defaults (or
+    the pool kind's: GPU pools wait 30 minutes)."""
+
+    unneeded_seconds: int | None = Field(
+        default=None, ge=60, le=MAX_SCALE_DOWN_SECONDS,
+        description="How long a node must be unneeded before it is removed; 1800 for GPU pools, "
+        "cluster-autoscaler's 600 otherwise.",
+    )
+    unready_seconds: int | None = Field(
+        default=None, ge=60, le=MAX_SCALE_DOWN_SECONDS,
+        description="How long an unready node must stay unready before it is removed; "
+        "cluster-autoscaler's 1200 when left out.",
+    )
+    utilization_threshold: float | None = Field(
+        default=None, gt=0, le=1,
+        description="A node whose requests (GPUs on a GPU node) are at or below this share of "
+        "what it offers is a candidate for removal; cluster-autoscaler's 0.5 when left out.",
+    )
 
 
 class NodePool(StrictModel):
@@ -115,6 +169,9 @@ class NodePool(StrictModel):
         default_factory=dict, max_length=MAX_ITEMS, description="Extra node labels (not under modelplane's or NVIDIA's prefixes)."
     )
     gpu: GpuPoolSettings | None = None
+    scale_down: NodeScaleDown = Field(
+        default_factory=NodeScaleDown, description="When cluster-autoscaler removes the pool's nodes."
+    )
 
     @field_validator("labels")
     @classmethod
@@ -157,6 +214,18 @@ class NodePool(StrictModel):
                 )
         if self.ami_type and "NVIDIA" not in self.ami_type:
             raise ValueError(f"ami_type {self.ami_type} has no NVIDIA driver; use AL2023_x86_64_NVIDIA")
+        if self.gpu.sharing is not None:
+            if self.gpu.mig is not None:
+                raise ValueError(
+                    "gpu.sharing and gpu.mig cannot both be set: a pool's GPUs are either cut "
+                    "into MIG slices or shared by time-slicing; remove one"
+                )
+            if self.ami_type and self.ami_type.startswith("BOTTLEROCKET"):
+                raise ValueError(
+                    "Bottlerocket runs its own NVIDIA device plugin, which modelplane's "
+                    "time-slicing configuration does not reach; use ami_type AL2023_x86_64_NVIDIA "
+                    "or remove gpu.sharing"
+                )
         mig = self.gpu.mig
         if mig is not None:
             model = GPU_MODELS[self.gpu.model]
@@ -182,6 +251,20 @@ class NodePool(StrictModel):
         if self.ami_type:
             return self.ami_type
         return "AL2023_x86_64_NVIDIA" if self.gpu else "AL2023_x86_64_STANDARD"
+
+    @property
+    def scale_down_unneeded_seconds(self) -> int | None:
+        """The pool's unneeded time; ``None`` keeps cluster-autoscaler's default."""
+        if self.scale_down.unneeded_seconds is not None:
+            return self.scale_down.unneeded_seconds
+        return GPU_SCALE_DOWN_UNNEEDED_SECONDS if self.gpu is not None else None
+
+    @property
+    def time_slices(self) -> int:
+        """Pods that may share one GPU of the pool (1 without time-slicing)."""
+        if self.gpu is None or self.gpu.sharing is None:
+            return 1
+        return self.gpu.sharing.time_slicing.replicas
 
     def mig_slices_per_node(self) -> dict[str, int]:
         """MIG profile -> slices one node offers (empty when MIG is off)."""
@@ -317,6 +400,19 @@ class StackSettings(StrictModel):
             raise ValueError(
                 "nvidia.provider device-plugin cannot partition GPUs into MIG slices; set "
                 "modelplane:nvidia.provider to gpu-operator (or leave it out) for the MIG pools"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _time_slicing_has_its_device_plugin(self) -> "StackSettings":
+        shared = sorted(name for name, pool in self.node_pools.items() if pool.gpu is not None and pool.gpu.sharing)
+        if shared and self.nvidia_provider == "gpu-operator":
+            fields = ", ".join(f"modelplane:node_pools.{name}.gpu.sharing" for name in shared)
+            raise ValueError(
+                f"{fields}: the pool shares GPUs by time-slicing, which modelplane configures in "
+                "the NVIDIA device plugin, and this stack runs the GPU operator instead (for its "
+                "MIG pools, or modelplane:nvidia.provider); keep time-sliced pools in stacks "
+                "without MIG, or remove gpu.sharing"
             )
         return self
 

@@ -118,6 +118,10 @@ class TeamQuota(StrictModel):
     mig: MigQuota = Field(
         default_factory=dict, description="MIG slices the team may request, by profile."
     )
+    gpu_shares: int = Field(
+        default=0, ge=0, le=100_000,
+        description="Shares of time-sliced GPUs (nvidia.com/gpu.shared) the team may request.",
+    )
 
 
 class TeamSpec(StrictModel):

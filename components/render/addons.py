@@ -13,9 +13,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+import yaml
+
 from components import pins
 from components.catalog.deployed import StackDeployment
-from components.catalog.placement import ISTIO_PROXY_CPU, ISTIO_PROXY_MEMORY
+from components.catalog.placement import ISTIO_PROXY_CPU, ISTIO_PROXY_MEMORY, WHOLE_GPU_RESOURCE
 from components.catalog.problems import Problem
 from components.catalog.runtimes import SERVING_RUNTIMES
 from components.catalog.stack_settings import SYSTEM_POOL
@@ -47,6 +49,7 @@ from components.platform_names import (
     PROMETHEUS_RELEASE,
     STORAGE_CLASS,
 )
+from components.render.cluster_shape import device_plugin_config_name
 from components.render.iam import (
     CLUSTER_AUTOSCALER_NAMESPACE,
     CLUSTER_AUTOSCALER_SERVICE_ACCOUNT,
@@ -362,11 +365,47 @@ def cluster_autoscaler(deployment: StackDeployment) -> HelmRelease:
     )
 
 
+# The device plugin configuration of GPU nodes without a time-sliced pool's label.
+WHOLE_GPUS_DEVICE_PLUGIN_CONFIG = "whole-gpus"
+
+
+def device_plugin_config(time_slices: int | None) -> str:
+    """One device plugin configuration file (NVIDIA/k8s-device-plugin api/config/v1 @ v0.20.0:
+    config.go Config, sharing.go Sharing.TimeSlicing, replicas.go ReplicatedResources).
+
+    Time-sliced GPUs are renamed nvidia.com/gpu.shared (renameByDefault), so only models asking
+    for a share land there, and a pod asking for more than one share is refused
+    (failRequestsGreaterThanOne) rather than given a second turn on the same GPU.
+    """
+    config: dict[str, Any] = {"version": "v1", "flags": {"migStrategy": "none"}}
+    if time_slices is not None:
+        config["sharing"] = {"timeSlicing": {
+            "renameByDefault": True,
+            "failRequestsGreaterThanOne": True,
+            "resources": [{"name": WHOLE_GPU_RESOURCE, "replicas": time_slices}],
+        }}
+    return yaml.safe_dump(config, sort_keys=True)
+
+
+def device_plugin_config_values(deployment: StackDeployment) -> dict[str, Any]:
+    """The chart's config values: one configuration per time-sliced pool, whole GPUs elsewhere
+    (an empty dict when no pool is time-sliced)."""
+    pools = deployment.stack.settings.node_pools
+    shared = {name: pool for name, pool in sorted(pools.items()) if pool.gpu is not None and pool.gpu.sharing}
+    if not shared:
+        return {}
+    configs = {device_plugin_config_name(name): device_plugin_config(pool.time_slices) for name, pool in shared.items()}
+    configs[WHOLE_GPUS_DEVICE_PLUGIN_CONFIG] = device_plugin_config(None)
+    return {"config": {"map": configs, "default": WHOLE_GPUS_DEVICE_PLUGIN_CONFIG}}
+
+
 def nvidia_device_plugin(deployment: StackDeployment) -> HelmRelease:
     # Runs on nodes labelled nvidia.com/gpu.present (every GPU pool) and tolerates their taint.
+    sharing = device_plugin_config_values(deployment)
     return HelmRelease(
         NVIDIA_DEVICE_PLUGIN_RELEASE, NVIDIA_NAMESPACE, pins.NVIDIA_DEVICE_PLUGIN,
         {
+            **sharing,
             "migStrategy": "none",
             "gfd": {"enabled": True},
             # GPU feature discovery brings node-feature-discovery (chart alias nfd), whose master
@@ -376,7 +415,7 @@ def nvidia_device_plugin(deployment: StackDeployment) -> HelmRelease:
                 "gc": {"nodeSelector": system_node_selector()},
             },
         },
-        managed_values=("migStrategy",),
+        managed_values=("migStrategy",) + (("config.map", "config.default") if sharing else ()),
     )
 
 

@@ -28,8 +28,21 @@ MIG_CONFIG_LABEL = "nvidia.com/mig.config"
 # pkg/mig/reconfigure/reconfigure.go:127-241, setState 540-578 @v0.15.0). Nothing else sets it.
 MIG_CONFIG_STATE_LABEL = "nvidia.com/mig.config.state"
 MIG_CONFIG_STATE_READY = "success"
+# The device plugin's config-manager picks the node's configuration from the chart's config.map
+# by this label (nvidia-device-plugin chart templates/daemonset-device-plugin.yml:75-76 @ v0.20.0),
+# and the chart's config.default where it is absent.
+DEVICE_PLUGIN_CONFIG_LABEL = "nvidia.com/device-plugin.config"
 # cluster-autoscaler's GPU label on AWS (cloudprovider/aws/aws_cloud_provider.go GPULabel).
 ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+# Per node group options cluster-autoscaler reads from the Auto Scaling group's tags
+# (cloudprovider/aws/aws_manager.go:54 optionsTagsPrefix, GetAsgOptions :214-266, keys in
+# config/const.go:32-38 @ cluster-autoscaler-1.35.1, the same in 1.34.4). A value it cannot parse
+# is only logged and the default kept, so the catalog validates them.
+AUTOSCALING_OPTIONS_TAG_PREFIX = f"{AUTOSCALER_TAG_PREFIX}/node-template/autoscaling-options"
+SCALE_DOWN_UNNEEDED_TIME_OPTION = "scaledownunneededtime"
+SCALE_DOWN_UNREADY_TIME_OPTION = "scaledownunreadytime"
+SCALE_DOWN_UTILIZATION_OPTION = "scaledownutilizationthreshold"
+SCALE_DOWN_GPU_UTILIZATION_OPTION = "scaledowngpuutilizationthreshold"
 _MAX_NODE_GROUP_NAME = 63
 
 
@@ -212,6 +225,31 @@ def mig_config_name(pool: str) -> str:
     return f"modelplane-{pool}"
 
 
+def scale_down_options(pool: NodePool, gpu_node: bool) -> dict[str, str]:
+    """The pool's scale-down settings as cluster-autoscaler's per node group options.
+
+    The autoscaler judges a node it counts as a GPU node (on AWS: one with the accelerator label)
+    by its GPU requests against the GPU threshold, any other node by CPU and memory against the
+    other one (core/scaledown/eligibility/eligibility.go:173-190), so the pool's threshold goes to
+    the option that applies to its nodes.
+    """
+    options = {}
+    if pool.scale_down_unneeded_seconds is not None:
+        options[SCALE_DOWN_UNNEEDED_TIME_OPTION] = f"{pool.scale_down_unneeded_seconds}s"
+    if pool.scale_down.unready_seconds is not None:
+        options[SCALE_DOWN_UNREADY_TIME_OPTION] = f"{pool.scale_down.unready_seconds}s"
+    threshold = pool.scale_down.utilization_threshold
+    if threshold is not None:
+        key = SCALE_DOWN_GPU_UTILIZATION_OPTION if gpu_node else SCALE_DOWN_UTILIZATION_OPTION
+        options[key] = str(threshold)
+    return options
+
+
+def device_plugin_config_name(pool: str) -> str:
+    """The device plugin configuration a time-sliced pool's nodes select by DEVICE_PLUGIN_CONFIG_LABEL."""
+    return f"modelplane-{pool}"
+
+
 def render_node_group_shape(stack: Stack, name: str, pool: NodePool) -> NodeGroupShape:
     labels = {NODE_POOL_LABEL: name, **pool.labels}
     taints: tuple[Taint, ...] = ()
@@ -228,6 +266,9 @@ def render_node_group_shape(stack: Stack, name: str, pool: NodePool) -> NodeGrou
         taints = (Taint(GPU_TAINT_KEY, GPU_TAINT_VALUE),)
         if pool.gpu.mig is not None:
             labels[MIG_CONFIG_LABEL] = mig_config_name(name)
+        if pool.gpu.sharing is not None:
+            # Set at boot: the plugin must never offer these GPUs whole.
+            labels[DEVICE_PLUGIN_CONFIG_LABEL] = device_plugin_config_name(name)
     autoscaler_tags = {
         f"{AUTOSCALER_TAG_PREFIX}/enabled": "true",
         f"{AUTOSCALER_TAG_PREFIX}/{stack.cluster_name}": "owned",
@@ -252,6 +293,8 @@ def render_node_group_shape(stack: Stack, name: str, pool: NodePool) -> NodeGrou
         offer = {**offer, WHOLE_GPU_RESOURCE: 0}
     for resource, count in sorted(offer.items()):
         autoscaler_tags[f"{AUTOSCALER_TAG_PREFIX}/node-template/resources/{resource}"] = str(count)
+    for option, value in sorted(scale_down_options(pool, gpu_node=ACCELERATOR_LABEL in labels).items()):
+        autoscaler_tags[f"{AUTOSCALING_OPTIONS_TAG_PREFIX}/{option}"] = value
     return NodeGroupShape(
         pool=name,
         node_group_name=shortened(f"{stack.cluster_name}-{name}", _MAX_NODE_GROUP_NAME),

@@ -36,6 +36,12 @@ SAFE_TO_EVICT_LOCAL_VOLUMES = "cluster-autoscaler.kubernetes.io/safe-to-evict-lo
 SCALE_TO_ZERO_RETENTION_ANNOTATION = "autoscaling.knative.dev/scale-to-zero-pod-retention-period"
 SCALE_DOWN_DELAY_ANNOTATION = "autoscaling.knative.dev/scale-down-delay"
 INITIAL_SCALE_ANNOTATION = "autoscaling.knative.dev/initial-scale"
+# The autoscaler's behaviour (components/catalog/scaling_behavior.py), per revision: register.go
+# :133,175,201 @ knative-v1.23.0. The KPA reads all three (reconciler/autoscaling/resources/
+# metric.go:30-52, kpa/resources/decider.go:51-54); the HPA class only the window (hpa.go:105-115).
+STABLE_WINDOW_ANNOTATION = "autoscaling.knative.dev/window"
+PANIC_WINDOW_ANNOTATION = "autoscaling.knative.dev/panic-window-percentage"
+PANIC_THRESHOLD_ANNOTATION = "autoscaling.knative.dev/panic-threshold-percentage"
 VERSION_LABEL = "app.kubernetes.io/version"
 
 
@@ -80,6 +86,7 @@ def predictor_annotations(model: DeployedModel) -> dict[str, str]:
         SCALE_TO_ZERO_RETENTION_ANNOTATION: f"{model.cold_start.idle_retention_seconds}s",
         SCALE_DOWN_DELAY_ANNOTATION: f"{model.cold_start.scale_down_delay_seconds}s",
         INITIAL_SCALE_ANNOTATION: str(model.cold_start.initial_replicas),
+        **behavior_annotations(model),
     }
     metrics_port = model.spec.serving_runtime.metrics_port
     if metrics_port is not None:
@@ -92,6 +99,19 @@ def predictor_annotations(model: DeployedModel) -> dict[str, str]:
             "prometheus.io/port": str(metrics_port),
             "prometheus.io/path": "/metrics",
         })
+    return annotations
+
+
+def behavior_annotations(model: DeployedModel) -> dict[str, str]:
+    """The model's autoscaler behaviour; a setting left to Knative's cluster default is absent."""
+    behavior = model.behavior
+    annotations = {}
+    if behavior.stable_window_seconds is not None:
+        annotations[STABLE_WINDOW_ANNOTATION] = f"{behavior.stable_window_seconds}s"
+    if behavior.panic_window_percent is not None:
+        annotations[PANIC_WINDOW_ANNOTATION] = str(behavior.panic_window_percent)
+    if behavior.panic_threshold_percent is not None:
+        annotations[PANIC_THRESHOLD_ANNOTATION] = str(behavior.panic_threshold_percent)
     return annotations
 
 

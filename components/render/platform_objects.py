@@ -230,6 +230,7 @@ def render_knative_serving(deployment: StackDeployment) -> KubeObject:
             # model starts no node); without it Knative's webhook refuses that annotation. The
             # cluster-wide initial-scale stays 1.
             "allow-zero-initial-scale": "true",
+            **({"max-scale-up-rate": str(serving.max_scale_up_rate)} if serving.max_scale_up_rate is not None else {}),
         },
         "defaults": {
             "revision-timeout-seconds": str(REVISION_TIMEOUT_SECONDS),

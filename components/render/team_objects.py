@@ -6,6 +6,7 @@ from components.catalog.deployed import StackDeployment
 from components.catalog.placement import (
     ISTIO_PROXY_CPU,
     ISTIO_PROXY_MEMORY,
+    SHARED_GPU_RESOURCE,
     WHOLE_GPU_RESOURCE,
     gpu_offer,
     mig_resource_name,
@@ -73,6 +74,8 @@ def render_resource_quota(team: CatalogTeam, deployment: StackDeployment) -> Kub
         "requests.memory": quota.memory,
         f"requests.{WHOLE_GPU_RESOURCE}": str(quota.gpu),
     }
+    if quota.gpu_shares:
+        hard[f"requests.{SHARED_GPU_RESOURCE}"] = str(quota.gpu_shares)
     # A resource missing from a quota is unlimited, so every MIG resource the stack offers is
     # listed, at zero unless the team was given some.
     offered: set[str] = set()

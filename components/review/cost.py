@@ -51,7 +51,7 @@ import yaml
 
 from components.catalog.deployed import DeployedModel, StackDeployment
 from components.catalog.hardware import GPU_MODELS, INSTANCE_TYPES, MIG_COMPUTE_SLICES
-from components.catalog.placement import SIDECAR_CPU, SIDECAR_MEMORY, WHOLE_GPU_RESOURCE
+from components.catalog.placement import SHARED_GPU_RESOURCE, SIDECAR_CPU, SIDECAR_MEMORY, WHOLE_GPU_RESOURCE
 from components.catalog.problems import Problem
 from components.catalog.quantities import cpu_cores, memory_bytes
 from components.catalog.stack_settings import SYSTEM_POOL
@@ -221,6 +221,9 @@ def _gpu_share(model: DeployedModel, gpus_per_node: int) -> Decimal:
         gpu_model = next(m for m in GPU_MODELS.values() if spec_gpu.mig in m.mig_profiles)
         slices = gpu_model.mig_profiles[spec_gpu.mig].compute_slices
         return Decimal(slices) / MIG_COMPUTE_SLICES / gpus_per_node
+    if model.gpu.resource == SHARED_GPU_RESOURCE:
+        # A share of a time-sliced GPU: the pool's pods take turns on it.
+        return Decimal(model.gpu.count) / model.gpu.shares_per_gpu / gpus_per_node
     assert model.gpu.resource == WHOLE_GPU_RESOURCE
     return Decimal(model.gpu.count) / gpus_per_node
 
