@@ -157,6 +157,20 @@ def test_whole_gpu_pools_count_nodes_first_fit_decreasing(workspace):
     assert (pool.gpus_at_min, pool.gpus_at_max, pool.nodes_at_min, pool.nodes_at_max) == (1, 5, 1, 2)
 
 
+def test_time_sliced_pools_count_shares_not_gpus(workspace):
+    """A g5.xlarge's one A10G cut 4 ways: five 1-share replicas at peak are 2 GPUs on 2 nodes, and
+    the two always-on ones share 1 GPU on 1 node (not a GPU each)."""
+    workspace.team(quota={"cpu": "64", "memory": "256Gi", "gpu_shares": 8})
+    workspace.model(name="reply", gpu={"shares": 1}, scaling={"min_replicas": 2, "max_replicas": 5})
+    workspace.stack(node_pools={"system": SYSTEM, "shared": {
+        "instance_types": ["g5.xlarge"], "min_size": 0, "max_size": 3,
+        "gpu": {"model": "A10G", "per_node": 1, "sharing": {"time_slicing": {"replicas": 4}}}}})
+    plan = plan_of(workspace)
+    (pool,) = plan.whole_gpu_pools
+    assert (pool.gpus_at_min, pool.gpus_at_max, pool.nodes_at_min, pool.nodes_at_max) == (1, 2, 1, 2)
+    assert "whole GPUs 1 / 2 (time-sliced: 4 shares per GPU), 1 / 2 nodes" in format_placement(plan)
+
+
 def refused(workspace: Workspace, monkeypatch, capsys) -> list[str]:
     monkeypatch.chdir(workspace.root)
     assert main(["placement", "--stack", "dev"]) == 1

@@ -92,6 +92,8 @@ class WholeGpuPoolPlan:
     gpus_at_max: int
     nodes_at_min: int
     nodes_at_max: int
+    # Pods taking turns on each GPU (time-slicing); the users' per_replica counts are then shares.
+    shares_per_gpu: int = 1
 
 
 @dataclass(frozen=True)
@@ -308,22 +310,29 @@ def _floor_problems(name: str, pool: NodePool, proposed: LayoutNodes, users: tup
 
 def _plan_whole_gpu_pool(name: str, pool: NodePool, users: tuple[SliceUser, ...]) -> WholeGpuPoolPlan:
     per_node = pool.gpu.per_node
+    # On a time-sliced pool the users ask for shares: a node offers per_node x time_slices of them.
+    shares_per_gpu = pool.time_slices
+    room_per_node = per_node * shares_per_gpu
+
+    def replicas(state: str) -> list[int]:
+        return [u.per_replica for u in users for _ in range(u.at_min if state == "min" else u.at_max)]
 
     def nodes(state: str) -> int:
-        # First-fit decreasing of each replica's GPUs into nodes of per_node GPUs.
-        sizes = sorted((u.per_replica for u in users for _ in range(u.at_min if state == "min" else u.at_max)),
-                       reverse=True)
+        # First-fit decreasing of each replica's GPUs (or shares) into nodes.
         free: list[int] = []
-        for size in sizes:
+        for size in sorted(replicas(state), reverse=True):
             index = next((i for i, room in enumerate(free) if room >= size), None)
             if index is None:
-                free.append(per_node - size)
+                free.append(room_per_node - size)
             else:
                 free[index] -= size
         return len(free)
 
+    def gpus(state: str) -> int:
+        return ceil_div(sum(replicas(state)), shares_per_gpu)
+
     return WholeGpuPoolPlan(
         pool=name, gpu_model=pool.gpu.model, per_node=per_node, min_size=pool.min_size, max_size=pool.max_size,
-        users=users, gpus_at_min=sum(u.per_replica * u.at_min for u in users),
-        gpus_at_max=sum(u.per_replica * u.at_max for u in users), nodes_at_min=nodes("min"), nodes_at_max=nodes("max"),
+        users=users, gpus_at_min=gpus("min"), gpus_at_max=gpus("max"), nodes_at_min=nodes("min"),
+        nodes_at_max=nodes("max"), shares_per_gpu=shares_per_gpu,
     )

@@ -10,7 +10,7 @@ import yaml
 
 from components.review.markdown import code, code_block, text
 from components.review.mig_layouts import GpuMix, Layout
-from components.review.placement_plan import LayoutNodes, MigPoolPlan, PlacementPlan
+from components.review.placement_plan import LayoutNodes, MigPoolPlan, PlacementPlan, WholeGpuPoolPlan
 
 
 def show_layout(layout: Layout) -> str:
@@ -19,6 +19,11 @@ def show_layout(layout: Layout) -> str:
 
 def _show_demand(demand: tuple[tuple[str, int], ...]) -> str:
     return ", ".join(f"{profile} x{count}" for profile, count in demand if count) or "none"
+
+
+def _shared(pool: WholeGpuPoolPlan) -> str:
+    """How a time-sliced pool's GPUs are counted: shares, several to a GPU."""
+    return f" (time-sliced: {pool.shares_per_gpu} shares per GPU)" if pool.shares_per_gpu > 1 else ""
 
 
 def _gpus(count: int) -> str:
@@ -75,7 +80,8 @@ def format_placement(plan: PlacementPlan) -> str:
     for pool in plan.whole_gpu_pools:
         lines.append(
             f"  pool {pool.pool} ({pool.per_node} x {pool.gpu_model} per node, {pool.min_size}-{pool.max_size} nodes): "
-            f"whole GPUs {pool.gpus_at_min} / {pool.gpus_at_max}, {pool.nodes_at_min} / {pool.nodes_at_max} nodes"
+            f"whole GPUs {pool.gpus_at_min} / {pool.gpus_at_max}{_shared(pool)}, "
+            f"{pool.nodes_at_min} / {pool.nodes_at_max} nodes"
         )
     change = stack_change(plan)
     if change is None:
@@ -106,7 +112,7 @@ def format_placement_markdown(plan: PlacementPlan) -> str:
         lines.append("No model of the stack asks for MIG slices.")
     if plan.whole_gpu_pools:
         lines += ["", "| whole-GPU pool | GPUs at min / max | nodes at min / max |", "|---|---|---|"]
-        lines += [f"| {code(p.pool)} | {p.gpus_at_min} / {p.gpus_at_max} | {p.nodes_at_min} / {p.nodes_at_max} |"
+        lines += [f"| {code(p.pool)} | {p.gpus_at_min} / {p.gpus_at_max}{_shared(p)} | {p.nodes_at_min} / {p.nodes_at_max} |"
                   for p in plan.whole_gpu_pools]
     change = stack_change(plan)
     lines.append("")
@@ -147,7 +153,8 @@ def placement_as_dict(plan: PlacementPlan) -> dict[str, Any]:
         ],
         "whole_gpu_pools": [
             {"pool": p.pool, "gpu_model": p.gpu_model, "per_node": p.per_node, "gpus_at_min": p.gpus_at_min,
-             "gpus_at_max": p.gpus_at_max, "nodes_at_min": p.nodes_at_min, "nodes_at_max": p.nodes_at_max}
+             "gpus_at_max": p.gpus_at_max, "nodes_at_min": p.nodes_at_min, "nodes_at_max": p.nodes_at_max,
+             "shares_per_gpu": p.shares_per_gpu}
             for p in plan.whole_gpu_pools
         ],
         "stack_change": stack_change(plan),
