@@ -34,7 +34,7 @@ from components.cli.codeowners import checked_reviewers, codeowners_drift, platf
 from components.cli.inputs import Paths, load_rendered_stack, shown, validate_all
 from components.cli.object_tree import RENDER_MARKER, write_object_tree
 from components.render.stack_render import RenderedStack
-from components.render.manifests import dump_objects
+from components.render.manifests import iter_documents
 from components.review.capacity import capacity_as_dict, capacity_report, format_capacity
 from components.review.compare import compare_stack, format_review_markdown, format_review_text, review_stacks
 from components.review.cost import cost_as_dict, estimate_cost, format_cost
@@ -99,13 +99,16 @@ def command_render(args: argparse.Namespace) -> int:
     rendered = load_stack_with_charts(args)
     objects = list(rendered.objects)
     if args.out == "-":
-        text = dump_objects(objects)
+        # One document at a time: the whole stream is tens of megabytes at catalog scale. Every
+        # problem is found while rendering, before the first byte is written.
+        for document in iter_documents(objects):
+            sys.stdout.write(document)
         # Each release's objects follow modelplane's, grouped under a comment naming the release.
         for release in rendered.chart_objects:
-            text += f"# release {release.release}: chart {release.chart} from {release.source}\n"
-            text += "".join(f"# note: {note}\n" for note in release.notes)
-            text += dump_objects(release.objects)
-        sys.stdout.write(text)
+            sys.stdout.write(f"# release {release.release}: chart {release.chart} from {release.source}\n")
+            sys.stdout.write("".join(f"# note: {note}\n" for note in release.notes))
+            for document in iter_documents(release.objects):
+                sys.stdout.write(document)
         return EXIT_OK
     for release in rendered.chart_objects:
         objects.extend(release.objects)
