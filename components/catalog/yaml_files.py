@@ -143,13 +143,14 @@ def read_yaml_file(path: Path, shown_as: str) -> tuple[Any, list[Problem]]:
     read, never through a symbolic link, and never more than the size limit: a pull request may
     put a link to ``/etc/passwd``, ``/dev/zero`` or a FIFO where a model file belongs.
     """
-    raw, problem = _read_regular_file(path, shown_as)
+    raw, problem = read_regular_file(path, shown_as)
     if problem is not None:
         return None, [problem]
     return parse_yaml_text(raw, shown_as)
 
 
-def _read_regular_file(path: Path, shown_as: str) -> tuple[bytes, Problem | None]:
+def read_regular_file(path: Path, shown_as: str) -> tuple[bytes, Problem | None]:
+    """The bytes of ``path`` under the rules of :func:`read_yaml_file`, or the problem."""
     try:
         if stat.S_ISLNK(os.lstat(path).st_mode):
             return b"", Problem(shown_as, WHOLE_FILE, SYMLINK_REFUSED)

@@ -19,6 +19,7 @@ line, exit 1, and the file is either as it was or complete (written beside it, t
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.metadata
 import json
 import os
@@ -31,7 +32,7 @@ from components.catalog.json_schema import catalog_json_schemas
 from components.catalog.problems import WHOLE_FILE, raise_if_any
 from components.catalog.stacks import stack_names
 from components.cli.codeowners import checked_reviewers, codeowners_drift, platform_reviewers, render_codeowners
-from components.cli.inputs import Paths, load_rendered_stack, shown, validate_all
+from components.cli.inputs import Paths, load_checked_deployment, load_rendered_stack, shown, validate_all
 from components.cli.object_tree import RENDER_MARKER, write_object_tree
 from components.render.stack_render import RenderedStack
 from components.render.manifests import iter_documents
@@ -169,7 +170,7 @@ def command_plan(args: argparse.Namespace) -> int:
 
 
 def command_cost(args: argparse.Namespace) -> int:
-    report = estimate_cost(load_rendered_stack(paths_of(args), args.stack).deployment)
+    report = estimate_cost(load_checked_deployment(paths_of(args), args.stack))
     raise_if_any(report.problems)
     if args.format == "json":
         sys.stdout.write(json.dumps(cost_as_dict(report), indent=2, sort_keys=True) + "\n")
@@ -398,6 +399,12 @@ def missing_layout(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:
+        # A one-shot process (the console script): what it builds lives until it exits, so the
+        # cyclic collector's passes over millions of rendered dicts find nothing to free (about a
+        # tenth of render's time at catalog scale). Callers passing argv (tests) keep it.
+        gc.freeze()
+        gc.disable()
     args = build_parser().parse_args(argv)
     layout_error = missing_layout(args)
     if layout_error:
