@@ -59,6 +59,10 @@ TRICKY = [
     "- a\nb: 1\n",
     "a: {b: [c, {d: e}]}\n",
     "'a': \"b\"\n'a': c\n",
+    "a: 1\n<<: {b: 2}\n",  # a merge key
+    "<<: [{a: 1}, {b: 2}]\nc: 3\n",
+    "=: 1\n",  # the value key
+    "a: =\n",
 ]
 
 
@@ -118,20 +122,21 @@ def test_mutated_model_files_read_the_same(splices):
     assert fast == pure, text
 
 
-def test_contract_libyaml_composes_but_pyyaml_constructs_and_resolves():
+def test_contract_libyaml_composes_but_pyyaml_resolves_and_constructs_scalars():
     """PyYAML 6.0.3 (constraints.txt), lib/yaml/cyaml.py: ``class CSafeLoader(CParser,
     SafeConstructor, Resolver)``; yaml/_yaml.pyx ``_compose_scalar_node`` calls ``self.resolve``
-    for an untagged scalar, and ``_compose_node`` recurses in C without a depth limit (hence the
-    nesting bound). So only composition moves to C: the strict constructor and the resolvers
-    without timestamps run as Python code in both loaders."""
+    for an untagged scalar (so the subclass's resolvers without timestamps apply and node tags are
+    those the pure-Python composer gives), and ``_compose_node`` recurses in C without a depth
+    limit (hence the nesting bound). Mappings, sequences and strings are built from the nodes;
+    other scalars by SafeConstructor, as in the pure-Python loader."""
     assert yaml.__version__ == "6.0.3" and yaml.__with_libyaml__
     loader = yaml_files._FastStrictLoader
     assert issubclass(loader, yaml.CSafeLoader)
-    assert loader.construct_mapping is yaml_files._StrictConstruction.construct_mapping
-    assert loader.mro().index(yaml.constructor.SafeConstructor) < loader.mro().index(yaml.resolver.Resolver)
-    # The resolvers are looked up on the instance, so the subclass's table (no timestamps) applies.
-    assert list(yaml.load_all("a: 2026-01-01\n", Loader=loader)) == [{"a": "2026-01-01"}]
-    # Marks carry lines, which the duplicate-key message needs.
-    with pytest.raises(yaml_files._StrictYamlError) as caught:
-        list(yaml.load_all("a: 1\nb: 2\na: 3\n", Loader=loader))
-    assert caught.value.line == 3
+    assert loader.construct_yaml_int is yaml.constructor.SafeConstructor.construct_yaml_int
+    assert list(yaml.load_all("a: 2026-01-01\nb: [1, 1.5, true, null, '1']\n", Loader=loader)) == [
+        {"a": "2026-01-01", "b": [1, 1.5, True, None, "1"]}]
+    # A duplicate key or a merge key is left to the pure-Python loader, whose message names the line.
+    for text in ("a: 1\nb: 2\na: 3\n", "a: 1\n<<: {b: 2}\n"):
+        with pytest.raises(yaml_files._LeftToPurePython):
+            list(yaml.load_all(text, Loader=loader))
+    assert parse_yaml_text(b"a: 1\nb: 2\na: 3\n", "x.yaml")[1][0].field == "line 3"
