@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from components.cli.main import EXIT_CHANGES, EXIT_INPUT_ERROR, EXIT_OK, EXIT_USAGE, RENDER_MARKER, main
+from components.cli.main import EXIT_CHANGES, EXIT_INPUT_ERROR, EXIT_OK, EXIT_USAGE, main
+from components.cli.object_tree import RENDER_MARKER
 from tests.conftest import REPO
 
 

@@ -15,7 +15,8 @@ import pytest
 
 from components.catalog import InputError, load_catalog, load_stack, resolve_deployment, stack_names
 from components.cli import object_tree
-from components.cli.main import EXIT_BROKEN_PIPE, EXIT_INPUT_ERROR, EXIT_OK, RENDER_MARKER, main
+from components.cli.main import EXIT_BROKEN_PIPE, EXIT_INPUT_ERROR, EXIT_OK, main
+from components.cli.object_tree import RENDER_MARKER
 from components.platform_names import RESERVED_NAMESPACES
 from components.render.addons import render_addon_releases
 from components.render.stack_render import render_stack

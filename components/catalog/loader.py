@@ -13,7 +13,7 @@ from components.catalog.model_spec import ModelSpec
 from components.catalog.problems import WHOLE_FILE, InputError, Problem
 from components.catalog.team_spec import TeamSpec
 from components.catalog.validation_messages import describe_value, problems_from_validation_error
-from components.catalog.yaml_files import read_yaml_file, symlink_problem
+from components.catalog.yaml_files import parse_yaml_text, read_regular_file, symlink_problem
 
 TEAM_FILE = "team.yaml"
 # Documentation and editor schemas may sit beside the catalog; nothing else is silently skipped.
@@ -62,10 +62,17 @@ class Catalog:
         return sum(len(team.models) for team in self.teams)
 
 
-def load_catalog(models_dir: Path, shown_as: str | None = None) -> Catalog:
+# Validated specs by file kind and content: a spec depends on nothing but the file's bytes, so the
+# two sides of a review share every file the change leaves alone.
+SpecCache = dict[tuple[type[BaseModel], bytes], BaseModel]
+
+
+def load_catalog(models_dir: Path, shown_as: str | None = None, spec_cache: SpecCache | None = None) -> Catalog:
     """Read and validate every file under ``models_dir``; raise :class:`InputError` with all problems.
 
-    ``shown_as`` is how the directory appears in messages (default: as given).
+    ``shown_as`` is how the directory appears in messages (default: as given). ``spec_cache``
+    holds the specs of files already validated (by their bytes), to reuse and to add to; only
+    valid files are kept, so every problem is found again with this catalog's paths.
     """
     shown_root = shown_as if shown_as is not None else str(models_dir)
     linked = symlink_problem(models_dir, shown_root)
@@ -83,7 +90,7 @@ def load_catalog(models_dir: Path, shown_as: str | None = None) -> Catalog:
         if linked is not None:
             problems.append(linked)
         elif entry.is_dir():
-            team = _load_team(entry, shown, problems)
+            team = _load_team(entry, shown, problems, spec_cache)
             if team is not None:
                 teams.append(team)
         elif entry.name not in TOP_LEVEL_EXTRAS:
@@ -99,7 +106,7 @@ def load_catalog(models_dir: Path, shown_as: str | None = None) -> Catalog:
     return Catalog(teams=tuple(teams))
 
 
-def _load_team(folder: Path, shown_folder: str, problems: list[Problem]) -> CatalogTeam | None:
+def _load_team(folder: Path, shown_folder: str, problems: list[Problem], spec_cache: SpecCache | None) -> CatalogTeam | None:
     try:
         check_dns_label(folder.name)
     except ValueError as error:
@@ -115,7 +122,7 @@ def _load_team(folder: Path, shown_folder: str, problems: list[Problem]) -> Cata
             "storage and quota",
         ))
     else:
-        team_spec = _load_spec(team_path, team_shown, TeamSpec, problems)
+        team_spec = _load_spec(team_path, team_shown, TeamSpec, problems, spec_cache)
         if team_spec is not None and team_spec.team != folder.name:
             problems.append(Problem(
                 team_shown, "team",
@@ -141,7 +148,7 @@ def _load_team(folder: Path, shown_folder: str, problems: list[Problem]) -> Cata
                 f"and one <model>.yaml per model, {hint}",
             ))
             continue
-        spec = _load_spec(entry, shown, ModelSpec, problems)
+        spec = _load_spec(entry, shown, ModelSpec, problems, spec_cache)
         if spec is None:
             continue
         if spec.name != entry.stem:
@@ -157,8 +164,15 @@ def _load_team(folder: Path, shown_folder: str, problems: list[Problem]) -> Cata
     return CatalogTeam(source=team_shown, spec=team_spec, models=tuple(models))
 
 
-def _load_spec(path: Path, shown: str, model: type[BaseModel], problems: list[Problem]):
-    data, read_problems = read_yaml_file(path, shown)
+def _load_spec(path: Path, shown: str, model: type[BaseModel], problems: list[Problem],
+               spec_cache: SpecCache | None):
+    raw, problem = read_regular_file(path, shown)
+    if problem is not None:
+        problems.append(problem)
+        return None
+    if spec_cache is not None and (model, raw) in spec_cache:
+        return spec_cache[model, raw]
+    data, read_problems = parse_yaml_text(raw, shown)
     if read_problems:
         problems.extend(read_problems)
         return None
@@ -169,7 +183,10 @@ def _load_spec(path: Path, shown: str, model: type[BaseModel], problems: list[Pr
         ))
         return None
     try:
-        return model.model_validate(data)
+        spec = model.model_validate(data)
     except ValidationError as error:
         problems.extend(problems_from_validation_error(error, model, shown))
         return None
+    if spec_cache is not None:
+        spec_cache[model, raw] = spec
+    return spec

@@ -17,6 +17,7 @@ from components.catalog import (
     resolve_deployment,
     stack_names,
 )
+from components.catalog.loader import SpecCache
 from components.catalog.problems import WHOLE_FILE, raise_if_any
 from components.catalog.stacks import stray_stack_files
 from components.render.addons import render_addon_releases
@@ -35,19 +36,43 @@ def shown(path: Path) -> str:
     return text.rstrip("/") or text  # `/` stays `/`
 
 
-def load_deployment(paths: Paths, stack_name: str) -> StackDeployment:
-    """Catalog and stack, validated and resolved; every problem of both is raised together."""
-    catalog, stack = load_catalog_and_stack(paths, stack_name)
+class CatalogOnce:
+    """A catalog read and validated at most once, however many stacks ask for it (``review``):
+    each ask returns the same catalog, or raises the same problems."""
+
+    def __init__(self, models: Path, shown_as: str, spec_cache: SpecCache | None = None):
+        self._models, self._shown_as, self._spec_cache = models, shown_as, spec_cache
+        self._catalog: Catalog | None = None
+        self._problems: list[Problem] | None = None
+
+    def load(self) -> Catalog:
+        if self._catalog is None and self._problems is None:
+            try:
+                self._catalog = load_catalog(self._models, self._shown_as, self._spec_cache)
+            except InputError as error:
+                self._problems = list(error.problems)
+        if self._problems is not None:
+            raise InputError(list(self._problems))
+        assert self._catalog is not None
+        return self._catalog
+
+
+def load_deployment(paths: Paths, stack_name: str, catalog_once: CatalogOnce | None = None) -> StackDeployment:
+    """Catalog and stack, validated and resolved; every problem of both is raised together.
+
+    ``catalog_once`` shares the catalog between stacks (default: read here)."""
+    catalog, stack = load_catalog_and_stack(paths, stack_name, catalog_once)
     return resolve_deployment(catalog, stack, stack_names(paths.stacks))
 
 
-def load_catalog_and_stack(paths: Paths, stack_name: str) -> tuple[Catalog, Stack]:
+def load_catalog_and_stack(paths: Paths, stack_name: str,
+                           catalog_once: CatalogOnce | None = None) -> tuple[Catalog, Stack]:
     """The catalog's files and the stack's settings, each validated on its own (not resolved
     together); every problem of both is raised together."""
     problems: list[Problem] = []
     catalog = stack = None
     try:
-        catalog = load_catalog(paths.models, shown(paths.models))
+        catalog = catalog_once.load() if catalog_once else load_catalog(paths.models, shown(paths.models))
     except InputError as error:
         problems.extend(error.problems)
     try:
@@ -60,8 +85,16 @@ def load_catalog_and_stack(paths: Paths, stack_name: str) -> tuple[Catalog, Stac
     return catalog, stack
 
 
-def load_rendered_stack(paths: Paths, stack_name: str) -> RenderedStack:
-    return render_stack(load_deployment(paths, stack_name))
+def load_rendered_stack(paths: Paths, stack_name: str, catalog_once: CatalogOnce | None = None) -> RenderedStack:
+    return render_stack(load_deployment(paths, stack_name, catalog_once))
+
+
+def load_checked_deployment(paths: Paths, stack_name: str) -> StackDeployment:
+    """The deployment with every problem :func:`load_rendered_stack` would raise, without
+    rendering the objects (which only a bug can fail): what ``cost`` needs."""
+    deployment = load_deployment(paths, stack_name)
+    raise_if_any(render_addon_releases(deployment)[1])
+    return deployment
 
 
 def validate_all(paths: Paths, only_stack: str | None) -> tuple[Catalog, list[Stack], list[Problem]]:

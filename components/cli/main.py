@@ -19,29 +19,17 @@ line, exit 1, and the file is either as it was or complete (written beside it, t
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
-import json
+import gc
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
-from components.catalog import InputError, Problem, load_catalog
-from components.catalog.json_schema import catalog_json_schemas
-from components.catalog.problems import WHOLE_FILE, raise_if_any
-from components.catalog.stacks import stack_names
-from components.cli.codeowners import checked_reviewers, codeowners_drift, platform_reviewers, render_codeowners
-from components.cli.inputs import Paths, load_catalog_and_stack, load_rendered_stack, shown, validate_all
-from components.cli.object_tree import RENDER_MARKER, write_object_tree
-from components.render.stack_render import RenderedStack
-from components.render.manifests import dump_objects
-from components.review.capacity import capacity_as_dict, capacity_report, format_capacity
-from components.review.compare import compare_stack, format_review_markdown, format_review_text, review_stacks
-from components.review.cost import cost_as_dict, estimate_cost, format_cost
-from components.review.diff import diff_as_dict, format_diff_markdown, format_diff_text
-from components.review.placement_plan import plan_placement
-from components.review.placement_report import format_placement, format_placement_markdown, placement_as_dict
-from components.review.plan import format_plan
+# Each command imports what it uses when it runs: `--help` needs none of it, and `validate` none
+# of review, cost or the schemas (start-up is a large part of a small command's time).
+if TYPE_CHECKING:
+    from components.cli.inputs import Paths
+    from components.render.stack_render import RenderedStack
 
 EXIT_OK = 0
 EXIT_INPUT_ERROR = 1
@@ -58,10 +46,14 @@ LAYOUT_HINT = (
 
 
 def paths_of(args: argparse.Namespace) -> Paths:
+    from components.cli.inputs import Paths
+
     return Paths(models=Path(args.models), stacks=Path(args.stacks))
 
 
 def command_validate(args: argparse.Namespace) -> int:
+    from components.cli.inputs import validate_all
+
     catalog, stacks, warnings = validate_all(paths_of(args), args.stack)
     # Warnings go to stderr beside the problems' place; they do not change the exit code.
     for warning in warnings:
@@ -92,22 +84,30 @@ def chart_renderer(args: argparse.Namespace) -> Callable[[RenderedStack], Render
 
 
 def load_stack_with_charts(args: argparse.Namespace) -> RenderedStack:
+    from components.cli.inputs import load_rendered_stack
+
     rendered = load_rendered_stack(paths_of(args), args.stack)
     renderer = chart_renderer(args)
     return renderer(rendered) if renderer else rendered
 
 
 def command_render(args: argparse.Namespace) -> int:
+    from components.cli.object_tree import write_object_tree
+    from components.render.manifests import iter_documents
+
     rendered = load_stack_with_charts(args)
     objects = list(rendered.objects)
     if args.out == "-":
-        text = dump_objects(objects)
+        # One document at a time: the whole stream is tens of megabytes at catalog scale. Every
+        # problem is found while rendering, before the first byte is written.
+        for document in iter_documents(objects):
+            sys.stdout.write(document)
         # Each release's objects follow modelplane's, grouped under a comment naming the release.
         for release in rendered.chart_objects:
-            text += f"# release {release.release}: chart {release.chart} from {release.source}\n"
-            text += "".join(f"# note: {note}\n" for note in release.notes)
-            text += dump_objects(release.objects)
-        sys.stdout.write(text)
+            sys.stdout.write(f"# release {release.release}: chart {release.chart} from {release.source}\n")
+            sys.stdout.write("".join(f"# note: {note}\n" for note in release.notes))
+            for document in iter_documents(release.objects):
+                sys.stdout.write(document)
         return EXIT_OK
     written = write_object_tree(objects, Path(args.out), rendered.chart_objects)
     print(f"wrote {written} objects to {args.out}", file=sys.stderr)
@@ -117,6 +117,10 @@ def command_render(args: argparse.Namespace) -> int:
 def command_charts_check(args: argparse.Namespace) -> int:
     """Every values key modelplane sets is read by its chart, and passes its values.schema.json;
     every model's pod as KServe builds it fits its LimitRange, its quota and a node."""
+    from components.catalog.problems import WHOLE_FILE, InputError, Problem, raise_if_any
+    from components.catalog.stacks import stack_names
+    from components.cli.inputs import load_rendered_stack
+
     charts_dir = charts_dir_of(args)
     if charts_dir is None:
         raise InputError([Problem("--charts", WHOLE_FILE, "charts check needs --charts DIR (or $MODELPLANE_CHARTS)")])
@@ -148,7 +152,9 @@ def command_charts_check(args: argparse.Namespace) -> int:
 
 def command_charts_pull(args: argparse.Namespace) -> int:
     """Every stack's pinned add-on charts into --dir (from a local mirror with --from)."""
+    from components.catalog.stacks import stack_names
     from components.charts.pull import pull_charts
+    from components.cli.inputs import load_rendered_stack
 
     paths = paths_of(args)
     releases: dict[str, object] = {}
@@ -162,6 +168,11 @@ def command_charts_pull(args: argparse.Namespace) -> int:
 
 
 def command_plan(args: argparse.Namespace) -> int:
+    from components.catalog.problems import raise_if_any
+    from components.review.capacity import capacity_report, format_capacity
+    from components.review.cost import estimate_cost, format_cost
+    from components.review.plan import format_plan
+
     rendered = load_stack_with_charts(args)
     for warning in rendered.deployment.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -174,7 +185,13 @@ def command_plan(args: argparse.Namespace) -> int:
 
 
 def command_cost(args: argparse.Namespace) -> int:
-    report = estimate_cost(load_rendered_stack(paths_of(args), args.stack).deployment)
+    import json
+
+    from components.catalog.problems import raise_if_any
+    from components.cli.inputs import load_checked_deployment
+    from components.review.cost import cost_as_dict, estimate_cost, format_cost
+
+    report = estimate_cost(load_checked_deployment(paths_of(args), args.stack))
     raise_if_any(report.problems)
     if args.format == "json":
         sys.stdout.write(json.dumps(cost_as_dict(report), indent=2, sort_keys=True) + "\n")
@@ -184,6 +201,12 @@ def command_cost(args: argparse.Namespace) -> int:
 
 
 def command_placement(args: argparse.Namespace) -> int:
+    import json
+
+    from components.cli.inputs import load_catalog_and_stack
+    from components.review.placement_plan import plan_placement
+    from components.review.placement_report import format_placement, format_placement_markdown, placement_as_dict
+
     plan = plan_placement(*load_catalog_and_stack(paths_of(args), args.stack))
     if args.format == "json":
         sys.stdout.write(json.dumps(placement_as_dict(plan), indent=2, sort_keys=True) + "\n")
@@ -195,6 +218,11 @@ def command_placement(args: argparse.Namespace) -> int:
 
 
 def command_diff(args: argparse.Namespace) -> int:
+    import json
+
+    from components.review.compare import compare_stack
+    from components.review.diff import diff_as_dict, format_diff_markdown, format_diff_text
+
     review = compare_stack(paths_of(args), args.stack, args.base, args.allow_delete, charts=chart_renderer(args))
     diff = review.diff
     assert diff is not None
@@ -208,6 +236,13 @@ def command_diff(args: argparse.Namespace) -> int:
 
 
 def command_review(args: argparse.Namespace) -> int:
+    import json
+
+    from components.review.capacity import capacity_as_dict
+    from components.review.compare import format_review_markdown, format_review_text, review_stacks
+    from components.review.cost import cost_as_dict
+    from components.review.diff import diff_as_dict
+
     reviews = review_stacks(paths_of(args), args.base, args.allow_delete, charts=chart_renderer(args))
     if args.format == "json":
         document = [
@@ -238,6 +273,10 @@ def _compare_exit_code(diffs) -> int:
 
 
 def command_codeowners(args: argparse.Namespace) -> int:
+    from components.catalog import load_catalog
+    from components.cli.codeowners import checked_reviewers, platform_reviewers, render_codeowners
+    from components.cli.inputs import shown
+
     models = paths_of(args).models
     catalog = load_catalog(models, shown(models))
     # The repository is the folder that holds models/; its pyproject.toml names the platform team.
@@ -258,6 +297,10 @@ def command_codeowners(args: argparse.Namespace) -> int:
 def check_codeowners(path: Path, expected: str) -> int:
     """Exit 1 when ``path`` grants ownership the catalog no longer gives; only warn when it lacks
     a new team's rule (the platform owns that folder until it is added)."""
+    from components.catalog.problems import WHOLE_FILE, InputError, Problem
+    from components.cli.codeowners import codeowners_drift
+    from components.cli.inputs import shown
+
     try:
         committed = path.read_text(encoding="utf-8") if path.is_file() else ""
     except (OSError, UnicodeDecodeError) as error:
@@ -277,6 +320,10 @@ def check_codeowners(path: Path, expected: str) -> int:
 
 
 def command_schema(args: argparse.Namespace) -> int:
+    from components.catalog.json_schema import catalog_json_schemas
+    from components.catalog.problems import WHOLE_FILE, InputError, Problem
+    from components.cli.inputs import shown
+
     out_dir = Path(args.out)
     if not out_dir.is_dir():
         raise InputError([Problem(shown(out_dir), WHOLE_FILE, "not a directory")])
@@ -290,6 +337,9 @@ def command_schema(args: argparse.Namespace) -> int:
 def write_files(files: dict[Path, str], mkdir: bool = False) -> None:
     """Write every file beside its target first, then rename each into place: on a read-only
     folder or a full disk, no target is left half written and no temporary file stays."""
+    from components.catalog.problems import WHOLE_FILE, InputError, Problem
+    from components.cli.inputs import shown
+
     staged: list[tuple[Path, Path]] = []
     current = next(iter(files))
     try:
@@ -316,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="modelplane",
         description="Validate, render and plan a shared KServe inference platform, offline.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
+    parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add_inputs(sub: argparse.ArgumentParser) -> None:
@@ -400,8 +450,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: argparse's own action, with the version looked up only when asked for
+    (importlib.metadata is a noticeable part of start-up)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0,
+                         help=help or "show program's version number and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        argparse._VersionAction(option_strings=[], version=f"%(prog)s {installed_version()}")(parser, namespace, values)
+
+
 def installed_version() -> str:
     """The version of the installed ``modelplane`` distribution (``make plan`` installs it)."""
+    import importlib.metadata
+
     try:
         return importlib.metadata.version("modelplane")
     except importlib.metadata.PackageNotFoundError:
@@ -418,7 +482,15 @@ def missing_layout(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:
+        # A one-shot process (the console script): what it builds lives until it exits, so the
+        # cyclic collector's passes over millions of rendered dicts find nothing to free (about a
+        # tenth of render's time at catalog scale). Callers passing argv (tests) keep it.
+        gc.freeze()
+        gc.disable()
     args = build_parser().parse_args(argv)
+    from components.catalog.problems import InputError
+
     layout_error = missing_layout(args)
     if layout_error:
         print(layout_error, file=sys.stderr)

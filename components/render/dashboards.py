@@ -20,13 +20,13 @@ numbered in reading order, so the text is the same on every run.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any, Iterable
 
 from components.catalog.deployed import DeployedModel, StackDeployment
 from components.catalog.placement import gpu_offer
 from components.catalog.loader import CatalogTeam
 from components.platform_names import MONITORING_NAMESPACE
+from components.render.json_text import sorted_json
 from components.render.monitoring import (
     ERROR_RATE_THRESHOLD,
     ERROR_RATIO,
@@ -116,7 +116,7 @@ def dashboard_config_map(name: str, labels: dict[str, str], dashboard: dict[str,
 
 def dashboard_json(dashboard: dict[str, Any]) -> str:
     """Sorted keys and a final newline: byte-identical on every run, readable in a diff."""
-    return json.dumps(dashboard, sort_keys=True, indent=2) + "\n"
+    return sorted_json(dashboard) + "\n"
 
 
 def overview_dashboard(deployment: StackDeployment) -> dict[str, Any]:

@@ -7,9 +7,10 @@ from typing import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.catalog import InputError, Problem, load_catalog, load_stack, resolve_deployment, stack_names
+from components.catalog import InputError, Problem, load_stack, resolve_deployment, stack_names
+from components.catalog.loader import SpecCache
 from components.catalog.stacks import stack_file, stray_stack_files
-from components.cli.inputs import Paths, load_rendered_stack, shown
+from components.cli.inputs import CatalogOnce, Paths, load_rendered_stack, shown
 from components.render.stack_render import RenderedStack, render_stack
 from components.catalog.budgets import PoolCapacity
 from components.review.capacity import capacity_report, format_capacity
@@ -21,27 +22,58 @@ from components.review.base_pins import PINS_FILE, pins_at_ref, rendering_with
 from components.review.git_base import checkout_paths_at
 
 
-def render_at_ref(paths: Paths, stack: str, ref: str) -> RenderedStack | None:
-    """The stack rendered from ``models/`` and ``stacks/`` as they were at ``ref``; ``None`` when
-    the stack (or the catalog) did not exist there yet.
+class RefSide:
+    """``models/`` and ``stacks/`` as they were at ``ref``: checked out (``git archive``) and the
+    catalog read at most once, however many stacks are compared; ``close`` removes the copy.
 
     When the repository holds ``components/pins.py`` at ``ref`` (modelplane's own, where pin bumps
     are made), the base is rendered with those pins: a pin bump shows as the release's version and,
     with charts, as every chart object it changes."""
-    with tempfile.TemporaryDirectory(prefix="modelplane-base-") as tmp:
-        models, stacks = checkout_paths_at(ref, [paths.models, paths.stacks], Path(tmp))
+
+    def __init__(self, paths: Paths, ref: str, spec_cache: SpecCache | None = None):
+        self._paths, self._ref, self._spec_cache = paths, ref, spec_cache
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._checkout: tuple[Path, Path] | None = None
+        self._checkout_problems: list[Problem] | None = None
+        self._catalog: CatalogOnce | None = None
+        self._pins: dict | None = None
+
+    def _checked_out(self) -> tuple[Path, Path]:
+        if self._checkout is None and self._checkout_problems is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="modelplane-base-")
+            try:
+                models, stacks = checkout_paths_at(self._ref, [self._paths.models, self._paths.stacks], Path(self._tmp.name))
+            except InputError as error:
+                self._checkout_problems = list(error.problems)
+            else:
+                self._checkout = models, stacks
+                self._pins = pins_at_ref(self._paths.models, self._ref)
+                self._catalog = CatalogOnce(models, f"{self._ref}:{shown(self._paths.models)}", self._spec_cache)
+        if self._checkout_problems is not None:
+            raise InputError(list(self._checkout_problems))
+        assert self._checkout is not None
+        return self._checkout
+
+    def render(self, stack: str) -> RenderedStack | None:
+        """The stack rendered at the ref; ``None`` when the stack (or the catalog) did not exist there yet."""
+        models, stacks = self._checked_out()
         if not stack_file(stacks, stack).is_file() or not any(models.iterdir()):
             return None
-        base_pins = pins_at_ref(paths.models, ref)
+        assert self._catalog is not None
+        ref = self._ref
         try:
-            catalog = load_catalog(models, f"{ref}:{shown(paths.models)}")
-            loaded = load_stack(stacks, stack, f"{ref}:{shown(paths.stacks)}")
-            with rendering_with(base_pins):
+            catalog = self._catalog.load()
+            loaded = load_stack(stacks, stack, f"{ref}:{shown(self._paths.stacks)}")
+            with rendering_with(self._pins):
                 return render_stack(resolve_deployment(catalog, loaded, stack_names(stacks)))
         except InputError as error:
             raise InputError([
                 Problem(p.file, p.field, f"{p.message} (the base {ref} does not validate)") for p in error.problems
             ]) from None
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
 
 
 @dataclass(frozen=True)
@@ -54,21 +86,32 @@ class StackReview:
 
 
 def compare_stack(paths: Paths, stack: str, ref: str, allow_delete: bool = False,
-                  charts: Callable[[RenderedStack], RenderedStack] | None = None) -> StackReview:
+                  charts: Callable[[RenderedStack], RenderedStack] | None = None,
+                  head_catalog: CatalogOnce | None = None, base: RefSide | None = None) -> StackReview:
     """The diff of one stack between ``ref`` and the work tree, with costs and GPU capacity.
 
     ``charts`` adds each release's chart objects (the CLI's ``--charts``) to both sides, so a
-    pin bump or a changed value shows as the chart objects it changes."""
-    head = load_rendered_stack(paths, stack)
-    base = render_at_ref(paths, stack, ref)
+    pin bump or a changed value shows as the chart objects it changes. ``head_catalog`` and
+    ``base`` share the reading of each side between stacks (``review_stacks``); by default both
+    are read here, sharing the files the two sides have in common."""
+    if head_catalog is None or base is None:
+        spec_cache: SpecCache = {}
+        head_catalog = CatalogOnce(paths.models, shown(paths.models), spec_cache)
+        own_base = RefSide(paths, ref, spec_cache)
+        try:
+            return compare_stack(paths, stack, ref, allow_delete, charts, head_catalog, own_base)
+        finally:
+            own_base.close()
+    head_rendered = load_rendered_stack(paths, stack, head_catalog)
+    base_rendered = base.render(stack)
     if charts is not None:
-        head = charts(head)
-        base = _base_with_charts(base, charts, ref) if base is not None else None
-    head_cost = estimate_cost(head.deployment)
-    base_cost = estimate_cost(base.deployment) if base is not None else None
-    capacity = capacity_report(head.deployment)
+        head_rendered = charts(head_rendered)
+        base_rendered = _base_with_charts(base_rendered, charts, ref) if base_rendered is not None else None
+    head_cost = estimate_cost(head_rendered.deployment)
+    base_cost = estimate_cost(base_rendered.deployment) if base_rendered is not None else None
+    capacity = capacity_report(head_rendered.deployment)
     diff = diff_stack(
-        base, head, allow_delete=allow_delete,
+        base_rendered, head_rendered, allow_delete=allow_delete,
         cost_before=base_cost.total_monthly if base_cost else None,
         cost_after=head_cost.total_monthly,
     )
@@ -89,12 +132,20 @@ def _base_with_charts(base: RenderedStack, charts: Callable[[RenderedStack], Ren
 
 def review_stacks(paths: Paths, ref: str, allow_delete: bool = False,
                   charts: Callable[[RenderedStack], RenderedStack] | None = None) -> list[StackReview]:
+    """Every stack's review; each side's catalog is read once for all of them, and the files the
+    change leaves alone are validated once for both sides."""
+    spec_cache: SpecCache = {}
+    head_catalog = CatalogOnce(paths.models, shown(paths.models), spec_cache)
+    base = RefSide(paths, ref, spec_cache)
     reviews = []
-    for name in stack_names(paths.stacks):
-        try:
-            reviews.append(compare_stack(paths, name, ref, allow_delete, charts=charts))
-        except InputError as error:
-            reviews.append(StackReview(name, problems=error.problems))
+    try:
+        for name in stack_names(paths.stacks):
+            try:
+                reviews.append(compare_stack(paths, name, ref, allow_delete, charts, head_catalog, base))
+            except InputError as error:
+                reviews.append(StackReview(name, problems=error.problems))
+    finally:
+        base.close()
     stray = stray_stack_files(paths.stacks, shown(paths.stacks))
     if stray:
         reviews.append(StackReview(shown(paths.stacks), problems=tuple(stray)))
