@@ -26,12 +26,12 @@ from components.review.diff import StackDiff
 from components.review.field_changes import escape_controls
 from components.review.packing import Packing
 from components.review.pool_pictures import (
-    NodePicture, PoolPicture, changed_pools, gpu_label, stack_pictures, usage_label,
+    MAX_UNPLACED_SHOWN, NodePicture, PoolPicture, changed_pools, gpu_label, stack_pictures, usage_label,
 )
 
 MAX_ROUTED_MODELS = 60
-MODELS_PER_TEAM_WHEN_FOLDED = 5
-MAX_TEAMS = 20
+MODELS_PER_TEAM_WHEN_FOLDED = 3
+MAX_TEAMS = 12
 NODES_PER_ROW = 4
 _SAFE = re.compile(r"[A-Za-z0-9 ._/:,()+=-]")
 BREAK = "<br/>"
@@ -102,7 +102,8 @@ def routes_diagram(deployment: StackDeployment, teams: set[str] | None = None,
     shown_teams = [team for team in deployment.teams if teams is None or team.name in teams]
     models = {team.name: list(deployment.models_of(team)) for team in shown_teams}
     folding = sum(len(group) for group in models.values()) > MAX_ROUTED_MODELS
-    for t, team in enumerate(shown_teams[:MAX_TEAMS]):
+    drawn_teams = shown_teams[:MAX_TEAMS] if folding else shown_teams
+    for t, team in enumerate(drawn_teams):
         team_id = f"t{t}"
         lines.append("  " + _box(team_id, [f"team {team.name}", f"namespace {team.namespace}"]))
         lines.append(f"  gw --> {team_id}")
@@ -139,7 +140,7 @@ def routes_diagram(deployment: StackDeployment, teams: set[str] | None = None,
             lines.append(f"  class {team_id}more folded")
             used.add("folded")
         lines.append(f"  class {team_id} team")
-    folded_teams = shown_teams[MAX_TEAMS:]
+    folded_teams = shown_teams[len(drawn_teams):]
     if folded_teams:
         count = sum(len(models[team.name]) for team in folded_teams)
         lines.append("  " + _box("moreteams", [f"+{len(folded_teams)} more teams", f"{count} models"]))
@@ -207,7 +208,7 @@ def pool_diagram(columns: Sequence[tuple[str, PoolPicture | None]]) -> list[str]
             used.add("folded")
         if picture.unplaced:
             ids.append(f"{column}unplaced")
-            fits_nowhere = [f"{owner} x{count}" for owner, count in picture.unplaced[:MAX_TEAMS]]
+            fits_nowhere = [f"{owner} \u00d7{count}" for owner, count in picture.unplaced[:MAX_UNPLACED_SHOWN]]
             more = len(picture.unplaced) - len(fits_nowhere)
             lines.append("    " + _box(f"{column}unplaced", ["does not fit", *fits_nowhere]
                                        + ([f"+{more} more models"] if more else [])))

@@ -4,13 +4,13 @@ Pure. ``components.review.diagrams`` draws it as Mermaid and ``components.review
 SVG, so both show the same nodes. A picture has a bounded size whatever the catalog: a pool shows
 its first ``MAX_NODES_SHOWN`` nodes (the floor first, then in the order the packing opened them)
 and folds the rest into one summary; a node lists its ``MAX_GROUPS_PER_NODE`` largest models and
-folds the others into "+N more".
+folds the others into "+N more"; at most ``MAX_UNPLACED_SHOWN`` models that fit nowhere are named.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Sequence
 
 from components.catalog.deployed import StackDeployment
@@ -19,6 +19,7 @@ from components.review.packing import CPU, MEMORY, Packing, PoolPacking, Replica
 
 MAX_NODES_SHOWN = 12
 MAX_GROUPS_PER_NODE = 6
+MAX_UNPLACED_SHOWN = 8  # models listed as fitting nowhere; the rest are counted
 _MIG_PREFIX = "nvidia.com/mig-"
 _GIB = Decimal(1024**3)
 
@@ -140,10 +141,15 @@ def resource_label(resource: str) -> str:
 def amount_label(resource: str, amount: Decimal) -> str:
     """CPU in cores and memory in GiB, one decimal; GPUs and slices as counts."""
     if resource == MEMORY:
-        return f"{amount / _GIB:.1f} GiB"
+        return f"{_tenths(amount / _GIB)} GiB"
     if resource == CPU:
-        return f"{amount:.1f}"
+        return _tenths(amount)
     return str(int(amount))
+
+
+def _tenths(value: Decimal) -> str:
+    # Half up, as people round (3.25 cores reads 3.3), not Decimal's default half-even.
+    return str(Decimal(value).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
 
 
 def usage_label(resource: str, used: Decimal, offered: Decimal) -> str:

@@ -19,7 +19,7 @@ from components.catalog.deployed import StackDeployment
 from components.review.field_changes import escape_controls
 from components.review.packing import Packing
 from components.review.pool_pictures import (
-    MAX_GROUPS_PER_NODE, NodePicture, PoolPicture, gpu_label, pictures_by_pool, usage_label,
+    MAX_GROUPS_PER_NODE, MAX_UNPLACED_SHOWN, NodePicture, PoolPicture, gpu_label, pictures_by_pool, usage_label,
 )
 
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
@@ -166,7 +166,9 @@ def pools_svg(title: str, pools: Sequence[tuple[str, Sequence[tuple[str, PoolPic
             if picture.hidden_nodes:
                 boxes.append([f"+{picture.hidden_nodes} more nodes", f"{picture.hidden_replicas} replicas"])
             if picture.unplaced:
-                boxes.append(["does not fit", *(f"{owner} \u00d7{count}" for owner, count in picture.unplaced[:8])])
+                more = len(picture.unplaced) - MAX_UNPLACED_SHOWN
+                boxes.append(["does not fit", *(f"{owner} \u00d7{count}" for owner, count in picture.unplaced[:MAX_UNPLACED_SHOWN])]
+                             + ([f"+{more} more models"] if more > 0 else []))
             lines = max([_node_lines(b, picture) if isinstance(b, NodePicture) else len(b) for b in boxes] or [1])
             height = _node_height(lines, len(picture.resources))
             for index, item in enumerate(boxes):
