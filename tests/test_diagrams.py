@@ -282,4 +282,4 @@ def test_the_review_marks_an_added_model_and_a_new_pool(repo, capsys):
     # The new pool takes the CPU model off the system pool: scorer's InferenceService changes too.
     assert "ranker (added)" in out and "scorer (changed)" in out
     block = out[out.index("Pool cpu"):]
-    assert "before, always-on: no such pool" in block
+    assert 'c0["before, always-on"]' in block and 'c0none["no such pool"]' in block

@@ -186,8 +186,10 @@ def pool_diagram(columns: Sequence[tuple[str, PoolPicture | None]]) -> list[str]
     for c, (title, picture) in enumerate(columns):
         column = f"c{c}"
         if picture is None:
-            lines.append(f'  subgraph {column}["{label(title)}: no such pool"]')
-            lines += [f'    {column}none["{label("-")}"]', "  end"]
+            lines.append(f'  subgraph {column}["{label(title)}"]')
+            lines += [f'    {column}none["{label("no such pool")}"]', f"    class {column}none folded", "  end",
+                      f"  style {column} {_COLUMN_STYLE}"]
+            used.add("folded")
             continue
         heading = (f"{title}: {picture.node_count} x {picture.instance_type} "
                    f"(pool {picture.pool}, {picture.min_size}-{picture.max_size} nodes)")
