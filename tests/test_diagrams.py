@@ -27,7 +27,7 @@ from tests.conftest import FIXTURE_STACKS, MODELS_DIR, STACK_CONFIG, STACKS_DIR,
 SYSTEM = STACK_CONFIG["modelplane:node_pools"]["system"]
 BOX = re.compile(r'^\s+(\w+)(?:\[|\(\[)"([^"]*)"(?:\]|\]\))$')
 EDGE = re.compile(r'^\s+(\w+) (?:-->|-\.->)(?:\|"([^"]*)"\|)? (\w+)$')
-SAFE_LABEL = re.compile(r"(?:[A-Za-z0-9 ._/:,()+=-]|#\d+;|<br/>)*")
+SAFE_LABEL = re.compile(r"(?:[A-Za-z0-9 ._/,()+=-]|#\d+;|<br/>)*")
 HOSTILE = [
     'a"]; click gw call alert(1) %%',
     "%%{init: {'securityLevel': 'loose'}}%%",
@@ -36,6 +36,7 @@ HOSTILE = [
     "end\nsubgraph x\r\u2028tail",
     "#quot;#35; entity codes",
     "\u00e9\u00e8 \u4e2d\u6587 \U0001F680",
+    "style-transfer: #215;2 classDef x fill:#f00;",
 ]
 
 
@@ -267,9 +268,9 @@ def test_the_review_draws_only_the_pools_and_teams_a_change_touches(repo, capsys
     assert "<summary>Routes of the teams changed (1)</summary>" in out
     assert "scorer (changed)" in out
     assert out.count("```mermaid\n") == 2
-    block = out[out.index("Pool system"):]
+    block = decoded(out[out.index("Pool system"):])
     assert '"before, always-on: 1 x m6i.large' in block and '"after, always-on: 2 x m6i.large' in block
-    assert "fraud/scorer #215;1" in block
+    assert "fraud/scorer \u00d71" in block
     assert ", peak: " not in block  # max replicas unchanged: so is the peak packing
 
 
@@ -283,3 +284,33 @@ def test_the_review_marks_an_added_model_and_a_new_pool(repo, capsys):
     assert "ranker (added)" in out and "scorer (changed)" in out
     block = out[out.index("Pool cpu"):]
     assert 'c0["before, always-on"]' in block and 'c0none["no such pool"]' in block
+
+
+# Mermaid's encodeEntities (packages/mermaid/src/utils.ts:896-903 @ mermaid@11.14.0) cuts the last
+# ';' of any text matching these before it parses, which would break a label's entity codes.
+MERMAID_STYLE_REWRITES = (re.compile(r"style.*:\S*#.*;"), re.compile(r"classDef.*:\S*#.*;"))
+
+
+def all_diagrams(owner: str) -> list[list[str]]:
+    deployment = fixture_deployment()
+    pools = [pool_diagram(states) for _, states in pictures_by_pool(
+        deployment, [pack_stack(deployment, "always-on"), pack_stack(deployment, "peak")])]
+    return [routes_diagram(deployment), *pools, pool_diagram([("before", None), ("after", hostile_picture(owner))])]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_diagrams_keep_clear_of_mermaids_contracts(value):
+    for diagram in all_diagrams(f"team/{value}"):
+        for line in diagram:
+            statement = line.split()[0]
+            # Only our own style statements may match the rewrite, and they hold no ';'.
+            if statement in ("style", "classDef"):
+                assert ";" not in line
+            else:
+                assert not any(rule.search(line) for rule in MERMAID_STYLE_REWRITES), line
+            # Entity codes in decimal: encodeEntities turns #<digits>; into a character reference.
+            assert all(code.isdigit() for code in re.findall(r"#(\w+);", line) if statement not in ("style", "classDef"))
+            if statement == "class":
+                # flowDb.setClass (packages/mermaid/src/diagrams/flowchart/flowDb.ts:462-476 @
+                # mermaid@11.14.0) splits the ids on ',' and adds the rest as one class name.
+                assert len(line.split()) == 3 and "," not in line.split()[2], line

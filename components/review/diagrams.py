@@ -3,7 +3,9 @@
 pool's nodes with the replicas packed onto them.
 
 Every label goes through :func:`label`: each character outside a small safe set becomes a Mermaid
-entity code (``#60;``), which Mermaid turns into a character reference in its SVG, never markup.
+entity code (``#60;``), which Mermaid turns into a character reference (``&#60;``) in its SVG, never
+markup (encodeEntities and decodeEntities, packages/mermaid/src/utils.ts:896-928, applied in
+Diagram.ts:20 and mermaidAPI.ts:202 @ mermaid@11.14.0).
 So no value can close a label or a block, start a directive (``%%{``), inject HTML or, having no
 backtick left, close the Markdown fence around the block. Node ids are generated from positions
 (``t0m3``), never from names, so they are unique, deterministic and no keyword.
@@ -33,7 +35,10 @@ MAX_ROUTED_MODELS = 60
 MODELS_PER_TEAM_WHEN_FOLDED = 3
 MAX_TEAMS = 12
 NODES_PER_ROW = 4
-_SAFE = re.compile(r"[A-Za-z0-9 ._/:,()+=-]")
+# No ':' (nor ';', '#'): before parsing, Mermaid cuts the last ';' of any text matching
+# /style.*:\S*#.*;/ (encodeEntities, packages/mermaid/src/utils.ts:896-903 @ mermaid@11.14.0), which
+# would break the entity code of a label such as "style-transfer: #215;2".
+_SAFE = re.compile(r"[A-Za-z0-9 ._/,()+=-]")
 BREAK = "<br/>"
 # Mermaid wraps a label at 200 px by default, which breaks "team/model x2" lines in two.
 WIDE_LABELS = '%%{init: {"flowchart": {"wrappingWidth": 320}}}%%'
