@@ -4,7 +4,6 @@ deterministic, sizes capped, bars as wide as the packing says."""
 
 from __future__ import annotations
 
-import html
 import re
 import xml.etree.ElementTree as ET
 from decimal import Decimal
@@ -314,3 +313,16 @@ def test_diagrams_keep_clear_of_mermaids_contracts(value):
                 # flowDb.setClass (packages/mermaid/src/diagrams/flowchart/flowDb.ts:462-476 @
                 # mermaid@11.14.0) splits the ids on ',' and adds the rest as one class name.
                 assert len(line.split()) == 3 and "," not in line.split()[2], line
+
+
+def test_a_removed_team_draws_no_routes(repo, capsys):
+    repo.team("risk", storage={"s3_prefixes": ["s3://models-bucket/risk/"]})
+    repo.model(team="risk", name="limits", storage_uri="s3://models-bucket/risk/limits/v1/")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "risk team")
+    git(repo, "tag", "-f", "base")
+    for path in sorted((repo.models / "risk").iterdir()):
+        path.unlink()
+    (repo.models / "risk").rmdir()
+    out = review_markdown(repo, capsys)
+    assert "Routes of the teams changed" not in out

@@ -234,7 +234,8 @@ def change_diagrams(diff: StackDiff, head: StackDeployment, head_packings: Seque
     the change touches (changed models outlined), and each pool whose packing changes, before and
     after, at each state where it changes. Nothing for a change that touches neither."""
     lines: list[str] = []
-    teams = {change.team for change in diff.changes if change.team is not None}
+    # Teams the change touches that still exist (a removed team's objects are in the diff).
+    teams = {team.name for team in head.teams} & {change.team for change in diff.changes if change.team is not None}
     if teams:
         before = {f"{m.team.name}/{m.name}" for m in base.models} if base is not None else set()
         changed = {owner: "changed" if owner in before else "added"

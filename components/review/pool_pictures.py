@@ -22,6 +22,7 @@ MAX_GROUPS_PER_NODE = 6
 MAX_UNPLACED_SHOWN = 8  # models listed as fitting nowhere; the rest are counted
 _MIG_PREFIX = "nvidia.com/mig-"
 _GIB = Decimal(1024**3)
+_TENTH = Decimal(1) / 10
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def amount_label(resource: str, amount: Decimal) -> str:
 
 def _tenths(value: Decimal) -> str:
     # Half up, as people round (3.25 cores reads 3.3), not Decimal's default half-even.
-    return str(Decimal(value).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+    return str(Decimal(value).quantize(_TENTH, rounding=ROUND_HALF_UP))
 
 
 def usage_label(resource: str, used: Decimal, offered: Decimal) -> str:

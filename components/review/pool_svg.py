@@ -31,6 +31,7 @@ BAR_WIDTH = 246  # NODE_WIDTH less the node's padding on both sides
 PADDING = 12
 LINE = 16
 BAR_HEIGHT = 7
+SEGMENT_GAP = 0.5  # a white line between two models' segments of a bar
 # At 12 px, about this many characters fit in a node; longer names are cut (the full one is the
 # text's tooltip).
 MAX_CHARS = 37
@@ -116,7 +117,7 @@ def _draw_node(parent: ET.Element, x: float, y: float, height: float, node: Node
             if not amount or not offered:
                 continue
             width = Decimal(BAR_WIDTH) * amount / offered
-            _rect(bar, left, cursor + 4, width, BAR_HEIGHT, colours[group.team], "#ffffff", stroke_width="0.5",
+            _rect(bar, left, cursor + 4, width, BAR_HEIGHT, colours[group.team], "#ffffff", stroke_width=_number(SEGMENT_GAP),
                   **{"class": "segment", "data-owner": _clean(group.owner)})
             left += width
         cursor += BAR_HEIGHT + 3
