@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: plan test fuzz validate render schema codeowners benchmark clean
+.PHONY: plan test fuzz validate render schema codeowners pictures benchmark clean
 
 $(INSTALLED): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ schema: $(INSTALLED)
 
 codeowners: $(INSTALLED)
 	$(BIN)/modelplane codeowners --out .github/CODEOWNERS
+
+# docs/pools.svg, the README's picture of the bundled prod stack's pools. Nothing compares it with
+# the catalog, so a catalog pull request need not regenerate it; refresh it when you like.
+pictures: $(INSTALLED)
+	$(BIN)/modelplane plan --stack prod --format svg > docs/.pools.svg.tmp && mv docs/.pools.svg.tmp docs/pools.svg
 
 benchmark: $(INSTALLED)
 	$(BIN)/python benchmarks/catalog_scale.py

@@ -209,11 +209,12 @@ def test_version_is_the_installed_distribution_of_pyproject(capsys):
 
 
 @pytest.mark.parametrize(
-    "command, default",
-    [("cost", "text"), ("diff", "text"), ("review", "markdown"),
-     ("validate", None), ("render", None), ("plan", None), ("codeowners", None), ("schema", None)],
+    "command, default, formats",
+    [("cost", "text", "text, markdown, json"), ("diff", "text", "text, markdown, json"),
+     ("review", "markdown", "text, markdown, json"), ("plan", "text", "text, markdown, svg"),
+     ("validate", None, None), ("render", None, None), ("codeowners", None, None), ("schema", None, None)],
 )
-def test_help_shows_the_formats_and_the_default(command, default, capsys, monkeypatch):
+def test_help_shows_the_formats_and_the_default(command, default, formats, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")  # argparse wraps help to the terminal's width
     with pytest.raises(SystemExit) as exited:
         main([command, "--help"])
@@ -222,7 +223,7 @@ def test_help_shows_the_formats_and_the_default(command, default, capsys, monkey
     if default is None:
         assert "--format" not in out
     else:
-        help_line = rf"\n  --format FORMAT +output format: text, markdown, json \(default: {default}\)\n"
+        help_line = rf"\n  --format FORMAT +output format: {formats} \(default: {default}\)\n"
         assert re.search(help_line, out), out
 
 

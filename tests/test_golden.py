@@ -71,3 +71,31 @@ def test_desired_state_matches_golden(stack):
         key: entry.body for key, entry in desired_state(rendered).items() if entry.kind in NOT_KUBERNETES_OBJECTS
     }
     check_golden(f"state-{stack}.json", json.dumps(state, indent=2, sort_keys=True) + "\n")
+
+
+def test_pictures_match_golden_and_are_byte_identical_across_processes():
+    """The pictures of the prod fixture: the Mermaid diagrams of ``plan --format markdown`` and the
+    SVG of ``plan --format svg`` (a change to the drawing or to the packing is a reviewable diff)."""
+    from components.review.diagrams import fenced, pool_diagram, routes_diagram
+    from components.review.packing import pack_stack
+    from components.review.pool_pictures import pictures_by_pool
+    from components.review.pool_svg import stack_pools_svg
+
+    catalog = load_catalog(MODELS_DIR, "models")
+    deployment = resolve_deployment(catalog, load_stack(STACKS_DIR, "prod", "stacks"), stack_names(STACKS_DIR))
+    packings = [pack_stack(deployment, "always-on"), pack_stack(deployment, "peak")]
+    diagrams = fenced(routes_diagram(deployment))
+    for _, states in pictures_by_pool(deployment, packings):
+        diagrams += fenced(pool_diagram(states))
+    check_golden("diagrams-prod.md", "\n".join(diagrams) + "\n")
+    svg = stack_pools_svg(deployment, packings)
+    check_golden("pools-prod.svg", svg)
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-m", "components.cli", "plan", "--stack", "prod", "--format", "svg"],
+            cwd=PLATFORM_FIXTURE, capture_output=True, check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(REPO)},
+        ).stdout
+        for seed in ("0", "12345")
+    }
+    assert outputs == {svg.encode()}

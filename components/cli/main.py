@@ -37,6 +37,7 @@ EXIT_USAGE = 2  # argparse exits with 2 on a usage error; nothing else may use i
 EXIT_CHANGES = 3
 EXIT_BROKEN_PIPE = 141
 OUTPUT_FORMATS = ("text", "markdown", "json")
+PLAN_FORMATS = ("text", "markdown", "svg")
 DEFAULT_MODELS = "models"
 DEFAULT_STACKS = "stacks"
 LAYOUT_HINT = (
@@ -171,16 +172,25 @@ def command_plan(args: argparse.Namespace) -> int:
     from components.catalog.problems import raise_if_any
     from components.review.capacity import capacity_report, format_capacity
     from components.review.cost import estimate_cost, format_cost
-    from components.review.plan import format_plan
+    from components.review.plan import format_plan, format_plan_markdown
+    from components.review.pool_svg import stack_pools_svg
 
     rendered = load_stack_with_charts(args)
     for warning in rendered.deployment.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     cost = estimate_cost(rendered.deployment)
     raise_if_any(cost.problems)
+    if args.format == "svg":
+        sys.stdout.write(stack_pools_svg(rendered.deployment, cost.packings))
+        return EXIT_OK
+    capacity = capacity_report(rendered.deployment)
+    if args.format == "markdown":
+        sys.stdout.write(format_plan_markdown(
+            rendered, list(cost.packings), format_cost(cost, markdown=True), format_capacity(capacity, markdown=True)))
+        return EXIT_OK
     sys.stdout.write(format_plan(rendered))
     sys.stdout.write("\n" + format_cost(cost))
-    sys.stdout.write("\n" + format_capacity(capacity_report(rendered.deployment)))
+    sys.stdout.write("\n" + format_capacity(capacity))
     return EXIT_OK
 
 
@@ -383,9 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler, reads=("models", "stacks"))
         return sub
 
-    def add_format(sub: argparse.ArgumentParser, default: str) -> None:
-        sub.add_argument("--format", choices=OUTPUT_FORMATS, default=default, metavar="FORMAT",
-                         help=f"output format: {', '.join(OUTPUT_FORMATS)} (default: {default})")
+    def add_format(sub: argparse.ArgumentParser, default: str, formats: Sequence[str] = OUTPUT_FORMATS) -> None:
+        sub.add_argument("--format", choices=formats, default=default, metavar="FORMAT",
+                         help=f"output format: {', '.join(formats)} (default: {default})")
 
     def add_charts(sub: argparse.ArgumentParser) -> None:
         sub.add_argument("--charts", metavar="DIR",
@@ -396,7 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     render = add("render", command_render, "print or write every Kubernetes object of a stack", "required")
     render.add_argument("--out", default="-", help="directory for one file per object, or - for stdout")
     add_charts(render)
-    plan = add("plan", command_plan, "a stack's whole desired state, its cost and GPU capacity", "required")
+    plan = add("plan", command_plan, "a stack's whole desired state, its cost and GPU capacity; as "
+               "markdown with Mermaid diagrams of the routes and the pools, or the pools as an SVG picture", "required")
+    add_format(plan, "text", PLAN_FORMATS)
     add_charts(plan)
     cost = add("cost", command_cost, "monthly cost per model, per team and in total", "required")
     add_format(cost, "text")

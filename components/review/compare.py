@@ -16,6 +16,9 @@ from components.catalog.budgets import PoolCapacity
 from components.review.capacity import capacity_report, format_capacity
 from components.review.cost import CostReport, estimate_cost, format_cost
 from components.review import markdown
+from components.review.diagrams import change_diagrams
+from components.review.packing import Packing
+from components.catalog.deployed import StackDeployment
 from components.review.diff import StackDiff, diff_stack, format_diff_markdown, format_diff_text, summary_line
 from components.review.field_changes import escape_controls
 from components.review.base_pins import PINS_FILE, pins_at_ref, rendering_with
@@ -83,6 +86,10 @@ class StackReview:
     cost: CostReport | None = None
     capacity: tuple[PoolCapacity, ...] = ()
     problems: tuple[Problem, ...] = ()
+    # Both sides, for the pictures of the change (the base is ``None`` for a new stack).
+    head: StackDeployment | None = None
+    base: StackDeployment | None = None
+    base_packings: tuple[Packing, ...] = ()
 
 
 def compare_stack(paths: Paths, stack: str, ref: str, allow_delete: bool = False,
@@ -115,7 +122,11 @@ def compare_stack(paths: Paths, stack: str, ref: str, allow_delete: bool = False
         cost_before=base_cost.total_monthly if base_cost else None,
         cost_after=head_cost.total_monthly,
     )
-    return StackReview(stack, diff, head_cost, tuple(capacity))
+    return StackReview(
+        stack, diff, head_cost, tuple(capacity), head=head.deployment,
+        base=base.deployment if base is not None else None,
+        base_packings=base_cost.packings if base_cost is not None else (),
+    )
 
 
 def _base_with_charts(base: RenderedStack, charts: Callable[[RenderedStack], RenderedStack], ref: str) -> RenderedStack:
@@ -181,6 +192,8 @@ def format_review_markdown(reviews: list[StackReview], ref: str) -> str:
             continue
         assert review.diff is not None and review.cost is not None
         lines.append(format_diff_markdown(review.diff).rstrip())
+        if review.head is not None:
+            lines += change_diagrams(review.diff, review.head, review.cost.packings, review.base, review.base_packings)
         lines += ["", *markdown.folded("Cost", [format_cost(review.cost, markdown=True).rstrip()])]
         lines += ["", *markdown.folded("GPU capacity", [format_capacity(list(review.capacity), markdown=True).rstrip()])]
     return "\n".join(lines) + "\n"

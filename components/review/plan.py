@@ -7,6 +7,10 @@ from components.render.objects import KubeObject, owner_of
 from components.render.stack_render import RenderedStack
 from components.render.platform_objects import gateway_dns_names
 from components.render.team_iam import team_role_name
+from components.review import markdown
+from components.review.diagrams import fenced, pool_diagram, routes_diagram
+from components.review.packing import Packing
+from components.review.pool_pictures import pictures_by_pool
 from components.review.tree import grouped_lines
 
 
@@ -22,6 +26,21 @@ def format_plan(rendered: RenderedStack) -> str:
     lines += _aws_section(rendered)
     lines += [""] + _release_section(rendered)
     lines += [""] + format_object_tree(list(rendered.objects))
+    return "\n".join(lines) + "\n"
+
+
+def format_plan_markdown(rendered: RenderedStack, packings: list[Packing], cost: str, capacity: str) -> str:
+    """The plan for a pull request or a wiki page: the routes and each pool's nodes as Mermaid
+    diagrams, the cost report and GPU capacity (``cost``, ``capacity``: their Markdown), and the
+    whole text plan folded below."""
+    deployment = rendered.deployment
+    lines = [f"### modelplane plan of stack {markdown.text(deployment.stack.name)}", "",
+             "#### Routes", "", *fenced(routes_diagram(deployment)), "",
+             "#### Node pools, at " + " and ".join(p.state for p in packings) + " replicas"]
+    for _, states in pictures_by_pool(deployment, packings):
+        lines += ["", *fenced(pool_diagram(states))]
+    lines += ["", "#### Cost", "", cost.rstrip(), "", "#### GPU capacity", "", capacity.rstrip(), ""]
+    lines += markdown.folded("Desired state", markdown.code_block(format_plan(rendered).rstrip().splitlines()))
     return "\n".join(lines) + "\n"
 
 
