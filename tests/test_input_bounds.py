@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-from components.catalog import InputError, load_catalog
 from components.catalog.fields import MAX_PEOPLE, check_unique_items
 from components.catalog.loader import Catalog, CatalogTeam
 from components.catalog.rules import catalog_problems

@@ -378,7 +378,7 @@ def test_gpu_pool_alert(tmp_path):
     node = '{node="ip-10-0-1-1", label_modelplane_dev_node_pool="gpu-l40s"}'
 
     def gpu_requests(count: int) -> dict:
-        return {"series": f'kube_pod_container_resource_requests{{node="ip-10-0-1-1", resource="nvidia_com_gpu", namespace="team-search", pod="p"}}', "values": f"{count}x60"}
+        return {"series": 'kube_pod_container_resource_requests{node="ip-10-0-1-1", resource="nvidia_com_gpu", namespace="team-search", pod="p"}', "values": f"{count}x60"}
 
     saturation = alert_rule(objects, "", "GpuPoolNearCapacity", "")
     run_cases(tmp_path, PROD, [

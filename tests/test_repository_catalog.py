@@ -9,7 +9,6 @@ the workflows cover every stack. Each failure says the one command that fixes it
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess

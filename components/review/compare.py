@@ -123,8 +123,8 @@ def compare_stack(paths: Paths, stack: str, ref: str, allow_delete: bool = False
         cost_after=head_cost.total_monthly,
     )
     return StackReview(
-        stack, diff, head_cost, tuple(capacity), head=head.deployment,
-        base=base.deployment if base is not None else None,
+        stack, diff, head_cost, tuple(capacity), head=head_rendered.deployment,
+        base=base_rendered.deployment if base_rendered is not None else None,
         base_packings=base_cost.packings if base_cost is not None else (),
     )
 

@@ -57,8 +57,6 @@ from components.catalog.quantities import cpu_cores, memory_bytes
 from components.catalog.stack_settings import SYSTEM_POOL
 from components.catalog.stacks import Stack
 from components.review.packing import (
-    CPU,
-    MEMORY,
     Node,
     NodeShape,
     Replica,
