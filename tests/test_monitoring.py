@@ -266,6 +266,41 @@ def test_error_alerts_fire_exactly_where_the_per_model_rules_did(tmp_path, two_t
 
 
 @needs_promtool
+def test_a_lingering_old_objective_does_not_silence_the_team(tmp_path, two_teams):
+    """fraud/scorer's error_rate and availability objectives were changed (1% from 5%, 99.9% from
+    99%), and the old values' threshold series are still inside the lookback (after a Prometheus
+    restart no stale marker ends them). Two series on group_left's "one" side would fail the rule
+    for the whole team ("found duplicate series for the match group", prometheus v3.14.0
+    promql/engine.go:3213-3227; a failed rule sends no alert, rules/group.go:533-553): the alerts
+    compare with the strictest, so they fire as before, with the strictest in their annotations."""
+    d = two_teams
+    fraud_scorer = 'namespace="team-fraud", team="fraud", model="scorer"'
+    series = [
+        requests("team-fraud", "fraud", "scorer", "200", "0+97x120"),
+        requests("team-fraud", "fraud", "scorer", "500", "0x20 0+3x100"),
+        replicas("team-fraud", "scorer", "2x120"),
+        {"series": f'modelplane:slo_error_rate_threshold_ratio{{{fraud_scorer}, slo_error_rate="0.05"}}',
+         "values": "0.05x120"},
+        {"series": f'modelplane:slo_error_budget_ratio{{{fraud_scorer}, slo_availability="0.99"}}',
+         "values": "0.01x120"},
+    ]
+    fraud = keys("team-fraud", "scorer")
+    run_side_by_side(tmp_path, d, [{
+        "interval": "1m",
+        "input_series": series,
+        "promql_expr_test": same_alerts_at(["30m", "60m"]),
+        "alert_rule_test": [
+            {"eval_time": "60m", "alertname": "ModelErrorRateHigh", "exp_alerts": [
+                expected_alert(d, ("team-fraud", "scorer"), "ModelErrorRateHigh", **fraud),
+            ]},
+            {"eval_time": "60m", "alertname": "ModelErrorBudgetBurnFast", "exp_alerts": [
+                expected_alert(d, ("team-fraud", "scorer"), "ModelErrorBudgetBurnFast", **fraud),
+            ]},
+        ],
+    }])
+
+
+@needs_promtool
 def test_latency_alerts_fire_exactly_where_the_per_model_rules_did(tmp_path, two_teams):
     """Every request takes 0.4 s (p95 0.48 s): above fraud/scorer's 250 ms, below risk/scorer's
     default 1000 ms, although both are called scorer."""

@@ -310,6 +310,11 @@ def _series_of_model(series: str) -> str:
     return series + "{namespace=%q, model=%q}"
 
 
+def _objective_of_model(series: str) -> str:
+    # The strictest, as the alerts compare with (see ``strictest``).
+    return "min(" + _series_of_model(series) + ")"
+
+
 def team_alert_rules(team: CatalogTeam, models: tuple[DeployedModel, ...], deployment: StackDeployment) -> list[dict[str, Any]]:
     """Each alert once per team (per severity), comparing every model's series with its threshold
     series on (namespace, model): the expression does not grow with the team's models.
@@ -321,10 +326,10 @@ def team_alert_rules(team: CatalogTeam, models: tuple[DeployedModel, ...], deplo
     runbook = deployment.stack.settings.monitoring.runbook_url
     ns = f'{{namespace="{team.namespace}"}}'
     where = "{{ $labels.team }}/{{ $labels.model }}"
-    budget = objective_template(_series_of_model(ERROR_BUDGET), "%.4g")
-    availability = objective_template("1 - " + _series_of_model(ERROR_BUDGET), "%.4g")
-    error_rate = objective_template("100 * " + _series_of_model(ERROR_RATE_THRESHOLD), "%.2f%%")
-    latency_ms = objective_template("1000 * " + _series_of_model(LATENCY_THRESHOLD), "%.0f")
+    budget = objective_template(_objective_of_model(ERROR_BUDGET), "%.4g")
+    availability = objective_template("1 - " + _objective_of_model(ERROR_BUDGET), "%.4g")
+    error_rate = objective_template("100 * " + _objective_of_model(ERROR_RATE_THRESHOLD), "%.2f%%")
+    latency_ms = objective_template("1000 * " + _objective_of_model(LATENCY_THRESHOLD), "%.0f")
     min_replicas = objective_template(_series_of_model(MODEL_INFO), "", label="min_replicas")
     criticality = sorted({model.spec.critical for model in models})
 
@@ -332,10 +337,18 @@ def team_alert_rules(team: CatalogTeam, models: tuple[DeployedModel, ...], deplo
         selectors = ", ".join([f'namespace="{team.namespace}"'] + [f'{key}="{value}"' for key, value in matchers.items()])
         return f"on (namespace, model) {MODEL_INFO}{{{selectors}}}"
 
+    def strictest(threshold: str) -> str:
+        # One model can have two threshold series for a while: its objective changed, and the old
+        # value's series is still inside the lookback (no stale marker after a Prometheus restart,
+        # rules/group.go:139 @v3.14.0). Two series on the "one" side of group_left fail the whole
+        # rule with "found duplicate series for the match group" (promql/engine.go:3213-3227), and a
+        # failed rule alerts for none of the team's models; the strictest of them cannot fail.
+        return f"min by (namespace, model) ({threshold})"
+
     def above(series: str, threshold: str) -> str:
         # group_left keeps the left side's labels (namespace, team, model); a one-to-one match
         # "on" would keep only namespace and model (prometheus v3.14.0 promql/engine.go:3382-3388).
-        return f"{series}{ns} > on (namespace, model) group_left {threshold}"
+        return f"{series}{ns} > on (namespace, model) group_left {strictest(threshold)}"
 
     def alert(name: str, condition: str, for_: str, severity: str, summary: str, description: str,
               **matchers: str) -> dict[str, Any]:
@@ -361,8 +374,6 @@ def team_alert_rules(team: CatalogTeam, models: tuple[DeployedModel, ...], deplo
         ]
 
     def burning(long: str, short: str, factor: float) -> str:
-        # "*" binds tighter than ">": the budget is multiplied before the comparison. (In
-        # parentheses right after group_left it would read as group_left's label list.)
         threshold = f"{ERROR_BUDGET}{ns} * {factor:g}"
         return (f"({above(ERROR_RATIO.format(window=long), threshold)})"
                 f" and ({above(ERROR_RATIO.format(window=short), threshold)})")
