@@ -432,3 +432,68 @@ def test_the_mesh_default_outbound_policy_is_left_to_istio():
     assert not has_path(chart, "global.outboundTrafficPolicy")
     release = next(r for r in rendered_stack("prod").releases if r.name == "istiod")
     assert not has_path(release.values, "meshConfig.outboundTrafficPolicy")
+
+
+# Critical models' disruption budgets and spread: the labels KServe v0.20.0 puts on predictor pods.
+# pkg/controller/v1beta1/inferenceservice/components/predictor.go:497-517 buildObjectMeta: the
+# runtime's labels, the InferenceService's, the predictor's, then
+# serving.kserve.io/inferenceservice=<name> (constants.go:34,59,61) and component=predictor
+# (constants.go:403, inference_service_status.go:117). In Knative mode
+# reconcilers/knative/ksvc_reconciler.go:164-166,199-201 makes them the revision template's
+# labels, less ServiceLabelDisallowedList (constants.go:542-544: the visibility label only).
+KSERVE_ISVC_POD_LABEL = "serving.kserve.io/inferenceservice"
+KNATIVE_VISIBILITY_LABEL = "networking.knative.dev/visibility"
+# knative/serving @knative-v1.23.0 pkg/apis/serving/fieldmask.go:245-246 keeps a revision's
+# topologySpreadConstraints only when this flag is not Disabled; pkg/apis/config/features.go:78,88
+# (default Disabled).
+KNATIVE_TOPOLOGY_SPREAD_FLAG = "kubernetes.podspec-topologyspreadconstraints"
+
+
+def _kserve_predictor_pod_labels(service: dict) -> dict[str, str]:
+    labels = {
+        **service["metadata"].get("labels", {}), **service["spec"]["predictor"].get("labels", {}),
+        KSERVE_ISVC_POD_LABEL: service["metadata"]["name"], "component": "predictor",
+    }
+    labels.pop(KNATIVE_VISIBILITY_LABEL, None)
+    return labels
+
+
+def _selects(selector: dict, labels: dict[str, str]) -> bool:
+    assert set(selector) == {"matchLabels"}, selector
+    return selector["matchLabels"].items() <= labels.items()
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_disruption_budgets_and_spread_select_exactly_their_models_pods(stack):
+    objects = rendered_stack(stack).objects
+    services = [obj for obj in objects if obj["kind"] == "InferenceService"]
+    budgets = {
+        (obj["metadata"]["namespace"], obj["metadata"]["name"]): obj for obj in objects
+        if obj["kind"] == "PodDisruptionBudget"
+    }
+    spread = [service for service in services if "topologySpreadConstraints" in service["spec"]["predictor"]]
+    assert {(s["metadata"]["namespace"], f"{s['metadata']['name']}-predictor") for s in spread} == set(budgets)
+    if stack == "prod":
+        # The fixture's critical models (transaction-scorer, query-embedder) run two replicas.
+        assert len(budgets) == 2
+    for service in spread:
+        namespace, name = service["metadata"]["namespace"], service["metadata"]["name"]
+        selectors = [budgets[(namespace, f"{name}-predictor")]["spec"]["selector"]] + [
+            constraint["labelSelector"] for constraint in service["spec"]["predictor"]["topologySpreadConstraints"]
+        ]
+        for selector in selectors:
+            # The pods of both revisions while a canary runs: no version label.
+            assert _selects(selector, _kserve_predictor_pod_labels(service))
+            for other in services:
+                if other is not service and other["metadata"]["namespace"] == namespace:
+                    assert not _selects(selector, _kserve_predictor_pod_labels(other))
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_topology_spread_reaches_the_revision(stack):
+    objects = rendered_stack(stack).objects
+    spread = any(
+        "topologySpreadConstraints" in obj["spec"]["predictor"] for obj in objects if obj["kind"] == "InferenceService"
+    )
+    features = _knative_config(objects)["features"]
+    assert features.get(KNATIVE_TOPOLOGY_SPREAD_FLAG, "disabled").lower() != "disabled" or not spread

@@ -23,6 +23,8 @@ from components.catalog.quantities import cpu_cores, format_cpu
 from components.catalog.rules import catalog_problems, route_grant_problems, route_path
 from components.catalog.stacks import Stack
 
+CRITICAL_FLOOR_SETTING = "modelplane:serving.availability.critical_min_replicas"
+
 
 def resolve_deployment(catalog: Catalog, stack: Stack, all_stack_names: list[str]) -> StackDeployment:
     """Resolve ``catalog`` for ``stack``; raise :class:`InputError` with every problem found."""
@@ -89,11 +91,14 @@ def _resolve_model(
     override = spec.environments.get(stack.name)
     override_field = f"environments.{stack.name}"
     enabled = override.enabled if override is not None and override.enabled is not None else True
+    # Critical models keep this many replicas in the stack (the stack's availability setting).
+    floor = stack.settings.critical_min_replicas if spec.critical else 0
     if not enabled:
-        if spec.critical and stack.is_prod:
+        if floor:
             problems.append(Problem(
                 model.source, f"{override_field}.enabled",
-                f"the model is critical, so it must run in prod stack {stack.name}; remove "
+                f"the model is critical, so it must run in stack {stack.name}, where critical "
+                f"models keep at least {floor} replicas ({CRITICAL_FLOOR_SETTING}); remove "
                 "enabled: false or set critical: false",
             ))
         return None
@@ -111,15 +116,15 @@ def _resolve_model(
         problem = scaling_problem(min_replicas, max_replicas, metric)
         if problem:
             problems.append(Problem(model.source, f"{override_field}.scaling", problem))
-        if spec.critical and stack.is_prod and scaling_override.min_replicas == 0:
+        if scaling_override.min_replicas is not None and scaling_override.min_replicas < floor:
             problems.append(Problem(
                 model.source, f"{override_field}.scaling.min_replicas",
-                f"the model is critical, so it keeps at least 1 replica in prod stack "
-                f"{stack.name}; remove this override or set it to 1 or more",
+                f"the model is critical, so it keeps at least {floor} replicas in stack "
+                f"{stack.name} ({CRITICAL_FLOOR_SETTING}); remove this override or set it to "
+                f"{floor} or more",
             ))
-    if spec.critical and stack.is_prod:
-        min_replicas = max(min_replicas, 1)
-        max_replicas = max(max_replicas, min_replicas)
+    min_replicas = max(min_replicas, floor)
+    max_replicas = max(max_replicas, min_replicas)
 
     resources_override = override.resources if override is not None else None
     cpu = spec.resources.cpu
@@ -144,6 +149,8 @@ def _resolve_model(
     )
     if pool_names:
         fit_problems(model, stack, pool_names, cpu, memory, problems)
+        if spec.critical and min_replicas >= 2:
+            problems.extend(spread_problems(model, stack, pool_names, min_replicas))
 
     domain = stack.settings.domain
     host = f"{spec.name}-{team.name}.{domain}" if spec.is_grpc else domain
@@ -241,6 +248,22 @@ def _cold_start(
             "if the model starts faster",
         ))
     return policy, explicit
+
+
+def spread_problems(model: CatalogModel, stack: Stack, pool_names: tuple[str, ...], replicas: int) -> list[Problem]:
+    """A critical model's ``replicas`` each need a node of their own (the render spreads them
+    over nodes, hard, and over zones): the model's pools must be able to grow to that many."""
+    pools = stack.settings.node_pools
+    nodes = sum(pools[name].max_size for name in pool_names)
+    if nodes >= replicas:
+        return []
+    listed = ", ".join(f"{name} (max_size {pools[name].max_size})" for name in pool_names)
+    return [Problem(
+        model.source, "critical",
+        f"the model is critical, so its {replicas} replicas in stack {stack.name} run on {replicas} "
+        f"different nodes, but its pools reach {nodes} at most: {listed}; raise max_size in "
+        f"{stack.source}, or lower {CRITICAL_FLOOR_SETTING} or the model's min_replicas there",
+    )]
 
 
 def default_cpu_limit(cpu: str, ratio: float) -> str:

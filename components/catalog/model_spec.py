@@ -554,7 +554,8 @@ class ModelSpec(StrictModel):
     scaling: Scaling = Field(default_factory=Scaling)
     critical: bool = Field(
         default=False,
-        description="A critical model runs at least one replica in every prod stack.",
+        description="A critical model keeps the stack's serving.availability.critical_min_replicas "
+        "(2 in prod) replicas at least, with a disruption budget and spread over nodes and zones.",
     )
     canary: Canary | None = None
     route: Route | None = None
