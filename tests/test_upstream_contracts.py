@@ -497,3 +497,53 @@ def test_topology_spread_reaches_the_revision(stack):
     )
     features = _knative_config(objects)["features"]
     assert features.get(KNATIVE_TOPOLOGY_SPREAD_FLAG, "disabled").lower() != "disabled" or not spread
+
+
+# External Secrets Operator, chart and app 2.9.0 (external-secrets/external-secrets @v2.9.0).
+# providers/v1/aws/auth/auth.go:256-300 credsFromServiceAccount: a SecretStore's
+# auth.jwt.serviceAccountRef names a ServiceAccount of the store's namespace; its role comes from
+# this annotation (:278-282), and the token ESO requests for it (TokenRequest,
+# auth/token_fetcher.go) has the audience of eks.amazonaws.com/audience, else sts.amazonaws.com
+# (:57-58, :284-291). The chart lets the controller create those tokens
+# (deploy/charts/external-secrets/templates/rbac.yaml:186-191 @helm-chart-2.9.0).
+ESO_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+ESO_TOKEN_AUDIENCE = "sts.amazonaws.com"
+# providers/v1/aws/secretsmanager/secretsmanager.go:144-172,769-822: a remoteRef with key and
+# property (no version, no metadataPolicy) is one GetSecretValue of AWSCURRENT; DescribeSecret
+# only for metadataPolicy Fetch, ListSecrets/BatchGetSecretValue only for dataFrom.find.
+ESO_REMOTE_REF_FIELDS = {"key", "property"}
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_external_secrets_need_nothing_but_the_teams_get_secret_value(stack):
+    from components.render.iam import irsa_trust_policy
+    from components.render.team_iam import team_secrets_role_arn
+
+    rendered = rendered_stack(stack)
+    deployment = rendered.deployment
+    teams = {team.namespace: team for team in deployment.teams}
+    objects = rendered.objects
+    stores = [obj for obj in objects if obj["kind"] == "SecretStore"]
+    if stack == "staging":
+        assert [store["metadata"]["namespace"] for store in stores] == ["team-search"]
+    for store in stores:
+        namespace = store["metadata"]["namespace"]
+        account_name = store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"]
+        account = next(
+            obj for obj in objects if obj["kind"] == "ServiceAccount"
+            and obj["metadata"]["namespace"] == namespace and obj["metadata"]["name"] == account_name
+        )
+        assert account["metadata"]["annotations"][ESO_ROLE_ANNOTATION] == team_secrets_role_arn(
+            deployment.stack, teams[namespace]
+        )
+        assert "eks.amazonaws.com/audience" not in account["metadata"]["annotations"]
+        trust = irsa_trust_policy("arn:aws:iam::1:oidc-provider/issuer", "issuer", namespace, account_name)
+        assert trust["Statement"][0]["Condition"]["StringEquals"]["issuer:aud"] == ESO_TOKEN_AUDIENCE
+    for external in (obj for obj in objects if obj["kind"] == "ExternalSecret"):
+        spec = external["spec"]
+        assert "dataFrom" not in spec
+        assert spec["secretStoreRef"] == {"kind": "SecretStore", "name": "aws-secrets-manager"}
+        team = teams[external["metadata"]["namespace"]]
+        for item in spec["data"]:
+            assert set(item["remoteRef"]) == ESO_REMOTE_REF_FIELDS
+            assert item["remoteRef"]["key"].startswith(f"modelplane/{stack}/{team.name}/")

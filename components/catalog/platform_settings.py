@@ -238,6 +238,22 @@ class ServingSettings(StrictModel):
     )
 
 
+class SecretsSettings(StrictModel):
+    """Where the Kubernetes Secrets that models read (their ``secrets``) come from."""
+
+    provider: Literal["kubernetes", "aws-secrets-manager"] = Field(
+        default="kubernetes",
+        description="kubernetes: the Secrets are created in the team namespaces by other means; "
+        "aws-secrets-manager: the External Secrets Operator copies them from AWS Secrets Manager "
+        "(modelplane/<stack>/<team>/<secret>), each team through a role that reads its own path only.",
+    )
+    refresh_interval_seconds: int = Field(
+        default=3600, ge=60, le=86400,
+        description="How often a Secret is read again from AWS Secrets Manager (a rotated value "
+        "reaches new pods after this).",
+    )
+
+
 class NvidiaSettings(StrictModel):
     provider: Literal["device-plugin", "gpu-operator"] | None = Field(
         default=None,

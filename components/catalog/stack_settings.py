@@ -24,6 +24,7 @@ from components.catalog.platform_settings import (
     PROD_CRITICAL_MIN_REPLICAS,
     NvidiaSettings,
     PrincipalArn,
+    SecretsSettings,
     ServingSettings,
 )
 from components.catalog.model_spec import RoutePrefix
@@ -238,6 +239,7 @@ class StackSettings(StrictModel):
     )
     serving: ServingSettings = Field(default_factory=ServingSettings)
     nvidia: NvidiaSettings = Field(default_factory=NvidiaSettings)
+    secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     cost: CostSettings = Field(default_factory=CostSettings)
     addons: dict[str, AddonSettings] = Field(

@@ -186,8 +186,16 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
         "storageUri": spec.canary.storage_uri if spec.canary else spec.storage_uri,
         "resources": {"requests": requests, "limits": limits},
     }
-    if spec.env:
-        model_section["env"] = [{"name": name, "value": spec.env[name]} for name in sorted(spec.env)]
+    env = {name: {"name": name, "value": value} for name, value in spec.env.items()}
+    # Read by the kubelet from the team's Secret when the pod starts; KServe merges env by name
+    # and keeps valueFrom (container_merge.go:32-63 @ v0.20.0), Knative admits secretKeyRef
+    # (k8s_validation.go:335-341, fieldmask.go:525-542 EnvVarSourceMask @ knative-v1.23.0).
+    env.update({
+        name: {"name": name, "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}}}
+        for name, ref in spec.secrets.items()
+    })
+    if env:
+        model_section["env"] = [env[name] for name in sorted(env)]
     if spec.args:
         # KServe appends these to the runtime's own args (MergeRuntimeContainers, v0.20.0
         # pkg/controller/v1beta1/inferenceservice/utils/utils.go:260).
