@@ -67,6 +67,13 @@ KUBE_PROMETHEUS_STACK = ChartPin(
 NVIDIA_DEVICE_PLUGIN = ChartPin("nvidia-device-plugin", "0.20.0", "https://nvidia.github.io/k8s-device-plugin")
 GPU_OPERATOR = ChartPin("gpu-operator", "v26.7.0", "https://helm.ngc.nvidia.com/nvidia")
 
+# External Secrets Operator, only in stacks whose modelplane:secrets.provider is
+# aws-secrets-manager: it copies each team's secrets from AWS Secrets Manager into Kubernetes
+# Secrets. 2.9.0 (app v2.9.0, tag helm-chart-2.9.0) is the newest release read: external-secrets.io/v1
+# ExternalSecret and SecretStore, and IRSA through a SecretStore's auth.jwt.serviceAccountRef
+# (providers/v1/aws/auth/auth.go:256-300 @v2.9.0), so each team's store assumes its own role.
+EXTERNAL_SECRETS = ChartPin("external-secrets", "2.9.0", "https://charts.external-secrets.io")
+
 # cluster-autoscaler: chart 9.54 ships 1.35; the image must match the cluster's minor version.
 CLUSTER_AUTOSCALER = ChartPin("cluster-autoscaler", "9.54.0", "https://kubernetes.github.io/autoscaler")
 CLUSTER_AUTOSCALER_IMAGE_TAGS = {"1.34": "v1.34.4", "1.35": "v1.35.1"}

@@ -15,13 +15,14 @@ CERT_MANAGER_NAMESPACE = "cert-manager"
 MONITORING_NAMESPACE = "monitoring"
 NVIDIA_NAMESPACE = "nvidia-gpu"
 KUBE_SYSTEM_NAMESPACE = "kube-system"
+EXTERNAL_SECRETS_NAMESPACE = "external-secrets"
 
 # Namespaces a team may not take: Kubernetes' own and the platform's.
 RESERVED_NAMESPACES = frozenset({
     "default", "kube-system", "kube-public", "kube-node-lease",
     ISTIO_SYSTEM_NAMESPACE, INGRESS_NAMESPACE, KNATIVE_OPERATOR_NAMESPACE,
     KNATIVE_SERVING_NAMESPACE, KSERVE_NAMESPACE, CERT_MANAGER_NAMESPACE, MONITORING_NAMESPACE,
-    NVIDIA_NAMESPACE,
+    NVIDIA_NAMESPACE, EXTERNAL_SECRETS_NAMESPACE,
 })
 
 # The shared ingress: an Istio gateway deployment (Helm release) and the Gateway resource on it.
@@ -68,12 +69,21 @@ PROMETHEUS_RELEASE = "kube-prometheus-stack"
 CLUSTER_AUTOSCALER_RELEASE = "cluster-autoscaler"
 NVIDIA_DEVICE_PLUGIN_RELEASE = "nvidia-device-plugin"
 GPU_OPERATOR_RELEASE = "gpu-operator"
+EXTERNAL_SECRETS_RELEASE = "external-secrets"
 ADDON_RELEASES = (
     CERT_MANAGER_RELEASE, ISTIO_BASE_RELEASE, ISTIO_CNI_RELEASE, ISTIOD_RELEASE,
     INGRESS_GATEWAY_RELEASE, KNATIVE_OPERATOR_RELEASE, KSERVE_CRD_RELEASE, KSERVE_RELEASE,
     KSERVE_RUNTIMES_RELEASE, PROMETHEUS_RELEASE, CLUSTER_AUTOSCALER_RELEASE,
-    NVIDIA_DEVICE_PLUGIN_RELEASE, GPU_OPERATOR_RELEASE,
+    NVIDIA_DEVICE_PLUGIN_RELEASE, GPU_OPERATOR_RELEASE, EXTERNAL_SECRETS_RELEASE,
 )
+
+# The ServiceAccount whose IRSA role reads a team's secrets in AWS Secrets Manager. No pod runs
+# as it: the External Secrets Operator requests its tokens for the team's SecretStore.
+SECRETS_SERVICE_ACCOUNT = "secrets-reader"
+# The team's SecretStore, and where its secrets live in AWS Secrets Manager:
+# modelplane/<stack>/<team>/<secret>, one JSON object of keys per secret.
+SECRET_STORE_NAME = "aws-secrets-manager"
+SECRETS_MANAGER_PATH_ROOT = "modelplane"
 
 # Encrypted gp3 volumes from the EBS CSI driver (Prometheus' storage).
 STORAGE_CLASS = "gp3-encrypted"

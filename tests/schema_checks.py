@@ -163,7 +163,7 @@ def _cloudcoil_checkers() -> dict[tuple[str, str], Callable[[dict], list[str]]]:
 
 CORE_API_VERSIONS = (
     "v1", "rbac.authorization.k8s.io/v1", "networking.k8s.io/v1", "apps/v1", "storage.k8s.io/v1",
-    "admissionregistration.k8s.io/v1",
+    "admissionregistration.k8s.io/v1", "policy/v1",
 )
 
 

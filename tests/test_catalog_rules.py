@@ -149,28 +149,44 @@ def test_disabled_model_is_left_out(basic_workspace):
     assert [team.name for team in deployment.teams] == ["fraud"]
 
 
-def test_critical_model_runs_one_replica_in_prod(basic_workspace):
+def test_critical_model_runs_two_replicas_in_prod(basic_workspace):
     basic_workspace.model(critical=True)
     basic_workspace.stack("prod", environment="prod")
-    assert resolve(basic_workspace, "prod").models[0].min_replicas == 1
+    [model] = resolve(basic_workspace, "prod").models
+    # max_replicas (1) rises with the floor.
+    assert (model.min_replicas, model.max_replicas, model.highly_available) == (2, 2, True)
+    [model] = resolve(basic_workspace, "dev").models
+    assert (model.min_replicas, model.highly_available) == (0, False)
+
+
+def test_the_critical_floor_is_a_stack_setting(basic_workspace):
+    basic_workspace.model(critical=True, scaling={"max_replicas": 4})
+    basic_workspace.stack("prod", environment="prod", serving={"availability": {"critical_min_replicas": 1}})
+    [model] = resolve(basic_workspace, "prod").models
+    assert (model.min_replicas, model.highly_available) == (1, False)
+    # Any stack may set one, and a model that is not critical keeps its own floor.
+    basic_workspace.stack(serving={"availability": {"critical_min_replicas": 2}})
+    assert resolve(basic_workspace, "dev").models[0].min_replicas == 2
+    basic_workspace.model(critical=False)
     assert resolve(basic_workspace, "dev").models[0].min_replicas == 0
 
 
-def test_critical_model_cannot_be_set_to_zero_in_prod(basic_workspace):
+def test_critical_model_cannot_go_below_the_floor_in_prod(basic_workspace):
     basic_workspace.model(
         critical=True,
         scaling={"min_replicas": 1, "max_replicas": 2},
-        environments={"prod": {"scaling": {"min_replicas": 0}}},
+        environments={"prod": {"scaling": {"min_replicas": 1}}},
     )
     basic_workspace.stack("prod", environment="prod")
     assert problems_of(basic_workspace, "prod") == [
         "models/fraud/scorer.yaml: environments.prod.scaling.min_replicas: the model is critical, "
-        "so it keeps at least 1 replica in prod stack prod; remove this override or set it to 1 "
-        "or more"
+        "so it keeps at least 2 replicas in stack prod "
+        "(modelplane:serving.availability.critical_min_replicas); remove this override or set it "
+        "to 2 or more"
     ]
     # Zero in a stack that is not prod is allowed.
     basic_workspace.stack("prod", environment="staging")
-    assert resolve(basic_workspace, "prod").models[0].min_replicas == 0
+    assert resolve(basic_workspace, "prod").models[0].min_replicas == 1
 
 
 def test_critical_model_cannot_be_disabled_in_prod(basic_workspace):
@@ -178,8 +194,31 @@ def test_critical_model_cannot_be_disabled_in_prod(basic_workspace):
     basic_workspace.stack("prod", environment="prod")
     assert problems_of(basic_workspace, "prod") == [
         "models/fraud/scorer.yaml: environments.prod.enabled: the model is critical, so it must "
-        "run in prod stack prod; remove enabled: false or set critical: false"
+        "run in stack prod, where critical models keep at least 2 replicas "
+        "(modelplane:serving.availability.critical_min_replicas); remove enabled: false or set "
+        "critical: false"
     ]
+
+
+def test_critical_replicas_need_a_node_each(basic_workspace):
+    basic_workspace.model(critical=True)
+    basic_workspace.stack("prod", environment="prod", serving={"availability": {"critical_min_replicas": 3}})
+    assert problems_of(basic_workspace, "prod") == [
+        "models/fraud/scorer.yaml: critical: the model is critical, so its 3 replicas in stack "
+        "prod run on 3 different nodes, but its pools reach 2 at most: system (max_size 2); "
+        "raise max_size in stacks/Pulumi.prod.yaml, or lower "
+        "modelplane:serving.availability.critical_min_replicas or the model's min_replicas there"
+    ]
+
+
+def test_the_critical_floor_counts_against_the_quota(basic_workspace):
+    basic_workspace.team(quota={"cpu": "2", "memory": "64Gi"})
+    basic_workspace.model(critical=True)
+    basic_workspace.stack("prod", environment="prod")
+    [problem] = problems_of(basic_workspace, "prod")
+    assert problem.startswith("models/fraud/team.yaml: quota.cpu: ")
+    assert "2250m" in problem
+    assert resolve(basic_workspace, "dev").models[0].min_replicas == 0
 
 
 def test_whole_gpu_model_goes_to_a_pool_without_mig(basic_workspace):

@@ -212,8 +212,25 @@ def test_chart_objects_validate_against_the_upstream_crd_schemas(prod_render):
     assert checked > int(alone.stdout.rsplit("checked ", 1)[1].split(",")[0])
 
 
+def mirror_with_external_secrets(tmp_path: Path) -> Path:
+    """../shared/charts plus a stand-in for the External Secrets Operator's chart, which it lacks
+    (the fixture's staging stack installs it): a Chart.yaml of the pinned name and version is
+    all `charts pull` checks before copying."""
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    for entry in shared_charts().iterdir():
+        (mirror / entry.name).symlink_to(entry)
+    chart = mirror / "external-secrets@helm-chart-2.9.0" / "external-secrets"
+    if not (shared_charts() / chart.parent.name).exists():
+        chart.mkdir(parents=True)
+        chart.joinpath("Chart.yaml").write_text(
+            f"apiVersion: v2\nname: external-secrets\nversion: {pins.EXTERNAL_SECRETS.version}\n", encoding="utf-8",
+        )
+    return mirror
+
+
 def test_charts_pull_from_a_mirror_verifies_and_is_idempotent(tmp_path):
-    mirror, target = shared_charts(), tmp_path / "charts"
+    mirror, target = mirror_with_external_secrets(tmp_path), tmp_path / "charts"
     code, out, err = run("charts", "pull", *FIXTURE, "--dir", str(target), "--from", str(mirror))
     assert code == 0, err
     assert f"istiod: copied {mirror}/istiod@1.30.3/istio-discovery to {target}/istiod@1.30.3/istio-discovery" in out
@@ -221,7 +238,7 @@ def test_charts_pull_from_a_mirror_verifies_and_is_idempotent(tmp_path):
     assert again[0] == 0 and "copied" not in again[1] and f"istiod: {target}/istiod@1.30.3/istio-discovery is up to date" in again[1]
     # A mirror without a chart the pins need: one problem naming the release.
     (tmp_path / "partial").mkdir()
-    shutil.copytree(mirror / "istiod@1.30.3", tmp_path / "partial" / "istiod@1.30.3")
+    shutil.copytree(shared_charts() / "istiod@1.30.3", tmp_path / "partial" / "istiod@1.30.3")
     code, _, err = run("charts", "pull", *FIXTURE, "--dir", str(tmp_path / "other"), "--from", str(tmp_path / "partial"))
     assert code == 1 and "release gpu-operator: no chart gpu-operator" in err and "release istiod:" not in err
 

@@ -264,6 +264,7 @@ def test_knative_serving_is_configured_for_gpu_models(basic_workspace):
         "kubernetes.podspec-nodeselector": "enabled",
         "kubernetes.podspec-tolerations": "enabled",
         "kubernetes.podspec-affinity": "enabled",
+        "kubernetes.podspec-topologyspreadconstraints": "enabled",
     }
     assert config["autoscaler"]["enable-scale-to-zero"] == "true"
     assert config["observability"] == {"metrics-protocol": "prometheus", "request-metrics-protocol": "prometheus"}

@@ -16,6 +16,7 @@ from components.catalog import load_catalog, load_stack, resolve_deployment, sta
 from components.render.objects import object_id
 from components.render.resource_graph import logical_name
 from components.render.stack_render import render_stack
+from components.render.team_secrets import needs_secrets_role
 from tests.conftest import FIXTURE_STACKS, MODELS_DIR, STACKS_DIR
 from components.render.platform_objects import gateway_dns_names
 from tests.pulumi_harness import ProgramRun, engine_config_of, run_program
@@ -67,6 +68,9 @@ def test_resource_counts(program):
     plan = rendered(stack)
     settings = plan.deployment.stack.settings
     managed_records = settings.dns is not None and settings.dns.manage_records
+    secret_roles = sum(needs_secrets_role(team, plan.deployment) for team in plan.deployment.teams)
+    # The fixture's staging stack reads the search team's Hugging Face token from Secrets Manager.
+    assert secret_roles == (1 if stack == "staging" else 0)
     counts = {
         "modelplane:cluster:Cluster": 1,
         "aws:eks/cluster:Cluster": 1,
@@ -77,9 +81,9 @@ def test_resource_counts(program):
         "aws:ec2/natGateway:NatGateway": len(plan.cluster.network.nat_gateway_zones),
         "modelplane:addons:HelmAddon": len(plan.releases),
         "kubernetes:helm.sh/v3:Release": len(plan.releases),
-        # One role per team, cluster-autoscaler's, the EBS CSI driver's and, with an issuer,
-        # cert-manager's.
-        "modelplane:iam:IrsaRole": len(plan.deployment.teams) + 2 + bool(settings.cluster_issuer),
+        # One role per team, one per team reading secrets from AWS Secrets Manager,
+        # cluster-autoscaler's, the EBS CSI driver's and, with an issuer, cert-manager's.
+        "modelplane:iam:IrsaRole": len(plan.deployment.teams) + secret_roles + 2 + bool(settings.cluster_issuer),
         "modelplane:dns:GatewayDns": int(managed_records),
         "aws:route53/record:Record": len(gateway_dns_names(plan.deployment)) if managed_records else 0,
         "aws:eks/addon:Addon": len(plan.cluster.eks_addons),
@@ -374,3 +378,21 @@ def test_s3_traffic_takes_a_gateway_endpoint_on_the_private_route_tables(program
     private = [t for t in tables.values() if any("natGatewayId" in route for route in t.inputs["routes"])]
     assert len(private) == len(network.private_subnets())
     assert set(endpoint.dependencies) >= {t.urn for t in private}
+
+
+def test_a_teams_secrets_role_is_trusted_by_its_secrets_reader_only(program):
+    stack, run = program
+    roles = {r.inputs["name"]: r for r in run.of_type("aws:iam/role:Role")}
+    name = f"modelplane-{stack}-search-secrets"
+    if stack != "staging":
+        assert name not in roles
+        return
+    issuer = f"oidc.eks.{rendered(stack).cluster.region}.amazonaws.com/id/EXAMPLE"
+    [trust] = json.loads(roles[name].inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Condition"] == {"StringEquals": {
+        f"{issuer}:sub": "system:serviceaccount:team-search:secrets-reader", f"{issuer}:aud": "sts.amazonaws.com",
+    }}
+    policies = {r.name: json.loads(r.inputs["policy"]) for r in run.of_type("aws:iam/rolePolicy:RolePolicy")}
+    [statement] = policies["models-search-secrets-policy"]["Statement"]
+    assert statement["Action"] == ["secretsmanager:GetSecretValue"]
+    assert statement["Resource"] == ["arn:aws:secretsmanager:us-west-2:222222222222:secret:modelplane/staging/search/*"]

@@ -376,3 +376,33 @@ def test_every_local_volume_of_a_model_pod_is_safe_to_evict(objects):
     assert value.split(",") == [
         "workload-socket", "credential-socket", "workload-certs", "istio-data", "kserve-provision-location",
     ]
+
+
+def test_critical_model_in_prod_gets_a_disruption_budget_and_spread(basic_workspace):
+    basic_workspace.model(critical=True, gpu={"count": 1})
+    basic_workspace.stack("prod", environment="prod")
+    objects = render(basic_workspace, "prod")
+    selector = {"matchLabels": {"serving.kserve.io/inferenceservice": "scorer", "component": "predictor"}}
+    budget = objects["PodDisruptionBudget/team-fraud/scorer-predictor"]
+    assert budget["spec"] == {
+        "maxUnavailable": 1, "selector": selector, "unhealthyPodEvictionPolicy": "AlwaysAllow",
+    }
+    assert budget["metadata"]["labels"]["modelplane.dev/model"] == "scorer"
+    predictor = objects["InferenceService/team-fraud/scorer"]["spec"]["predictor"]
+    assert predictor["minReplicas"] == 2
+    assert predictor["topologySpreadConstraints"] == [
+        {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
+         "minDomains": 2, "labelSelector": selector},
+        {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": selector},
+    ]
+
+
+def test_models_with_one_replica_or_not_critical_get_neither(basic_workspace):
+    basic_workspace.model(critical=True)
+    basic_workspace.stack("prod", environment="prod", serving={"availability": {"critical_min_replicas": 1}})
+    basic_workspace.model(name="other", scaling={"min_replicas": 2, "max_replicas": 2}, route={"path": "/fraud/other"})
+    objects = render(basic_workspace, "prod")
+    assert not [key for key in objects if key.startswith("PodDisruptionBudget/")]
+    for name in ("scorer", "other"):
+        assert "topologySpreadConstraints" not in objects[f"InferenceService/team-fraud/{name}"]["spec"]["predictor"]

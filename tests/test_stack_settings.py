@@ -71,7 +71,7 @@ def test_valid_stack(workspace):
             "modelplane:node_pool: unknown field (did you mean node_pools?); allowed here: "
             "addons, aws_account_id, cluster, cluster_name, cost, deployer_role_arns, dns, domain, environment, "
             "extra_releases, "
-            "gateway, model_buckets, monitoring, node_pools, nvidia, region, route_grants, serving",
+            "gateway, model_buckets, monitoring, node_pools, nvidia, region, route_grants, secrets, serving",
         ),
         (
             {"node_pools": pools(gpu={"instance_types": ["g5.xlarge"], "min_size": 0, "max_size": 2})},
@@ -177,7 +177,7 @@ def test_stack_rules(workspace, changes, expected):
             {"addons": {"kserv": {"values": {}}}},
             "modelplane:addons: no add-on named kserv; add-ons: cert-manager, istio-base, istio-cni, istiod, "
             "istio-ingressgateway, knative-operator, kserve-crd, kserve, kserve-runtimes, kube-prometheus-stack, "
-            "cluster-autoscaler, nvidia-device-plugin, gpu-operator (use extra_releases for other charts)",
+            "cluster-autoscaler, nvidia-device-plugin, gpu-operator, external-secrets (use extra_releases for other charts)",
         ),
         (
             {"extra_releases": [{"name": "kserve", "namespace": "x", "chart": "c", "version": "1"}]},

@@ -584,3 +584,118 @@ def test_time_sliced_pools_get_a_device_plugin_configuration_it_reads(workspace)
     assert group.autoscaler_tags[AUTOSCALER_RESOURCE_TAG + SHARED_GPU_RESOURCE] == "3"
     [model] = deployment.models
     assert model.gpu.resource == SHARED_GPU_RESOURCE
+
+
+# Critical models' disruption budgets and spread: the labels KServe v0.20.0 puts on predictor pods.
+# pkg/controller/v1beta1/inferenceservice/components/predictor.go:497-517 buildObjectMeta: the
+# runtime's labels, the InferenceService's, the predictor's, then
+# serving.kserve.io/inferenceservice=<name> (constants.go:34,59,61) and component=predictor
+# (constants.go:403, inference_service_status.go:117). In Knative mode
+# reconcilers/knative/ksvc_reconciler.go:164-166,199-201 makes them the revision template's
+# labels, less ServiceLabelDisallowedList (constants.go:542-544: the visibility label only).
+KSERVE_ISVC_POD_LABEL = "serving.kserve.io/inferenceservice"
+KNATIVE_VISIBILITY_LABEL = "networking.knative.dev/visibility"
+# knative/serving @knative-v1.23.0 pkg/apis/serving/fieldmask.go:245-246 keeps a revision's
+# topologySpreadConstraints only when this flag is not Disabled; pkg/apis/config/features.go:78,88
+# (default Disabled).
+KNATIVE_TOPOLOGY_SPREAD_FLAG = "kubernetes.podspec-topologyspreadconstraints"
+
+
+def _kserve_predictor_pod_labels(service: dict) -> dict[str, str]:
+    labels = {
+        **service["metadata"].get("labels", {}), **service["spec"]["predictor"].get("labels", {}),
+        KSERVE_ISVC_POD_LABEL: service["metadata"]["name"], "component": "predictor",
+    }
+    labels.pop(KNATIVE_VISIBILITY_LABEL, None)
+    return labels
+
+
+def _selects(selector: dict, labels: dict[str, str]) -> bool:
+    assert set(selector) == {"matchLabels"}, selector
+    return selector["matchLabels"].items() <= labels.items()
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_disruption_budgets_and_spread_select_exactly_their_models_pods(stack):
+    objects = rendered_stack(stack).objects
+    services = [obj for obj in objects if obj["kind"] == "InferenceService"]
+    budgets = {
+        (obj["metadata"]["namespace"], obj["metadata"]["name"]): obj for obj in objects
+        if obj["kind"] == "PodDisruptionBudget"
+    }
+    spread = [service for service in services if "topologySpreadConstraints" in service["spec"]["predictor"]]
+    assert {(s["metadata"]["namespace"], f"{s['metadata']['name']}-predictor") for s in spread} == set(budgets)
+    if stack == "prod":
+        # The fixture's critical models (transaction-scorer, query-embedder) run two replicas.
+        assert len(budgets) == 2
+    for service in spread:
+        namespace, name = service["metadata"]["namespace"], service["metadata"]["name"]
+        selectors = [budgets[(namespace, f"{name}-predictor")]["spec"]["selector"]] + [
+            constraint["labelSelector"] for constraint in service["spec"]["predictor"]["topologySpreadConstraints"]
+        ]
+        for selector in selectors:
+            # The pods of both revisions while a canary runs: no version label.
+            assert _selects(selector, _kserve_predictor_pod_labels(service))
+            for other in services:
+                if other is not service and other["metadata"]["namespace"] == namespace:
+                    assert not _selects(selector, _kserve_predictor_pod_labels(other))
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_topology_spread_reaches_the_revision(stack):
+    objects = rendered_stack(stack).objects
+    spread = any(
+        "topologySpreadConstraints" in obj["spec"]["predictor"] for obj in objects if obj["kind"] == "InferenceService"
+    )
+    features = _knative_config(objects)["features"]
+    assert features.get(KNATIVE_TOPOLOGY_SPREAD_FLAG, "disabled").lower() != "disabled" or not spread
+
+
+# External Secrets Operator, chart and app 2.9.0 (external-secrets/external-secrets @v2.9.0).
+# providers/v1/aws/auth/auth.go:256-300 credsFromServiceAccount: a SecretStore's
+# auth.jwt.serviceAccountRef names a ServiceAccount of the store's namespace; its role comes from
+# this annotation (:278-282), and the token ESO requests for it (TokenRequest,
+# auth/token_fetcher.go) has the audience of eks.amazonaws.com/audience, else sts.amazonaws.com
+# (:57-58, :284-291). The chart lets the controller create those tokens
+# (deploy/charts/external-secrets/templates/rbac.yaml:186-191 @helm-chart-2.9.0).
+ESO_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+ESO_TOKEN_AUDIENCE = "sts.amazonaws.com"
+# providers/v1/aws/secretsmanager/secretsmanager.go:144-172,769-822: a remoteRef with key and
+# property (no version, no metadataPolicy) is one GetSecretValue of AWSCURRENT; DescribeSecret
+# only for metadataPolicy Fetch, ListSecrets/BatchGetSecretValue only for dataFrom.find.
+ESO_REMOTE_REF_FIELDS = {"key", "property"}
+
+
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_external_secrets_need_nothing_but_the_teams_get_secret_value(stack):
+    from components.render.iam import irsa_trust_policy
+    from components.render.team_iam import team_secrets_role_arn
+
+    rendered = rendered_stack(stack)
+    deployment = rendered.deployment
+    teams = {team.namespace: team for team in deployment.teams}
+    objects = rendered.objects
+    stores = [obj for obj in objects if obj["kind"] == "SecretStore"]
+    if stack == "staging":
+        assert [store["metadata"]["namespace"] for store in stores] == ["team-search"]
+    for store in stores:
+        namespace = store["metadata"]["namespace"]
+        account_name = store["spec"]["provider"]["aws"]["auth"]["jwt"]["serviceAccountRef"]["name"]
+        account = next(
+            obj for obj in objects if obj["kind"] == "ServiceAccount"
+            and obj["metadata"]["namespace"] == namespace and obj["metadata"]["name"] == account_name
+        )
+        assert account["metadata"]["annotations"][ESO_ROLE_ANNOTATION] == team_secrets_role_arn(
+            deployment.stack, teams[namespace]
+        )
+        assert "eks.amazonaws.com/audience" not in account["metadata"]["annotations"]
+        trust = irsa_trust_policy("arn:aws:iam::1:oidc-provider/issuer", "issuer", namespace, account_name)
+        assert trust["Statement"][0]["Condition"]["StringEquals"]["issuer:aud"] == ESO_TOKEN_AUDIENCE
+    for external in (obj for obj in objects if obj["kind"] == "ExternalSecret"):
+        spec = external["spec"]
+        assert "dataFrom" not in spec
+        assert spec["secretStoreRef"] == {"kind": "SecretStore", "name": "aws-secrets-manager"}
+        team = teams[external["metadata"]["namespace"]]
+        for item in spec["data"]:
+            assert set(item["remoteRef"]) == ESO_REMOTE_REF_FIELDS
+            assert item["remoteRef"]["key"].startswith(f"modelplane/{stack}/{team.name}/")

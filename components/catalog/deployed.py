@@ -70,6 +70,12 @@ class DeployedModel:
         return self.min_replicas == 0
 
     @property
+    def highly_available(self) -> bool:
+        """A critical model kept at two replicas or more: it gets a disruption budget, and its
+        replicas are spread over nodes and zones."""
+        return self.spec.critical and self.min_replicas >= 2
+
+    @property
     def revisions_at_floor(self) -> int:
         """Revisions that keep ``min_replicas`` each: two while a canary runs beside the stable one."""
         return revisions_of(self.spec)

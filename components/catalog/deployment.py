@@ -24,6 +24,8 @@ from components.catalog.rules import catalog_problems, route_grant_problems, rou
 from components.catalog.scaling_behavior import behavior_problem, resolve_behavior
 from components.catalog.stacks import Stack
 
+CRITICAL_FLOOR_SETTING = "modelplane:serving.availability.critical_min_replicas"
+
 
 def resolve_deployment(catalog: Catalog, stack: Stack, all_stack_names: list[str]) -> StackDeployment:
     """Resolve ``catalog`` for ``stack``; raise :class:`InputError` with every problem found."""
@@ -89,11 +91,14 @@ def _resolve_model(
         return None
     override = spec.environments.get(stack.name)
     override_field = f"environments.{stack.name}"
+    # Critical models keep this many replicas in the stack (the stack's availability setting).
+    floor = critical_floor(spec, stack)
     if not runs_in(spec, stack):
-        if spec.critical and stack.is_prod:
+        if floor:
             problems.append(Problem(
                 model.source, f"{override_field}.enabled",
-                f"the model is critical, so it must run in prod stack {stack.name}; remove "
+                f"the model is critical, so it must run in stack {stack.name}, where critical "
+                f"models keep at least {floor} replicas ({CRITICAL_FLOOR_SETTING}); remove "
                 "enabled: false or set critical: false",
             ))
         return None
@@ -112,11 +117,12 @@ def _resolve_model(
         )
         if problem:
             problems.append(Problem(model.source, f"{override_field}.scaling", problem))
-        if spec.critical and stack.is_prod and scaling_override.min_replicas == 0:
+        if scaling_override.min_replicas is not None and scaling_override.min_replicas < floor:
             problems.append(Problem(
                 model.source, f"{override_field}.scaling.min_replicas",
-                f"the model is critical, so it keeps at least 1 replica in prod stack "
-                f"{stack.name}; remove this override or set it to 1 or more",
+                f"the model is critical, so it keeps at least {floor} replicas in stack "
+                f"{stack.name} ({CRITICAL_FLOOR_SETTING}); remove this override or set it to "
+                f"{floor} or more",
             ))
     hpa = metric in HPA_METRICS
     override_behavior = scaling_override.behavior if scaling_override is not None else None
@@ -151,6 +157,8 @@ def _resolve_model(
     )
     if pool_names:
         fit_problems(model, stack, pool_names, cpu, memory, problems)
+        if spec.critical and min_replicas >= 2:
+            problems.extend(spread_problems(model, stack, pool_names, min_replicas))
 
     domain = stack.settings.domain
     host = f"{spec.name}-{team.name}.{domain}" if spec.is_grpc else domain
@@ -189,17 +197,21 @@ def runs_in(spec: ModelSpec, stack: Stack) -> bool:
 
 def effective_replicas(spec: ModelSpec, stack: Stack) -> tuple[int, int]:
     """Minimum and maximum replicas in ``stack``: the stack's override merged over ``scaling``, and
-    a critical model kept at 1 or more in prod."""
+    a critical model kept at the stack's floor for critical models or more."""
     override = spec.environments.get(stack.name)
     scaling_override = override.scaling if override is not None else None
     min_replicas, max_replicas = spec.scaling.min_replicas, spec.scaling.max_replicas
     if scaling_override is not None:
         min_replicas = _pick(scaling_override.min_replicas, min_replicas)
         max_replicas = _pick(scaling_override.max_replicas, max_replicas)
-    if spec.critical and stack.is_prod:
-        min_replicas = max(min_replicas, 1)
-        max_replicas = max(max_replicas, min_replicas)
+    min_replicas = max(min_replicas, critical_floor(spec, stack))
+    max_replicas = max(max_replicas, min_replicas)
     return min_replicas, max_replicas
+
+
+def critical_floor(spec: ModelSpec, stack: Stack) -> int:
+    """The replicas a critical model keeps in ``stack`` (``CRITICAL_FLOOR_SETTING``); 0 for the others."""
+    return stack.settings.critical_min_replicas if spec.critical else 0
 
 
 def _cold_start(
@@ -270,6 +282,22 @@ def _cold_start(
             "if the model starts faster",
         ))
     return policy, explicit
+
+
+def spread_problems(model: CatalogModel, stack: Stack, pool_names: tuple[str, ...], replicas: int) -> list[Problem]:
+    """A critical model's ``replicas`` each need a node of their own (the render spreads them
+    over nodes, hard, and over zones): the model's pools must be able to grow to that many."""
+    pools = stack.settings.node_pools
+    nodes = sum(pools[name].max_size for name in pool_names)
+    if nodes >= replicas:
+        return []
+    listed = ", ".join(f"{name} (max_size {pools[name].max_size})" for name in pool_names)
+    return [Problem(
+        model.source, "critical",
+        f"the model is critical, so its {replicas} replicas in stack {stack.name} run on {replicas} "
+        f"different nodes, but its pools reach {nodes} at most: {listed}; raise max_size in "
+        f"{stack.source}, or lower {CRITICAL_FLOOR_SETTING} or the model's min_replicas there",
+    )]
 
 
 def default_cpu_limit(cpu: str, ratio: float) -> str:

@@ -77,6 +77,47 @@ HUGGINGFACE_TASKS = (
 HUGGINGFACE_BACKEND_ARG = "--backend=huggingface"
 HUGGINGFACE_TASK_ENV = "HF_TASK"
 
+# Environment variables that look like credentials: by a word of their name (HF_TOKEN,
+# DB_PASSWORD, OPENAI_API_KEY; not TOKENIZERS_PARALLELISM or MAX_TOKENS) or by the shape of
+# their value (tokens of Hugging Face, AWS, GitHub, OpenAI, Slack; JWTs; PEM private keys). A
+# value in a model file is in git for good: it belongs in a Secret, referenced under secrets.
+CREDENTIAL_NAME_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "CREDENTIALS", "APIKEY")
+CREDENTIAL_NAME_PAIRS = ("API_KEY", "ACCESS_KEY", "PRIVATE_KEY", "AUTH_KEY")
+_CREDENTIAL_NAME = re.compile(
+    "(?:^|_)(?:" + "|".join(CREDENTIAL_NAME_WORDS + CREDENTIAL_NAME_PAIRS) + ")(?:_|$)"
+)
+_CREDENTIAL_VALUE = re.compile(
+    r"hf_[A-Za-z0-9]{30,}|(?:AKIA|ASIA)[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{36,}|sk-[A-Za-z0-9_-]{20,}"
+    r"|xox[abprs]-[A-Za-z0-9-]{10,}|eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.|-----BEGIN [A-Z ]*PRIVATE KEY-----"
+)
+# Kubernetes Secret data keys (k8s.io/apimachinery validation IsConfigMapKey).
+SECRET_KEY_PATTERN = r"^[-._a-zA-Z0-9]+$"
+MAX_SECRET_KEY_LENGTH = 253
+
+
+def _case_insensitive(pattern: str) -> str:
+    """``pattern`` with each letter as [Xx] (JSON Schema patterns have no flags)."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in pattern)
+
+
+CREDENTIAL_NAME_SCHEMA_PATTERN = _case_insensitive(_CREDENTIAL_NAME.pattern)
+
+
+def credential_problem(name: str, value: str) -> str | None:
+    """Why the variable ``name`` with ``value`` looks like a credential, or ``None``."""
+    if _CREDENTIAL_NAME.search(name.upper()):
+        why = f"{name} names a credential"
+    elif _CREDENTIAL_VALUE.search(value):
+        why = f"the value of {name} looks like a credential (a token or a private key)"
+    else:
+        return None
+    return (
+        f"{why}, and a value written here is in git for good; keep it in a Kubernetes Secret of "
+        f"the team's namespace and reference it instead: secrets: {{{name}: {{secret: <secret name>, "
+        "key: <key in the secret>}} (see models/README.md, Secrets)"
+    )
+
+
 _STORAGE_URI = re.compile(r"^(?P<scheme>[a-z0-9+.-]+)://(?P<rest>.+)$")
 _STORAGE_PATTERNS = {
     "s3": re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+$"),
@@ -268,13 +309,15 @@ StorageUri = Annotated[
 ]
 EnvName = Annotated[str, AfterValidator(check_env_name)]
 EnvValue = Annotated[str, AfterValidator(check_env_value)]
+ENV_NAME_SCHEMA = {"pattern": _ENV_NAME.pattern, "not": {"anyOf": [
+    {"enum": sorted(RESERVED_ENV_NAMES)}, {"pattern": f"^{RESERVED_ENV_PREFIX}"},
+]}}
 EnvVariables = Annotated[
     dict[EnvName, EnvValue],
     WithJsonSchema({
         "type": "object",
-        "propertyNames": {"pattern": _ENV_NAME.pattern, "not": {"anyOf": [
-            {"enum": sorted(RESERVED_ENV_NAMES)}, {"pattern": f"^{RESERVED_ENV_PREFIX}"},
-        ]}},
+        # Credentials go under secrets (credential_problem; values are not checked here).
+        "propertyNames": {"allOf": [ENV_NAME_SCHEMA, {"not": {"pattern": CREDENTIAL_NAME_SCHEMA_PATTERN}}]},
         "additionalProperties": {"type": "string", "pattern": NO_TEMPLATE_PATTERN},
         "maxProperties": MAX_ITEMS,
     }),
@@ -317,6 +360,26 @@ def cpu_limit_problem(cpu: str, cpu_limit: str | None) -> str | None:
             "serving.cpu_limit_ratio times the request)"
         )
     return None
+
+
+class SecretKeyRef(StrictModel):
+    """One key of a Kubernetes Secret in the team's namespace."""
+
+    secret: DnsLabel = Field(description="Name of the Secret in the team's namespace.")
+    key: Annotated[str, Field(min_length=1, max_length=MAX_SECRET_KEY_LENGTH, pattern=SECRET_KEY_PATTERN)] = Field(
+        description="Key in the Secret's data."
+    )
+
+
+SecretVariables = Annotated[
+    dict[EnvName, SecretKeyRef],
+    WithJsonSchema({
+        "type": "object",
+        "propertyNames": ENV_NAME_SCHEMA,
+        "additionalProperties": SecretKeyRef.model_json_schema(),
+        "maxProperties": MAX_ITEMS,
+    }),
+]
 
 
 class ModelResources(StrictModel):
@@ -575,7 +638,8 @@ class ModelSpec(StrictModel):
     scaling: Scaling = Field(default_factory=Scaling)
     critical: bool = Field(
         default=False,
-        description="A critical model runs at least one replica in every prod stack.",
+        description="A critical model keeps the stack's serving.availability.critical_min_replicas "
+        "(2 in prod) replicas at least, with a disruption budget and spread over nodes and zones.",
     )
     canary: Canary | None = None
     route: Route | None = None
@@ -589,6 +653,11 @@ class ModelSpec(StrictModel):
     )
     env: EnvVariables = Field(
         default_factory=dict, max_length=MAX_ITEMS, description="Environment variables of the model server."
+    )
+    secrets: SecretVariables = Field(
+        default_factory=dict, max_length=MAX_ITEMS,
+        description="Environment variables of the model server read from Kubernetes Secrets of the "
+        "team's namespace: NAME: {secret: <name>, key: <key>}.",
     )
     args: list[Annotated[RuntimeArg, AfterValidator(_check_arg_for_runtime)]] = Field(
         default_factory=list,
@@ -610,6 +679,26 @@ class ModelSpec(StrictModel):
         description="true removes the model from every stack while the file stays, which "
         "acknowledges the deletion in prod; delete the file in a later change.",
     )
+
+    @field_validator("env")
+    @classmethod
+    def _env_holds_no_credential(cls, env: dict[str, str]) -> dict[str, str]:
+        for name in sorted(env):
+            problem = credential_problem(name, env[name])
+            if problem:
+                raise ValueError(problem)
+        return env
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets_apart_from_env(cls, secrets: dict[str, SecretKeyRef], info: ValidationInfo) -> dict[str, SecretKeyRef]:
+        both = sorted(set(secrets) & set(info.data.get("env") or {}))
+        if both:
+            raise ValueError(
+                f"{', '.join(both)} is also set in env; a variable has one value: keep it under "
+                "secrets and remove it from env"
+            )
+        return secrets
 
     @field_validator("env")
     @classmethod

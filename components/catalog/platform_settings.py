@@ -188,6 +188,23 @@ class ColdStartSettings(StrictModel):
     cpu: ColdStart = Field(default_factory=ColdStart, description="Models without a GPU.")
 
 
+# A critical model's floor in prod stacks: one replica is no availability, since a node drain, a
+# spot interruption or a zone outage takes it down.
+PROD_CRITICAL_MIN_REPLICAS = 2
+MAX_CRITICAL_MIN_REPLICAS = 20
+
+
+class AvailabilitySettings(StrictModel):
+    """How the stack keeps its critical models (``critical: true``) serving."""
+
+    critical_min_replicas: int | None = Field(
+        default=None, ge=0, le=MAX_CRITICAL_MIN_REPLICAS,
+        description="Replicas every critical model keeps at least in this stack; from 2 on, each "
+        "gets a PodDisruptionBudget and its replicas are spread over nodes and zones. Default: 2 "
+        "in prod stacks, 0 (no floor) elsewhere.",
+    )
+
+
 class ServingSettings(StrictModel):
     """Knative Serving settings that matter for GPU models."""
 
@@ -223,6 +240,26 @@ class ServingSettings(StrictModel):
     cold_start: ColdStartSettings = Field(
         default_factory=ColdStartSettings,
         description="Cold-start defaults of GPU and CPU models (see models/README.md, Cold starts).",
+    )
+    availability: AvailabilitySettings = Field(
+        default_factory=AvailabilitySettings,
+        description="Replicas, disruption budgets and spread of critical models.",
+    )
+
+
+class SecretsSettings(StrictModel):
+    """Where the Kubernetes Secrets that models read (their ``secrets``) come from."""
+
+    provider: Literal["kubernetes", "aws-secrets-manager"] = Field(
+        default="kubernetes",
+        description="kubernetes: the Secrets are created in the team namespaces by other means; "
+        "aws-secrets-manager: the External Secrets Operator copies them from AWS Secrets Manager "
+        "(modelplane/<stack>/<team>/<secret>), each team through a role that reads its own path only.",
+    )
+    refresh_interval_seconds: int = Field(
+        default=3600, ge=60, le=86400,
+        description="How often a Secret is read again from AWS Secrets Manager (a rotated value "
+        "reaches new pods after this).",
     )
 
 

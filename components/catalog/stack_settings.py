@@ -21,8 +21,10 @@ from components.catalog.platform_settings import (
     ExtraRelease,
     GatewaySettings,
     MonitoringSettings,
+    PROD_CRITICAL_MIN_REPLICAS,
     NvidiaSettings,
     PrincipalArn,
+    SecretsSettings,
     ServingSettings,
 )
 from components.catalog.model_spec import RoutePrefix
@@ -277,7 +279,7 @@ class StackSettings(StrictModel):
     """Everything a stack file configures for modelplane."""
 
     environment: Literal["dev", "staging", "prod"] = Field(
-        description="What the stack is for; prod enforces critical models' replicas."
+        description="What the stack is for; prod keeps critical models at two replicas by default."
     )
     region: Annotated[str, AfterValidator(check_region)] = Field(
         description="AWS region (the aws:region key)."
@@ -320,6 +322,7 @@ class StackSettings(StrictModel):
     )
     serving: ServingSettings = Field(default_factory=ServingSettings)
     nvidia: NvidiaSettings = Field(default_factory=NvidiaSettings)
+    secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     cost: CostSettings = Field(default_factory=CostSettings)
     addons: dict[str, AddonSettings] = Field(
@@ -430,6 +433,14 @@ class StackSettings(StrictModel):
         if self.nvidia.provider:
             return self.nvidia.provider
         return "gpu-operator" if self.mig_strategy != "none" else "device-plugin"
+
+    @property
+    def critical_min_replicas(self) -> int:
+        """Replicas a critical model keeps at least in this stack (0: no floor)."""
+        explicit = self.serving.availability.critical_min_replicas
+        if explicit is not None:
+            return explicit
+        return PROD_CRITICAL_MIN_REPLICAS if self.environment == "prod" else 0
 
     @property
     def has_gpu_pools(self) -> bool:

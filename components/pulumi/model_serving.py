@@ -11,11 +11,12 @@ import pulumi_kubernetes as k8s
 
 from components.pulumi.irsa import IrsaRole, IrsaRoleArgs
 from components.pulumi.kube_resources import kube_resource
-from components.platform_names import MODEL_SERVICE_ACCOUNT
+from components.platform_names import MODEL_SERVICE_ACCOUNT, SECRETS_SERVICE_ACCOUNT
 from components.render.objects import from_catalog, object_id, owner_of
 from components.render.resource_graph import creation_order, logical_name, object_dependencies
 from components.render.stack_render import RenderedStack
-from components.render.team_iam import team_role_name, team_storage_policy
+from components.render.team_iam import team_role_name, team_secrets_policy, team_secrets_role_name, team_storage_policy
+from components.render.team_secrets import needs_secrets_role
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +39,7 @@ class ModelServing(pulumi.ComponentResource):
 
     resources: dict[str, pulumi.Resource]
     team_roles: dict[str, IrsaRole]
+    secret_roles: dict[str, IrsaRole]
 
     def __init__(self, name: str, args: ModelServingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("modelplane:serving:ModelServing", name, None, opts)
@@ -61,6 +63,25 @@ class ModelServing(pulumi.ComponentResource):
             )
             for team in rendered.deployment.teams
         }
+        # Teams whose models read Secrets from AWS Secrets Manager: a role trusted by the team's
+        # secrets-reader ServiceAccount (the SecretStore's), reading the team's path only.
+        self.secret_roles = {
+            team.name: IrsaRole(
+                f"{name}-{team.name}-secrets",
+                IrsaRoleArgs(
+                    role_name=team_secrets_role_name(stack, team),
+                    namespace=team.namespace,
+                    service_account=SECRETS_SERVICE_ACCOUNT,
+                    oidc_provider_arn=args.oidc_provider_arn,
+                    oidc_issuer_host=args.oidc_issuer_host,
+                    policy=team_secrets_policy(stack, team),
+                    tags={**rendered.cluster.tags, "modelplane.dev/team": team.name},
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for team in rendered.deployment.teams
+            if needs_secrets_role(team, rendered.deployment)
+        }
 
         rendered_ids = [object_id(obj) for obj in rendered.objects]
         catalog_objects = {object_id(obj): obj for obj in rendered.objects if from_catalog(obj)}
@@ -73,8 +94,9 @@ class ModelServing(pulumi.ComponentResource):
             ]
             team, _ = owner_of(obj)
             if obj["kind"] == "ServiceAccount" and team is not None:
-                # Pods may only start once the role their ServiceAccount names exists.
-                depends_on.append(self.team_roles[team])
+                # Pods (and SecretStores) may only use it once the role it names exists.
+                roles = self.secret_roles if obj["metadata"]["name"] == SECRETS_SERVICE_ACCOUNT else self.team_roles
+                depends_on.append(roles[team])
             self.resources[key] = kube_resource(
                 logical_name(obj), obj,
                 pulumi.ResourceOptions.merge(kube, pulumi.ResourceOptions(depends_on=depends_on)),

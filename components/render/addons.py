@@ -26,6 +26,8 @@ from components.platform_names import (
     CERT_MANAGER_NAMESPACE,
     CERT_MANAGER_RELEASE,
     CLUSTER_AUTOSCALER_RELEASE,
+    EXTERNAL_SECRETS_NAMESPACE,
+    EXTERNAL_SECRETS_RELEASE,
     GPU_OPERATOR_RELEASE,
     INGRESS_GATEWAY_RELEASE,
     INGRESS_GATEWAY_SELECTOR,
@@ -455,6 +457,25 @@ def gpu_operator(deployment: StackDeployment) -> HelmRelease:
     )
 
 
+def external_secrets(deployment: StackDeployment) -> HelmRelease:
+    # No IRSA role of its own: each team's SecretStore names the ServiceAccount whose role it
+    # assumes, so the controller can read no team's secrets but through that team's store. The
+    # controller, its webhook and its certificate controller are Deployments.
+    return HelmRelease(
+        EXTERNAL_SECRETS_RELEASE, EXTERNAL_SECRETS_NAMESPACE, pins.EXTERNAL_SECRETS,
+        # installCRDs is left at the chart's default, true (values.yaml:57 @helm-chart-2.9.0),
+        # and managed: the teams' SecretStores and ExternalSecrets need the CRDs. (The chart's
+        # git source has no CRD templates, which its packaging generates, so a value set here
+        # would show as unread in `charts check` against a source copy.)
+        {
+            "nodeSelector": system_node_selector(),
+            "webhook": {"nodeSelector": system_node_selector()},
+            "certController": {"nodeSelector": system_node_selector()},
+        },
+        managed_values=("installCRDs",),
+    )
+
+
 ADDON_UNITS: tuple[Callable[[StackDeployment], HelmRelease], ...] = (
     cert_manager, istio_base, istio_cni, istiod, istio_gateway, knative_operator,
     kserve_crd, kserve, kserve_runtimes, prometheus_stack, cluster_autoscaler,
@@ -470,6 +491,8 @@ def render_addon_releases(deployment: StackDeployment) -> tuple[list[HelmRelease
         units.append(nvidia_device_plugin)
     elif provider == "gpu-operator":
         units.append(gpu_operator)
+    if settings.secrets.provider == "aws-secrets-manager":
+        units.append(external_secrets)
     releases, problems = [], []
     installed = set()
     for unit in units:
@@ -489,8 +512,10 @@ def render_addon_releases(deployment: StackDeployment) -> tuple[list[HelmRelease
     for name in sorted(set(settings.addons) - installed):
         problems.append(Problem(
             deployment.stack.source, f"{config_key('addons')}.{name}",
-            f"add-on {name} is not installed in this stack (its GPU pools use "
-            f"{provider or 'no NVIDIA add-on'}); remove the override",
+            f"add-on {name} is not installed in this stack ("
+            + ("modelplane:secrets.provider is not aws-secrets-manager" if name == EXTERNAL_SECRETS_RELEASE
+               else f"its GPU pools use {provider or 'no NVIDIA add-on'}")
+            + "); remove the override",
         ))
     for extra in settings.extra_releases:
         releases.append(HelmRelease(

@@ -43,6 +43,15 @@ STABLE_WINDOW_ANNOTATION = "autoscaling.knative.dev/window"
 PANIC_WINDOW_ANNOTATION = "autoscaling.knative.dev/panic-window-percentage"
 PANIC_THRESHOLD_ANNOTATION = "autoscaling.knative.dev/panic-threshold-percentage"
 VERSION_LABEL = "app.kubernetes.io/version"
+# Labels KServe puts on every predictor pod of an InferenceService, whatever the revision (kserve
+# v0.20.0 pkg/controller/v1beta1/inferenceservice/components/predictor.go:507-511 buildObjectMeta;
+# in Knative mode they become the revision template's labels, ksvc_reconciler.go:164-166,199-201,
+# which drop only the visibility label, constants.go:542-544).
+KSERVE_INFERENCESERVICE_POD_LABEL = "serving.kserve.io/inferenceservice"
+KSERVE_COMPONENT_POD_LABEL = "component"
+KSERVE_PREDICTOR_COMPONENT = "predictor"
+ZONE_TOPOLOGY_KEY = "topology.kubernetes.io/zone"
+NODE_TOPOLOGY_KEY = "kubernetes.io/hostname"
 
 
 def model_labels(model: DeployedModel) -> dict[str, str]:
@@ -116,7 +125,50 @@ def behavior_annotations(model: DeployedModel) -> dict[str, str]:
 
 
 def render_model_objects(model: DeployedModel) -> list[KubeObject]:
-    return [render_inference_service(model), render_model_route(model)]
+    objects = [render_inference_service(model), render_model_route(model)]
+    if model.highly_available:
+        objects.append(render_disruption_budget(model))
+    return objects
+
+
+def predictor_pod_selector(model: DeployedModel) -> dict[str, str]:
+    """Labels that select every predictor pod of the model: the stable and the canary revision."""
+    return {KSERVE_INFERENCESERVICE_POD_LABEL: model.name, KSERVE_COMPONENT_POD_LABEL: KSERVE_PREDICTOR_COMPONENT}
+
+
+def topology_spread(model: DeployedModel) -> list[dict]:
+    """Where a critical model's replicas go: never two of its first ``min_replicas`` on one node,
+    and preferably in different zones."""
+    selector = {"matchLabels": predictor_pod_selector(model)}
+    return [
+        # minDomains: while fewer nodes carry a replica than the model's floor, a replica that
+        # would share a node stays pending and cluster-autoscaler adds a node for it (without it
+        # the scheduler counts only the nodes there are, and one node would take them all).
+        {
+            "maxSkew": 1, "topologyKey": NODE_TOPOLOGY_KEY, "whenUnsatisfiable": "DoNotSchedule",
+            "minDomains": model.min_replicas, "labelSelector": selector,
+        },
+        # Preferred, not required: a pool is one node group over all the stack's zones, whose new
+        # node's zone cluster-autoscaler does not choose, so a required zone spread could leave a
+        # replica pending for good. The scheduler still favours the zone with the fewest.
+        {"maxSkew": 1, "topologyKey": ZONE_TOPOLOGY_KEY, "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": selector},
+    ]
+
+
+def render_disruption_budget(model: DeployedModel) -> KubeObject:
+    """At most one of a critical model's replicas evicted at a time (node drains, cluster-autoscaler
+    scale-down, node group upgrades); replicas that are not ready may always be evicted, so a
+    broken one never blocks a drain."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": metadata(f"{model.name}-predictor", model.namespace, model_labels(model)),
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": predictor_pod_selector(model)},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+    }
 
 
 def mig_ready_selector(model: DeployedModel) -> dict[str, str]:
@@ -154,8 +206,16 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
         "storageUri": spec.canary.storage_uri if spec.canary else spec.storage_uri,
         "resources": {"requests": requests, "limits": limits},
     }
-    if spec.env:
-        model_section["env"] = [{"name": name, "value": spec.env[name]} for name in sorted(spec.env)]
+    env = {name: {"name": name, "value": value} for name, value in spec.env.items()}
+    # Read by the kubelet from the team's Secret when the pod starts; KServe merges env by name
+    # and keeps valueFrom (container_merge.go:32-63 @ v0.20.0), Knative admits secretKeyRef
+    # (k8s_validation.go:335-341, fieldmask.go:525-542 EnvVarSourceMask @ knative-v1.23.0).
+    env.update({
+        name: {"name": name, "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}}}
+        for name, ref in spec.secrets.items()
+    })
+    if env:
+        model_section["env"] = [env[name] for name in sorted(env)]
     if spec.args:
         # KServe appends these to the runtime's own args (MergeRuntimeContainers, v0.20.0
         # pkg/controller/v1beta1/inferenceservice/utils/utils.go:260).
@@ -192,6 +252,11 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
                 *({"key": key, "operator": "In", "values": [value]} for key, value in ready.items()),
             ]}],
         }}}
+    if model.highly_available:
+        # KServe merges the predictor's pod fields over the runtime's (MergePodSpec, v0.20.0
+        # utils.go:267-297; the runtimes set none of these) and Knative keeps them with
+        # kubernetes.podspec-topologyspreadconstraints enabled (fieldmask.go:245-246).
+        predictor["topologySpreadConstraints"] = topology_spread(model)
     if model.gpu is not None:
         predictor["tolerations"] = [
             {"key": GPU_TAINT_KEY, "operator": "Exists", "effect": "NoSchedule"}

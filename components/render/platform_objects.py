@@ -221,6 +221,8 @@ def render_knative_serving(deployment: StackDeployment) -> KubeObject:
             "kubernetes.podspec-nodeselector": "enabled",
             "kubernetes.podspec-tolerations": "enabled",
             "kubernetes.podspec-affinity": "enabled",
+            # Critical models' replicas are spread over nodes and zones.
+            "kubernetes.podspec-topologyspreadconstraints": "enabled",
         },
         "autoscaler": {
             "enable-scale-to-zero": "true",

@@ -11,6 +11,7 @@ from typing import Iterable, Mapping
 
 from components.platform_names import (
     CERT_MANAGER_RELEASE,
+    EXTERNAL_SECRETS_RELEASE,
     INGRESS_GATEWAY_RELEASE,
     ISTIO_BASE_RELEASE,
     ISTIO_CNI_RELEASE,
@@ -33,6 +34,7 @@ GROUP_REQUIREMENTS: dict[str, tuple[str, ...]] = {
     "serving.kserve.io": (KSERVE_RELEASE, KSERVE_RUNTIMES_RELEASE, KNATIVE_SERVING_OBJECT),
     "monitoring.coreos.com": (PROMETHEUS_RELEASE,),
     "cert-manager.io": (CERT_MANAGER_RELEASE,),
+    "external-secrets.io": (EXTERNAL_SECRETS_RELEASE,),
 }
 
 

@@ -18,6 +18,7 @@ from components.render.monitoring import render_monitoring_objects
 from components.render.objects import KubeObject, sort_objects
 from components.render.platform_objects import render_platform_objects
 from components.render.team_objects import render_team_objects
+from components.render.team_secrets import render_team_secret_objects
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ def render_stack_objects(deployment: StackDeployment) -> list[KubeObject]:
     objects: list[KubeObject] = list(render_platform_objects(deployment))
     for team in deployment.teams:
         objects.extend(render_team_objects(team, deployment))
+        objects.extend(render_team_secret_objects(team, deployment))
     for model in deployment.models:
         objects.extend(render_model_objects(model))
     objects.extend(render_monitoring_objects(deployment))

@@ -6,6 +6,7 @@ from typing import Any
 
 from components.catalog.loader import CatalogTeam
 from components.catalog.stacks import Stack
+from components.platform_names import SECRETS_MANAGER_PATH_ROOT
 from components.render.iam import aws_partition, iam_role_arn, iam_role_name
 
 
@@ -52,3 +53,42 @@ def team_storage_policy(stack: Stack, team: CatalogTeam) -> dict[str, Any]:
             "Resource": sorted(f"arn:{partition}:s3:::{bucket}" for bucket in by_bucket),
         },
     ]}
+
+
+def team_secrets_role_name(stack: Stack, team: CatalogTeam) -> str:
+    """IAM role name that reads a team's secrets (the SecretStore's ServiceAccount assumes it)."""
+    return iam_role_name(stack, f"{team.name}-secrets")
+
+
+def team_secrets_role_arn(stack: Stack, team: CatalogTeam) -> str:
+    return iam_role_arn(stack, team_secrets_role_name(stack, team))
+
+
+def team_secrets_path(stack: Stack, team: CatalogTeam) -> str:
+    """The prefix of a team's secret names in AWS Secrets Manager: ``modelplane/<stack>/<team>/``.
+
+    The trailing ``/`` keeps team ``search`` out of team ``search-ads``'s secrets."""
+    return f"{SECRETS_MANAGER_PATH_ROOT}/{stack.name}/{team.name}/"
+
+
+def team_secrets_policy(stack: Stack, team: CatalogTeam) -> dict[str, Any]:
+    """Read the values of the team's secrets and nothing else.
+
+    The External Secrets Operator reads a key of an ExternalSecret with GetSecretValue alone
+    (providers/v1/aws/secretsmanager/secretsmanager.go:144-172,769-822 @v2.9.0; DescribeSecret
+    only for metadataPolicy Fetch, ListSecrets and BatchGetSecretValue only for dataFrom.find,
+    neither of which modelplane renders). Secret ARNs end in ``-`` and six random characters,
+    which the ``*`` after the path covers. Secrets encrypted with a customer-managed KMS key
+    also need kms:Decrypt on that key, which is the key policy's to grant.
+    """
+    settings = stack.settings
+    partition = aws_partition(settings.region)
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "ReadTeamSecrets",
+        "Effect": "Allow",
+        "Action": ["secretsmanager:GetSecretValue"],
+        "Resource": [
+            f"arn:{partition}:secretsmanager:{settings.region}:{settings.aws_account_id}:secret:"
+            f"{team_secrets_path(stack, team)}*"
+        ],
+    }]}

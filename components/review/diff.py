@@ -19,7 +19,8 @@ from components.render.objects import object_id, owner_of
 from components.render.stack_render import RenderedStack
 from components.render.iam import cert_manager_dns_policy, cert_manager_role_name
 from components.render.platform_objects import gateway_dns_names
-from components.render.team_iam import team_role_name, team_storage_policy
+from components.render.team_iam import team_role_name, team_secrets_policy, team_secrets_role_name, team_storage_policy
+from components.render.team_secrets import needs_secrets_role
 from components.review import field_format, markdown
 from components.review.field_changes import ADDED, CHANGED, REMOVED, FieldChange, escape_controls, field_changes
 from components.review.tree import grouped_lines
@@ -109,6 +110,9 @@ def desired_state(rendered: RenderedStack) -> dict[str, StateEntry]:
     stack = rendered.deployment.stack
     for team in rendered.deployment.teams:
         add(f"IamRole/{team_role_name(stack, team)}", "IamRole", team.name, None, team_storage_policy(stack, team))
+        if needs_secrets_role(team, rendered.deployment):
+            add(f"IamRole/{team_secrets_role_name(stack, team)}", "IamRole", team.name, None,
+                team_secrets_policy(stack, team))
     if stack.settings.cluster_issuer:
         add(f"IamRole/{cert_manager_role_name(stack)}", "IamRole", None, None,
             cert_manager_dns_policy(stack, gateway_dns_names(rendered.deployment)))

@@ -6,7 +6,8 @@ from components.render.cluster_shape import ClusterShape, NodeGroupShape
 from components.render.objects import KubeObject, owner_of
 from components.render.stack_render import RenderedStack
 from components.render.platform_objects import gateway_dns_names
-from components.render.team_iam import team_role_name
+from components.render.team_iam import team_role_name, team_secrets_role_name
+from components.render.team_secrets import needs_secrets_role
 from components.review import markdown
 from components.review.diagrams import fenced, pool_diagram, routes_diagram
 from components.review.packing import Packing
@@ -76,6 +77,15 @@ def _aws_section(rendered: RenderedStack) -> list[str]:
         f"  IAM roles: cluster, nodes, cluster-autoscaler (IRSA){cert_manager}, {len(team_roles)} team model roles "
         f"(IRSA, read-only on the team's S3 prefixes): {', '.join(team_roles)}"
     )
+    secret_roles = [
+        team_secrets_role_name(stack, team) for team in rendered.deployment.teams
+        if needs_secrets_role(team, rendered.deployment)
+    ]
+    if secret_roles:
+        lines.append(
+            f"  IAM roles for secrets: {len(secret_roles)} (IRSA, GetSecretValue under "
+            f"modelplane/{stack.name}/<team>/ only): {', '.join(secret_roles)}"
+        )
     dns = stack.settings.dns
     if dns is not None:
         records = (
