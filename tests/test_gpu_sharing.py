@@ -169,3 +169,34 @@ def test_a_stack_on_the_gpu_operator_refuses_time_slicing(basic_workspace):
     assert problem.startswith("stacks/Pulumi.dev.yaml: (file): modelplane:node_pools.shared.gpu.sharing: "
                               "the pool shares GPUs by time-slicing")
     assert "runs the GPU operator instead" in problem
+
+
+# KServe v0.20.0 pkg/controller/v1beta1/inferenceservice/utils/utils.go:338-379 (UpdateImageTag)
+# adds "-gpu" to the image tag of these server types only, and only when pkg/utils/utils.go:58-70
+# (IsGPUEnabled) finds nvidia.com/gpu or an nvidia.com/mig-* limit: never for nvidia.com/gpu.shared.
+KSERVE_GPU_TAG_SERVERS = {"kserve-tensorflow-serving", "kserve-torchserve", "kserve-huggingfaceserver"}
+
+
+def test_runtimes_whose_gpu_image_kserve_picks_by_tag():
+    from components.catalog.runtimes import SERVING_RUNTIMES
+    assert {name for name, runtime in SERVING_RUNTIMES.items() if runtime.gpu_build_by_tag} == KSERVE_GPU_TAG_SERVERS
+
+
+@pytest.mark.parametrize("fields", [
+    {"format": "huggingface"},
+    {"format": "pytorch"},
+    {"format": "tensorflow"},
+])
+def test_a_share_on_a_runtime_that_would_run_its_cpu_image_is_refused(sharing_workspace, fields):
+    sharing_workspace.model(gpu={"shares": 1}, **fields)
+    with pytest.raises(InputError) as caught:
+        load_catalog(sharing_workspace.models, "models")
+    [problem] = [str(p) for p in caught.value.problems]
+    assert problem.startswith("models/fraud/scorer.yaml: gpu: KServe runs runtime kserve-")
+    assert "would run its CPU image" in problem and "kserve-tritonserver" in problem
+
+
+def test_a_share_served_by_triton_is_allowed(sharing_workspace):
+    sharing_workspace.model(gpu={"shares": 1}, format="pytorch", runtime="kserve-tritonserver")
+    [model] = load_catalog(sharing_workspace.models, "models").models()
+    assert model[1].spec.gpu.shares == 1

@@ -710,6 +710,19 @@ class ModelSpec(StrictModel):
             )
         return env
 
+    @field_validator("gpu")
+    @classmethod
+    def _gpu_fits_runtime(cls, gpu: GpuRequest | None, info: ValidationInfo) -> GpuRequest | None:
+        runtime = _runtime_of(info.data)
+        if gpu is not None and gpu.shares is not None and runtime is not None and runtime.gpu_build_by_tag:
+            raise ValueError(
+                f"KServe runs runtime {runtime.name}'s GPU image only for whole GPUs or MIG slices, "
+                "so on a time-sliced share it would run its CPU image; ask for gpu: {count: 1} or a "
+                "MIG slice, or serve the model with kserve-tritonserver (formats onnx, tensorrt, "
+                "pytorch, tensorflow)"
+            )
+        return gpu
+
     @field_validator("args")
     @classmethod
     def _args_fit_runtime(cls, args: list[str], info: ValidationInfo) -> list[str]:

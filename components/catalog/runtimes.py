@@ -47,6 +47,12 @@ class ServingRuntime:
     # histogram (python/kserve/kserve/metrics.py:25-27, observed in model.py:242 @ v0.20.0).
     # Triton, TorchServe, MLServer and TF Serving export metrics of their own.
     predict_latency: bool = False
+    # KServe picks this runtime's GPU build by adding "-gpu" to its image tag, and only when the
+    # container's limits name nvidia.com/gpu or an nvidia.com/mig-* resource
+    # (pkg/controller/v1beta1/inferenceservice/utils/utils.go:338-379 UpdateImageTag, for TF
+    # Serving, TorchServe and the Hugging Face server; pkg/utils/utils.go:58-70 IsGPUEnabled, at
+    # v0.20.0). A time-sliced share (nvidia.com/gpu.shared) would run the CPU build.
+    gpu_build_by_tag: bool = False
 
     @property
     def reserved_flags(self) -> dict[str, str]:
@@ -57,11 +63,12 @@ class ServingRuntime:
 
 
 def _kserve_server(name: str, formats: tuple[str, ...], chart_key: str, *runtime_flags: str,
-                   platform_flags: dict[str, str] | None = None) -> ServingRuntime:
+                   platform_flags: dict[str, str] | None = None, gpu_build_by_tag: bool = False) -> ServingRuntime:
     """One of KServe's own Python model servers (image kserve/<chart_key>), on v1 and v2."""
     return ServingRuntime(
         name, formats, ("v1", "v2"), chart_key, runtime_flags=runtime_flags,
         platform_flags={**KSERVE_SERVER_FLAGS, **(platform_flags or {})}, predict_latency=True,
+        gpu_build_by_tag=gpu_build_by_tag,
     )
 
 
@@ -86,12 +93,13 @@ SERVING_RUNTIMES: dict[str, ServingRuntime] = {
         ServingRuntime(
             "kserve-tensorflow-serving", ("tensorflow",), ("v1", "grpc-v1"), "tensorflow", None, 9000,
             runtime_flags=("--model_name", "--port", "--rest_api_port", "--model_base_path", "--rest_api_timeout_in_ms"),
+            gpu_build_by_tag=True,
         ),
         # gRPC (v2) is served by KServe's wrapper in the torchserve-kfs image on 8081; 7070 is
         # TorchServe's own gRPC API, which the wrapper calls. Metrics: TorchServe's on 8082.
         ServingRuntime(
             "kserve-torchserve", ("pytorch",), ("v1", "v2", "grpc-v2"), "torchserve", 8082, 8081,
-            runtime_flags=("--start", "--model-store", "--ts-config"),
+            runtime_flags=("--start", "--model-store", "--ts-config"), gpu_build_by_tag=True,
         ),
         ServingRuntime(
             "kserve-tritonserver",
@@ -118,6 +126,7 @@ SERVING_RUNTIMES: dict[str, ServingRuntime] = {
                 "--model_id": "the server would download the model from Hugging Face itself, around "
                 "storage_uri and the team's storage; write storage_uri: hf://<organisation>/<model>",
             },
+            gpu_build_by_tag=True,
         ),
     )
 }
