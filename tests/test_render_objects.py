@@ -390,11 +390,13 @@ def test_critical_model_in_prod_gets_a_disruption_budget_and_spread(basic_worksp
     assert budget["metadata"]["labels"]["modelplane.dev/model"] == "scorer"
     predictor = objects["InferenceService/team-fraud/scorer"]["spec"]["predictor"]
     assert predictor["minReplicas"] == 2
+    # Each revision spread on its own (a canary's or a rollout's other revision does not count).
+    per_revision = ["serving.knative.dev/revision"]
     assert predictor["topologySpreadConstraints"] == [
         {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule",
-         "minDomains": 2, "labelSelector": selector},
+         "minDomains": 2, "labelSelector": selector, "matchLabelKeys": per_revision},
         {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
-         "labelSelector": selector},
+         "labelSelector": selector, "matchLabelKeys": per_revision},
     ]
 
 

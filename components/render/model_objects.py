@@ -52,6 +52,8 @@ KSERVE_COMPONENT_POD_LABEL = "component"
 KSERVE_PREDICTOR_COMPONENT = "predictor"
 ZONE_TOPOLOGY_KEY = "topology.kubernetes.io/zone"
 NODE_TOPOLOGY_KEY = "kubernetes.io/hostname"
+# The label Knative puts on every pod of a revision (pkg/apis/serving/register.go:75-77 @ knative-v1.23.0).
+KNATIVE_REVISION_LABEL = "serving.knative.dev/revision"
 
 
 def model_labels(model: DeployedModel) -> dict[str, str]:
@@ -140,18 +142,24 @@ def topology_spread(model: DeployedModel) -> list[dict]:
     """Where a critical model's replicas go: never two of its first ``min_replicas`` on one node,
     and preferably in different zones."""
     selector = {"matchLabels": predictor_pod_selector(model)}
+    # Each revision is spread on its own: during a rollout or a canary the other revision's
+    # replicas do not count against this one's skew (Knative labels every revision's pods with
+    # serving.knative.dev/revision and copies topologySpreadConstraints whole:
+    # pkg/apis/serving/fieldmask.go:245-246 @ knative-v1.23.0).
+    per_revision = {"matchLabelKeys": [KNATIVE_REVISION_LABEL]}
     return [
         # minDomains: while fewer nodes carry a replica than the model's floor, a replica that
         # would share a node stays pending and cluster-autoscaler adds a node for it (without it
         # the scheduler counts only the nodes there are, and one node would take them all).
         {
             "maxSkew": 1, "topologyKey": NODE_TOPOLOGY_KEY, "whenUnsatisfiable": "DoNotSchedule",
-            "minDomains": model.min_replicas, "labelSelector": selector,
+            "minDomains": model.min_replicas, "labelSelector": selector, **per_revision,
         },
         # Preferred, not required: a pool is one node group over all the stack's zones, whose new
         # node's zone cluster-autoscaler does not choose, so a required zone spread could leave a
         # replica pending for good. The scheduler still favours the zone with the fewest.
-        {"maxSkew": 1, "topologyKey": ZONE_TOPOLOGY_KEY, "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": selector},
+        {"maxSkew": 1, "topologyKey": ZONE_TOPOLOGY_KEY, "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": selector,
+         **per_revision},
     ]
 
 
