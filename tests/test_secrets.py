@@ -118,6 +118,20 @@ def test_without_secrets_manager_no_operator_and_no_store(basic_workspace):
     assert "external-secrets" not in [release.name for release in releases]
 
 
+def test_a_secret_the_stack_does_not_create_is_a_warning(basic_workspace):
+    """With the default provider nothing in the stack creates the Secret: a warning names the
+    model's file, the variable and both ways out; with aws-secrets-manager there is none."""
+    basic_workspace.model(secrets=HF_TOKEN)
+    [warning] = [str(w) for w in deployment(basic_workspace).warnings if ".HF_TOKEN" in w.field]
+    assert warning == (
+        "models/fraud/scorer.yaml: secrets.HF_TOKEN: reads key token of Secret huggingface, which "
+        "stack dev does not create (modelplane:secrets.provider is kubernetes): create it in namespace "
+        "team-fraud before this deploys, or set modelplane:secrets.provider to aws-secrets-manager"
+    )
+    basic_workspace.stack(secrets={"provider": "aws-secrets-manager"})
+    assert not [w for w in deployment(basic_workspace).warnings if w.field.startswith("secrets.")]
+
+
 def test_secrets_manager_brings_the_operator_a_store_and_one_external_secret_per_secret(basic_workspace):
     basic_workspace.model(secrets=HF_TOKEN)
     basic_workspace.model(

@@ -48,7 +48,9 @@ def resolve_deployment(catalog: Catalog, stack: Stack, all_stack_names: list[str
         raise InputError(problems)
     return StackDeployment(
         stack=stack, teams=catalog.teams, models=tuple(deployed),
-        warnings=tuple(sorted(capacity_warnings(stack, deployed) + canary_warnings(stack, deployed))),
+        warnings=tuple(sorted(
+            capacity_warnings(stack, deployed) + canary_warnings(stack, deployed) + secret_warnings(stack, deployed)
+        )),
     )
 
 
@@ -69,6 +71,22 @@ def canary_warnings(stack: Stack, models: list[DeployedModel]) -> list[Problem]:
     return [
         Problem(model.model.source, "canary", "if the model is not running yet: " + first_canary_message(model, stack))
         for model in models if model.spec.canary is not None
+    ]
+
+
+def secret_warnings(stack: Stack, models: list[DeployedModel]) -> list[Problem]:
+    """Secrets a model reads that the stack does not create (provider ``kubernetes``): until
+    someone creates them in the namespace, the model's new pods cannot start."""
+    if stack.settings.secrets.provider != "kubernetes":
+        return []
+    return [
+        Problem(
+            model.model.source, f"secrets.{name}",
+            f"reads key {ref.key} of Secret {ref.secret}, which stack {stack.name} does not create "
+            f"(modelplane:secrets.provider is kubernetes): create it in namespace {model.namespace} "
+            "before this deploys, or set modelplane:secrets.provider to aws-secrets-manager",
+        )
+        for model in models for name, ref in sorted(model.spec.secrets.items())
     ]
 
 
