@@ -291,11 +291,20 @@ def average_nodes(deployment: StackDeployment) -> tuple[dict[str, int], dict[str
                 add(_with_active(placer, base, active), weight)
         return always, average
     streams = [random.Random(zlib.crc32(replica.owner.encode())) for replica, _, _ in sleepers]
-    draws = [[stream.random() < share for _ in range(SAMPLES)] for stream, (_, _, share) in zip(streams, sleepers)]
+    draws = [_draws(stream, share) for stream, (_, _, share) in zip(streams, sleepers)]
     for sample in range(SAMPLES):
         active = [r for (replica, revisions, _), on in zip(sleepers, draws) if on[sample] for r in [replica] * revisions]
         add(_with_active(placer, base, active), Decimal(1) / SAMPLES)
     return always, average
+
+
+def _draws(stream: random.Random, share: Decimal) -> list[bool]:
+    """``SAMPLES`` draws of ``stream.random() < share``, exactly, without comparing each float with
+    a Decimal (slow): ``float(share)`` is the double nearest ``share``, so any other double is on
+    the same side of both, and only a draw equal to it needs the exact comparison."""
+    threshold = float(share)
+    return [draw < threshold or (draw == threshold and draw < share)
+            for draw in (stream.random() for _ in range(SAMPLES))]
 
 
 def _downloads_per_month(model: DeployedModel, stack: Stack) -> Decimal:
