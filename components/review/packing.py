@@ -228,8 +228,9 @@ class Placer:
         starts: dict[tuple, list[int]] = {}
         # Demand class -> why it fitted nowhere (it never will: no room is freed, no node removed).
         failed: dict[tuple, str] = {}
-        for replica, count in _runs(sorted(replicas, key=lambda r: self._about(r)[1])):
-            _, _, demand, kind = self._about(replica)
+        known = [self._about(replica) for replica in replicas]
+        known.sort(key=_by_size)
+        for (replica, _, demand, kind), count in _runs(known):
             reason = failed.get(kind)
             if reason is None:
                 count, reason = self._place_run(replica, count, demand, starts.setdefault(kind, [0] * len(replica.pools)), nodes)
@@ -266,14 +267,18 @@ class Placer:
         return 0, ""
 
 
-def _runs(replicas: list[Replica]) -> list[tuple[Replica, int]]:
-    """Consecutive repeats of one replica object, counted."""
-    runs: list[tuple[Replica, int]] = []
-    for replica in replicas:
-        if runs and runs[-1][0] is replica:
-            runs[-1] = (replica, runs[-1][1] + 1)
+def _by_size(known: tuple) -> tuple:
+    return known[1]
+
+
+def _runs(known: list[tuple]) -> list[tuple[tuple, int]]:
+    """Consecutive repeats of one replica object (its ``Placer._about`` entry), counted."""
+    runs: list[tuple[tuple, int]] = []
+    for entry in known:
+        if runs and runs[-1][0] is entry:
+            runs[-1] = (entry, runs[-1][1] + 1)
         else:
-            runs.append((replica, 1))
+            runs.append((entry, 1))
     return runs
 
 
