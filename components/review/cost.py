@@ -58,7 +58,7 @@ from components.catalog.stack_settings import SYSTEM_POOL
 from components.catalog.stacks import Stack
 from components.review.packing import (
     Node,
-    NodeShape,
+    Placer,
     Replica,
     model_replica,
     node_shapes,
@@ -66,7 +66,6 @@ from components.review.packing import (
     format_packing,
     open_floor,
     pack_stack,
-    place,
     replicas_of,
 )
 
@@ -248,9 +247,9 @@ def _node_counts(nodes: dict[str, list[Node]]) -> dict[str, int]:
     return {pool: len(pool_nodes) for pool, pool_nodes in nodes.items()}
 
 
-def _with_active(shapes: dict[str, NodeShape], base: dict[str, list[Node]], replicas: list[Replica]) -> dict[str, int]:
+def _with_active(placer: Placer, base: dict[str, list[Node]], replicas: list[Replica]) -> dict[str, int]:
     nodes = {pool: [node.copy() for node in pool_nodes] for pool, pool_nodes in base.items()}
-    place(replicas, shapes, nodes)
+    placer.place(replicas, nodes)
     return _node_counts(nodes)
 
 
@@ -259,8 +258,10 @@ def average_nodes(deployment: StackDeployment) -> tuple[dict[str, int], dict[str
     wake (see the module docstring for the overlap assumption)."""
     stack = deployment.stack
     shapes = node_shapes(stack)
+    # One placer for the always-on packing and every draw: each replica's demand is read once.
+    placer = Placer(shapes)
     base = open_floor(shapes)
-    place(replicas_of(deployment, "always-on"), shapes, base)
+    placer.place(replicas_of(deployment, "always-on"), base)
     always = _node_counts(base)
     sleepers = [
         (model_replica(model), model.revisions_at_floor, active_hours(model, stack) / 24)
@@ -278,7 +279,7 @@ def average_nodes(deployment: StackDeployment) -> tuple[dict[str, int], dict[str
 
     if stack.settings.cost.scale_to_zero_overlap == "apart":
         for replica, revisions, share in sleepers:
-            add(_with_active(shapes, base, [replica] * revisions), share)
+            add(_with_active(placer, base, [replica] * revisions), share)
         return always, average
     if len(sleepers) <= EXACT_UP_TO:
         for pattern in itertools.product((False, True), repeat=len(sleepers)):
@@ -287,14 +288,23 @@ def average_nodes(deployment: StackDeployment) -> tuple[dict[str, int], dict[str
                 weight *= share if on else 1 - share
             if weight:
                 active = [r for on, (replica, revisions, _) in zip(pattern, sleepers) if on for r in [replica] * revisions]
-                add(_with_active(shapes, base, active), weight)
+                add(_with_active(placer, base, active), weight)
         return always, average
     streams = [random.Random(zlib.crc32(replica.owner.encode())) for replica, _, _ in sleepers]
-    draws = [[stream.random() < share for _ in range(SAMPLES)] for stream, (_, _, share) in zip(streams, sleepers)]
+    draws = [_draws(stream, share) for stream, (_, _, share) in zip(streams, sleepers)]
     for sample in range(SAMPLES):
         active = [r for (replica, revisions, _), on in zip(sleepers, draws) if on[sample] for r in [replica] * revisions]
-        add(_with_active(shapes, base, active), Decimal(1) / SAMPLES)
+        add(_with_active(placer, base, active), Decimal(1) / SAMPLES)
     return always, average
+
+
+def _draws(stream: random.Random, share: Decimal) -> list[bool]:
+    """``SAMPLES`` draws of ``stream.random() < share``, exactly, without comparing each float with
+    a Decimal (slow): ``float(share)`` is the double nearest ``share``, so any other double is on
+    the same side of both, and only a draw equal to it needs the exact comparison."""
+    threshold = float(share)
+    return [draw < threshold or (draw == threshold and draw < share)
+            for draw in (stream.random() for _ in range(SAMPLES))]
 
 
 def _downloads_per_month(model: DeployedModel, stack: Stack) -> Decimal:

@@ -12,6 +12,13 @@ The packing is first-fit decreasing: replicas sorted by their largest share of a
 the first open node with room, else on a new node of the first of its pools that has one to give
 (up to ``max_size``). A pool's ``min_size`` nodes are open from the start. The ``system`` pool's
 floor runs the platform's add-ons, so models that fall back to it get nodes beyond the floor.
+
+Placing is near-linear in the replicas: first-fit never frees room, so a node once too full for a
+demand stays too full for it, and each demand class (same pools, same requests) keeps the index of
+the first node that may still fit it; a run of one model's replicas fills a node in one step; a
+class that fitted nowhere fits nowhere for the rest of the packing, for the same reason. The
+result is exactly that of trying every node for every replica (``tests/test_packing.py`` holds
+that reference and compares whole assignments on random catalogs).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from components.catalog.stacks import Stack
 State = Literal["always-on", "peak"]
 CPU = "cpu"
 MEMORY = "memory"
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -68,12 +76,24 @@ class Node:
     replicas: list[str] = field(default_factory=list)
 
     def fits(self, demand: dict[str, Decimal]) -> bool:
-        return all(self.free.get(resource, Decimal(0)) >= amount for resource, amount in demand.items())
+        return all(self.free.get(resource, _ZERO) >= amount for resource, amount in demand.items())
 
-    def take(self, owner: str, demand: dict[str, Decimal]) -> None:
+    def room(self, demand: dict[str, Decimal], wanted: int) -> int:
+        """How many of ``wanted`` replicas asking ``demand`` fit here now (0 if one does not)."""
+        room = wanted
         for resource, amount in demand.items():
-            self.free[resource] -= amount
-        self.replicas.append(owner)
+            free = self.free.get(resource, _ZERO)
+            if free < amount:
+                return 0
+            if amount > 0:
+                # Exact: Decimal's integer division of non-negative values is the floor.
+                room = min(room, int(free // amount))
+        return room
+
+    def take(self, owner: str, demand: dict[str, Decimal], count: int = 1) -> None:
+        for resource, amount in demand.items():
+            self.free[resource] -= amount * count
+        self.replicas.extend([owner] * count)
 
     def copy(self) -> "Node":
         return Node(self.pool, dict(self.free), list(self.replicas))
@@ -180,17 +200,86 @@ def open_floor(shapes: dict[str, NodeShape]) -> dict[str, list[Node]]:
 
 def place(replicas: Iterable[Replica], shapes: dict[str, NodeShape], nodes: dict[str, list[Node]]) -> list[Unplaced]:
     """Put ``replicas`` (largest first) onto ``nodes``, opening nodes as the autoscaler would."""
-    unplaced = []
-    for replica in sorted(replicas, key=lambda r: _size_key(r, shapes)):
-        demand = replica.demand()
-        target = next((node for pool in replica.pools for node in nodes.get(pool, ()) if node.fits(demand)), None)
-        if target is None:
-            target, reason = _new_node(replica, demand, shapes, nodes)
+    return Placer(shapes).place(replicas, nodes)
+
+
+class Placer:
+    """First-fit decreasing onto the pools of ``shapes``; one per stack, so that what each replica
+    asks for is worked out once however many packings (the cost's draws) it takes part in."""
+
+    def __init__(self, shapes: dict[str, NodeShape]) -> None:
+        self.shapes = shapes
+        # id(replica) -> (replica, its sort key, its demand, its class); the replica is kept so
+        # that its id is not reused while the entry lives.
+        self._known: dict[int, tuple[Replica, tuple, dict[str, Decimal], tuple]] = {}
+
+    def _about(self, replica: Replica) -> tuple[Replica, tuple, dict[str, Decimal], tuple]:
+        known = self._known.get(id(replica))
+        if known is None:
+            demand = replica.demand()
+            known = (replica, _size_key(replica, self.shapes), demand, (replica.pools, tuple(demand.items())))
+            self._known[id(replica)] = known
+        return known
+
+    def place(self, replicas: Iterable[Replica], nodes: dict[str, list[Node]]) -> list[Unplaced]:
+        """Put ``replicas`` (largest first) onto ``nodes``, opening nodes as the autoscaler would."""
+        unplaced: list[Unplaced] = []
+        # Demand class -> per pool of the class, the index of the first node that may still fit.
+        starts: dict[tuple, list[int]] = {}
+        # Demand class -> why it fitted nowhere (it never will: no room is freed, no node removed).
+        failed: dict[tuple, str] = {}
+        known = [self._about(replica) for replica in replicas]
+        known.sort(key=_by_size)
+        for (replica, _, demand, kind), count in _runs(known):
+            reason = failed.get(kind)
+            if reason is None:
+                count, reason = self._place_run(replica, count, demand, starts.setdefault(kind, [0] * len(replica.pools)), nodes)
+            if count:
+                failed[kind] = reason
+                unplaced += [Unplaced(replica.owner, reason)] * count
+        return unplaced
+
+    def _place_run(self, replica: Replica, count: int, demand: dict[str, Decimal], starts: list[int],
+                   nodes: dict[str, list[Node]]) -> tuple[int, str]:
+        """Place ``count`` replicas of ``replica`` one after the other, as first-fit would: how
+        many found no node, and why."""
+        while count:
+            target, room = None, 0
+            for position, pool in enumerate(replica.pools):
+                pool_nodes = nodes.get(pool, ())
+                index = starts[position]
+                while index < len(pool_nodes):
+                    room = pool_nodes[index].room(demand, count)
+                    if room:
+                        break
+                    index += 1
+                starts[position] = index
+                if room:
+                    target = pool_nodes[index]
+                    break
             if target is None:
-                unplaced.append(Unplaced(replica.owner, reason))
-                continue
-        target.take(replica.owner, demand)
-    return unplaced
+                target, reason = _new_node(replica, demand, self.shapes, nodes)
+                if target is None:
+                    return count, reason
+                room = target.room(demand, count)
+            target.take(replica.owner, demand, room)
+            count -= room
+        return 0, ""
+
+
+def _by_size(known: tuple) -> tuple:
+    return known[1]
+
+
+def _runs(known: list[tuple]) -> list[tuple[tuple, int]]:
+    """Consecutive repeats of one replica object (its ``Placer._about`` entry), counted."""
+    runs: list[tuple[tuple, int]] = []
+    for entry in known:
+        if runs and runs[-1][0] is entry:
+            runs[-1] = (entry, runs[-1][1] + 1)
+        else:
+            runs.append((entry, 1))
+    return runs
 
 
 def _new_node(replica: Replica, demand: dict[str, Decimal], shapes: dict[str, NodeShape],
