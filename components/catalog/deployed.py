@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from components.catalog.cold_start import ColdStartPolicy
 from components.catalog.loader import CatalogModel, CatalogTeam
@@ -92,4 +93,12 @@ class StackDeployment:
     warnings: tuple[Problem, ...] = ()
 
     def models_of(self, team: CatalogTeam) -> tuple[DeployedModel, ...]:
-        return tuple(model for model in self.models if model.team.name == team.name)
+        return self._models_by_team.get(team.name, ())
+
+    @cached_property
+    def _models_by_team(self) -> dict[str, tuple[DeployedModel, ...]]:
+        # Built once: asked per team (cost, rules), a scan each time was quadratic in the catalog.
+        by_team: dict[str, list[DeployedModel]] = {}
+        for model in self.models:
+            by_team.setdefault(model.team.name, []).append(model)
+        return {name: tuple(models) for name, models in by_team.items()}
