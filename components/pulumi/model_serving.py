@@ -47,38 +47,27 @@ class ModelServing(pulumi.ComponentResource):
         stack = rendered.deployment.stack
         kube = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
 
-        self.team_roles = {
-            team.name: IrsaRole(
-                f"{name}-{team.name}-models",
+        def team_role(team, suffix: str, role_name: str, service_account: str, policy) -> IrsaRole:
+            return IrsaRole(
+                f"{name}-{team.name}-{suffix}",
                 IrsaRoleArgs(
-                    role_name=team_role_name(stack, team),
-                    namespace=team.namespace,
-                    service_account=MODEL_SERVICE_ACCOUNT,
-                    oidc_provider_arn=args.oidc_provider_arn,
-                    oidc_issuer_host=args.oidc_issuer_host,
-                    policy=team_storage_policy(stack, team),
-                    tags={**rendered.cluster.tags, "modelplane.dev/team": team.name},
+                    role_name=role_name, namespace=team.namespace, service_account=service_account,
+                    oidc_provider_arn=args.oidc_provider_arn, oidc_issuer_host=args.oidc_issuer_host,
+                    policy=policy, tags={**rendered.cluster.tags, "modelplane.dev/team": team.name},
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+
+        self.team_roles = {
+            team.name: team_role(team, "models", team_role_name(stack, team), MODEL_SERVICE_ACCOUNT,
+                                 team_storage_policy(stack, team))
             for team in rendered.deployment.teams
         }
         # Teams whose models read Secrets from AWS Secrets Manager: a role trusted by the team's
         # secrets-reader ServiceAccount (the SecretStore's), reading the team's path only.
         self.secret_roles = {
-            team.name: IrsaRole(
-                f"{name}-{team.name}-secrets",
-                IrsaRoleArgs(
-                    role_name=team_secrets_role_name(stack, team),
-                    namespace=team.namespace,
-                    service_account=SECRETS_SERVICE_ACCOUNT,
-                    oidc_provider_arn=args.oidc_provider_arn,
-                    oidc_issuer_host=args.oidc_issuer_host,
-                    policy=team_secrets_policy(stack, team),
-                    tags={**rendered.cluster.tags, "modelplane.dev/team": team.name},
-                ),
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+            team.name: team_role(team, "secrets", team_secrets_role_name(stack, team), SECRETS_SERVICE_ACCOUNT,
+                                 team_secrets_policy(stack, team))
             for team in rendered.deployment.teams
             if needs_secrets_role(team, rendered.deployment)
         }
