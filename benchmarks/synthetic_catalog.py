@@ -41,8 +41,6 @@ def write_synthetic_catalog(root: Path, teams: int, models_per_team: int) -> Pat
                 "scaling": {"min_replicas": 0, "max_replicas": 3, "metric": "concurrency", "target": 10},
                 "env": {"MODEL_ID": f"{team}-{name}"},
             }
-            if m % 10 == 0:
-                spec["critical"] = True
             if m % 17 == 1:
                 spec["gpu"] = {"count": 1}
             if m % 23 == 2:
@@ -51,6 +49,11 @@ def write_synthetic_catalog(root: Path, teams: int, models_per_team: int) -> Pat
             if m % 13 == 3:
                 spec["canary"] = {"storage_uri": f"s3://acme-ml-models/bench/{team}/{name}/v2/", "traffic_percent": 10,
                                   "version": f"2.{m}.0"}
+            # Critical models keep warm replicas in prod; only CPU ones are, so that the GPU pools'
+            # max_size in the fixture's prod stack holds any number of models per team (at 200 a
+            # team, critical GPU models alone would need 200 L40S nodes).
+            if m % 10 == 0 and "gpu" not in spec:
+                spec["critical"] = True
             _dump(folder / f"{name}.yaml", spec)
     return root
 
