@@ -23,7 +23,7 @@ def problems_of(workspace) -> list[str]:
             {"nmae": "x"},
             "nmae: unknown field (did you mean name?); allowed here: args, canary, cold_start, critical, "
             "description, env, environments, format, gpu, name, node_pool, protocol, resources, "
-            "retired, route, runtime, scaling, secrets, slo, storage_uri, timeout_seconds, usage, version",
+            "retired, route, runtime, scaling, secrets, slo, storage_uri, threads, timeout_seconds, usage, version",
         ),
         (
             {"resources": {"cpu": "1", "memory": "1Gi", "gpus": 1}},
@@ -232,7 +232,7 @@ def test_unknown_field_lists_every_allowed_field(basic_workspace):
     assert problems_of(basic_workspace) == [
         f"{FILE}: replicas: unknown field; allowed here: args, canary, cold_start, critical, description, env, "
         "environments, format, gpu, name, node_pool, protocol, resources, retired, route, runtime, "
-        "scaling, secrets, slo, storage_uri, timeout_seconds, usage, version"
+        "scaling, secrets, slo, storage_uri, threads, timeout_seconds, usage, version"
     ]
 
 

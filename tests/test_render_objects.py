@@ -192,6 +192,8 @@ def test_minimal_inference_service(objects):
             "protocolVersion": "v1",
             "storageUri": "s3://models-bucket/fraud/scorer/v1/",
             "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1250m", "memory": "2Gi"}},
+            # threads is on by default: one thread per whole core requested.
+            "env": [{"name": "MKL_NUM_THREADS", "value": "1"}, {"name": "OMP_NUM_THREADS", "value": "1"}],
         },
     }}
 
@@ -222,9 +224,13 @@ def test_full_inference_service(basic_workspace):
     # The spec is the new revision: the canary's artifacts, the stable revision keeps the rest.
     assert model["storageUri"] == "s3://models-bucket/fraud/scorer/v2/"
     assert (model["runtime"], model["protocolVersion"]) == ("kserve-xgbserver", "v2")
-    assert model["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    # threads: the dev request (2 CPU) sizes the math libraries and xgbserver's --nthread.
+    assert model["env"] == [
+        {"name": "A", "value": "1"}, {"name": "B", "value": "2"},
+        {"name": "MKL_NUM_THREADS", "value": "2"}, {"name": "OMP_NUM_THREADS", "value": "2"},
+    ]
     # In the file's order: KServe appends them to the runtime's own, and the server parses them so.
-    assert model["args"] == ["--enable_docs_url=true", "--configure_logging=false"]
+    assert model["args"] == ["--enable_docs_url=true", "--configure_logging=false", "--nthread=2"]
     assert model["resources"] == {
         "requests": {"cpu": "2", "memory": "2Gi", "nvidia.com/gpu": "1"},
         "limits": {"cpu": "2500m", "memory": "2Gi", "nvidia.com/gpu": "1"},

@@ -43,7 +43,7 @@ def problems_of(workspace: Workspace) -> list[str]:
 
 
 def test_secrets_become_env_from_the_teams_secret(basic_workspace):
-    basic_workspace.model(env={"LOG_LEVEL": "info"}, secrets={**HF_TOKEN, "DB_PASSWORD": {"secret": "db", "key": "password"}})
+    basic_workspace.model(threads=False, env={"LOG_LEVEL": "info"}, secrets={**HF_TOKEN, "DB_PASSWORD": {"secret": "db", "key": "password"}})
     model = rendered(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]["model"]
     assert model["env"] == [
         {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},

@@ -161,6 +161,13 @@ def check_storage_uri(value: str) -> str:
     return value
 
 
+# Read by the math libraries the model servers use: OpenMP (torch's intra-op pool, XGBoost, LightGBM,
+# scikit-learn's native code) and Intel MKL. TORCH_NUM_THREADS is read by nothing
+# (pytorch/pytorch#19001), so the platform does not set it.
+THREAD_ENV_NAMES = ("MKL_NUM_THREADS", "OMP_NUM_THREADS")
+MAX_THREADS = 256
+
+
 def check_env_name(value: str) -> str:
     if not _ENV_NAME.fullmatch(value):
         raise ValueError(f"{shown_text(value, 80)} is not an environment variable name; use letters, digits and _")
@@ -651,6 +658,13 @@ class ModelSpec(StrictModel):
     cold_start: ColdStart | None = Field(
         default=None, description="Behaviour around zero replicas; the stack's defaults otherwise."
     )
+    threads: Literal[False] | Annotated[int, Field(ge=1, le=MAX_THREADS)] | None = Field(
+        default=None,
+        description="Threads of the model server's math libraries (OMP_NUM_THREADS, "
+        "MKL_NUM_THREADS, and --nthread for kserve-xgbserver and kserve-lgbserver): the whole "
+        "cores of the CPU request (at least 1) when left out, this number when set, none of it "
+        "when false.",
+    )
     env: EnvVariables = Field(
         default_factory=dict, max_length=MAX_ITEMS, description="Environment variables of the model server."
     )
@@ -709,6 +723,28 @@ class ModelSpec(StrictModel):
                 f"and write args: [\"{HUGGINGFACE_BACKEND_ARG}\", \"--task=<task>\"]"
             )
         return env
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _threads_is_a_count(cls, threads: object) -> object:
+        # YAML's `true` would otherwise pass as the count 1, and 0 as false.
+        if threads is True:
+            raise ValueError("threads is on by default; write a number of threads, or false to turn it off")
+        if type(threads) is int and not 1 <= threads <= MAX_THREADS:
+            raise ValueError(f"threads is a count from 1 to {MAX_THREADS}, or false to set no threads")
+        return threads
+
+    @field_validator("env", "secrets")
+    @classmethod
+    def _threads_set_once(cls, variables: dict, info: ValidationInfo) -> dict:
+        # threads comes before env and secrets, so it is validated (or failed) by now.
+        both = sorted(set(THREAD_ENV_NAMES) & set(variables))
+        if both and info.data.get("threads") is not False:
+            raise ValueError(
+                f"{', '.join(both)} is set by the platform from threads; remove it and write "
+                "threads: <count>, or set threads: false to manage it yourself"
+            )
+        return variables
 
     @field_validator("gpu")
     @classmethod

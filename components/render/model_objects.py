@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from components.catalog.deployed import DeployedModel
-from components.catalog.model_spec import HPA_METRICS
+from components.catalog.model_spec import HPA_METRICS, THREAD_ENV_NAMES
+from components.catalog.quantities import cpu_cores
 from components.catalog.placement import ISTIO_PROXY_CPU, ISTIO_PROXY_MEMORY
 from components.platform_names import (
     GPU_TAINT_KEY,
@@ -196,6 +197,17 @@ def mig_ready_selector(model: DeployedModel) -> dict[str, str]:
     return {MIG_CONFIG_STATE_LABEL: MIG_CONFIG_STATE_READY}
 
 
+def thread_count(model: DeployedModel) -> int | None:
+    """Threads the model server's math libraries get: the file's ``threads``, or the whole cores
+    of the CPU request in this stack (500m -> 1, 2500m -> 2); ``None`` when threads is false."""
+    threads = model.spec.threads
+    if threads is False:
+        return None
+    if threads is not None:
+        return threads
+    return max(1, int(cpu_cores(model.cpu)))
+
+
 def render_inference_service(model: DeployedModel) -> KubeObject:
     spec = model.spec
     requests = {"cpu": model.cpu, "memory": model.memory}
@@ -215,6 +227,11 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
         "resources": {"requests": requests, "limits": limits},
     }
     env = {name: {"name": name, "value": value} for name, value in spec.env.items()}
+    threads = thread_count(model)
+    if threads is not None:
+        # Without these the libraries start one thread per core of the node, far more than the
+        # CPU limit, and the kernel throttles the pod (unpredictable latency).
+        env.update({name: {"name": name, "value": str(threads)} for name in THREAD_ENV_NAMES})
     # Read by the kubelet from the team's Secret when the pod starts; KServe merges env by name
     # and keeps valueFrom (container_merge.go:32-63 @ v0.20.0), Knative admits secretKeyRef
     # (k8s_validation.go:335-341, fieldmask.go:525-542 EnvVarSourceMask @ knative-v1.23.0).
@@ -224,10 +241,15 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
     })
     if env:
         model_section["env"] = [env[name] for name in sorted(env)]
-    if spec.args:
+    args = list(spec.args)
+    if threads is not None and "--nthread" in spec.serving_runtime.runtime_flags:
+        # The runtime passes --nthread=1; the server's argparse keeps the last value given
+        # (python/xgbserver/xgbserver/__main__.py:31-36, lgbserver likewise, @ v0.20.0).
+        args.append(f"--nthread={threads}")
+    if args:
         # KServe appends these to the runtime's own args (MergeRuntimeContainers, v0.20.0
         # pkg/controller/v1beta1/inferenceservice/utils/utils.go:260).
-        model_section["args"] = list(spec.args)
+        model_section["args"] = args
     if spec.is_grpc:
         # Knative proxies HTTP/2 (gRPC) only to a container port named h2c.
         port = spec.serving_runtime.grpc_port
