@@ -15,6 +15,7 @@ from components.platform_names import (
 )
 from components.render.cluster_shape import MIG_CONFIG_STATE_LABEL, MIG_CONFIG_STATE_READY
 from components.render.objects import KubeObject, metadata
+from components.render.probes import render_probes
 from components.render.team_objects import team_labels
 
 # Knative mode: request-driven autoscaling with scale to zero, canaries by revision.
@@ -228,6 +229,8 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
         # KServe appends these to the runtime's own args (MergeRuntimeContainers, v0.20.0
         # pkg/controller/v1beta1/inferenceservice/utils/utils.go:260).
         model_section["args"] = list(spec.args)
+    # Probes on the predictor container: KServe merges them over the runtime's (which sets none).
+    model_section.update(render_probes(spec.probes, spec.serving_runtime))
     if spec.is_grpc:
         # Knative proxies HTTP/2 (gRPC) only to a container port named h2c.
         port = spec.serving_runtime.grpc_port
