@@ -257,7 +257,7 @@ def test_the_merged_container_keeps_a_models_probes(chart_runtimes):
     from components.render.probes import render_probes
 
     runtime = SERVING_RUNTIMES["kserve-huggingfaceserver"]
-    probes = render_probes(Probes.model_validate({"startup": {"timeout_seconds": 600}, "readiness": {}}), runtime)
+    probes = render_probes(Probes.model_validate({"startup": {"timeout_seconds": 600}, "readiness": {}}), runtime, "ticket-router")
     merged = merge_runtime_container(_runtime_container(chart_runtimes, runtime.name), {"name": MODEL_CONTAINER, **probes})
     assert merged["startupProbe"] == probes["startupProbe"]
     assert merged["readinessProbe"] == probes["readinessProbe"]

@@ -15,18 +15,20 @@ TRITON = SERVING_RUNTIMES["kserve-tritonserver"]
 
 
 def test_no_probes_renders_no_probe_fields():
-    assert render_probes(None, SKLEARN) == {}
+    assert render_probes(None, SKLEARN, "scorer") == {}
 
 
-def test_kserve_server_defaults_are_its_v2_health_endpoints():
-    # kserve/kserve @ v0.20.0 python/kserve/kserve/protocol/rest/v2_endpoints.py:243-253 routes
-    # /v2/health/live and /v2/health/ready (prefix /v2), and server.py:106-112 registers the v2
-    # endpoints on every KServe Python server, whatever protocol the model speaks.
+def test_kserve_server_defaults_are_its_model_ready_and_live_endpoints():
+    # kserve/kserve @ v0.20.0 python/kserve/kserve/protocol/rest/v2_endpoints.py:243-248 routes
+    # /v2/health/live and :274-279 /v2/models/{model_name}/ready (model_ready: 200 only once the
+    # model is loaded); server.py:106-112 registers the v2 endpoints on every KServe Python server,
+    # whatever protocol the model speaks. /v2/health/ready is not used: in a predictor it answers
+    # 200 before the model is loaded (protocol/dataplane.py:247-275).
     probes = Probes.model_validate({"startup": {"timeout_seconds": 600}, "readiness": {}, "liveness": {}})
-    rendered = render_probes(probes, SKLEARN)
+    rendered = render_probes(probes, SKLEARN, "scorer")
     assert {kind: probe["httpGet"] for kind, probe in rendered.items()} == {
-        "startupProbe": {"path": "/v2/health/ready", "port": 8080},
-        "readinessProbe": {"path": "/v2/health/ready", "port": 8080},
+        "startupProbe": {"path": "/v2/models/scorer/ready", "port": 8080},
+        "readinessProbe": {"path": "/v2/models/scorer/ready", "port": 8080},
         "livenessProbe": {"path": "/v2/health/live", "port": 8080},
     }
 
@@ -34,7 +36,7 @@ def test_kserve_server_defaults_are_its_v2_health_endpoints():
 def test_startup_timeout_is_failure_threshold_times_period():
     # The kubelet restarts the container after failureThreshold failed startup probes, one every
     # periodSeconds; 605 s rounds up so loading gets at least the time asked for.
-    probe = render_probes(Probes.model_validate({"startup": {"timeout_seconds": 605}}), SKLEARN)["startupProbe"]
+    probe = render_probes(Probes.model_validate({"startup": {"timeout_seconds": 605}}), SKLEARN, "scorer")["startupProbe"]
     assert (probe["periodSeconds"], probe["failureThreshold"]) == (10, 61)
 
 
@@ -43,7 +45,7 @@ def test_readiness_probe_passes_knative_validation_rules():
     # periodSeconds > 0 a readiness probe needs timeoutSeconds >= 1, failureThreshold >= 1 and
     # successThreshold >= 1; :875-925 validateProbe: one handler, and a port that is a number or
     # the container port's name (fieldmask.go:379-397 ProbeMask keeps only these fields).
-    probe = render_probes(Probes.model_validate({"readiness": {}}), SKLEARN)["readinessProbe"]
+    probe = render_probes(Probes.model_validate({"readiness": {}}), SKLEARN, "scorer")["readinessProbe"]
     assert set(probe) == {"httpGet", "periodSeconds", "timeoutSeconds", "successThreshold", "failureThreshold"}
     assert probe["periodSeconds"] > 0 and probe["timeoutSeconds"] >= 1
     assert probe["failureThreshold"] >= 1 and probe["successThreshold"] >= 1
@@ -52,15 +54,15 @@ def test_readiness_probe_passes_knative_validation_rules():
 
 def test_a_written_path_wins_over_the_default():
     probes = Probes.model_validate({"liveness": {"path": "/v1/models/scorer"}})
-    assert render_probes(probes, SKLEARN)["livenessProbe"]["httpGet"]["path"] == "/v1/models/scorer"
+    assert render_probes(probes, SKLEARN, "scorer")["livenessProbe"]["httpGet"]["path"] == "/v1/models/scorer"
 
 
 def test_probes_render_on_the_predictor_model_container(basic_workspace):
     basic_workspace.model(probes={"startup": {"timeout_seconds": 120}, "readiness": {}})
     model = render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]["model"]
-    assert model["startupProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": 8080}
+    assert model["startupProbe"]["httpGet"] == {"path": "/v2/models/scorer/ready", "port": 8080}
     assert model["startupProbe"]["failureThreshold"] == 12
-    assert model["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert model["readinessProbe"]["httpGet"]["path"] == "/v2/models/scorer/ready"
     assert "livenessProbe" not in model
 
 

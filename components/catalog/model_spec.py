@@ -618,14 +618,14 @@ def _runtime_rules() -> list[dict]:
     return rules
 
 
-def probes_problem(probes: Probes, runtime: ServingRuntime, protocol: str) -> str | None:
+def probes_problem(probes: Probes, runtime: ServingRuntime, protocol: str, model_name: str) -> str | None:
     """Why ``probes`` cannot run on ``runtime`` for a model speaking ``protocol``, or None."""
     if protocol.startswith("grpc-"):
         return (
             f"probes are HTTP checks and a {protocol} model's container port speaks gRPC "
             "only; remove probes"
         )
-    missing = sorted(kind for kind, path in probe_paths(probes, runtime).items() if path is None)
+    missing = sorted(kind for kind, path in probe_paths(probes, runtime, model_name).items() if path is None)
     if missing:
         return (
             f"runtime {runtime.name} has no health path the platform knows; write "
@@ -762,7 +762,7 @@ class ModelSpec(StrictModel):
         if probes is None or runtime is None:
             return probes
         protocol = info.data.get("protocol") or runtime.protocols[0]
-        problem = probes_problem(probes, runtime, protocol)
+        problem = probes_problem(probes, runtime, protocol, info.data.get("name", ""))
         if problem:
             raise ValueError(problem)
         return probes

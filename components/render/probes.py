@@ -24,11 +24,11 @@ TIMEOUT_SECONDS = 5
 FAILURE_THRESHOLD = 3
 
 
-def render_probes(probes: Probes | None, runtime: ServingRuntime) -> dict[str, dict]:
+def render_probes(probes: Probes | None, runtime: ServingRuntime, model_name: str) -> dict[str, dict]:
     """``startupProbe``/``readinessProbe``/``livenessProbe`` of the predictor container."""
     if probes is None:
         return {}
-    paths = probe_paths(probes, runtime)
+    paths = probe_paths(probes, runtime, model_name)
     rendered: dict[str, dict] = {}
     for kind, path in sorted(paths.items()):
         if path is None:
