@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
+import yaml
 
 from components.catalog.probes_spec import Probes
 from components.catalog.runtimes import SERVING_RUNTIMES
 from components.render.probes import render_probes
+from tests.conftest import REPO
 from tests.test_model_files import FILE, problems_of
 from tests.test_render_objects import render
 
@@ -109,3 +116,24 @@ def test_triton_with_a_written_path_is_valid(basic_workspace):
     model = render(basic_workspace)["InferenceService/team-fraud/scorer"]["spec"]["predictor"]["model"]
     assert model["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
     assert TRITON.name == model["runtime"]
+
+
+def _crd_errors(service: dict) -> str:
+    """What validate_crds.py (the upstream KServe CRD schema, ../shared) says of ``service``."""
+    tool = Path(os.environ.get("MODELPLANE_SHARED_DIR", REPO.parent / "shared")) / "tools" / "validate_crds.py"
+    if not tool.exists():
+        pytest.skip(f"{tool} is missing: the upstream CRD schemas (../shared)")
+    result = subprocess.run(
+        [sys.executable, str(tool), "-"], input=yaml.safe_dump(service), capture_output=True, text=True,
+    )
+    assert "checked 1, unchecked 0" in result.stdout, result.stdout + result.stderr
+    return "" if result.returncode == 0 else result.stdout + result.stderr
+
+
+def test_rendered_probes_pass_the_inference_service_crd(basic_workspace):
+    basic_workspace.model(probes={"startup": {"timeout_seconds": 300}, "readiness": {}, "liveness": {}})
+    service = render(basic_workspace)["InferenceService/team-fraud/scorer"]
+    assert _crd_errors(service) == ""
+    # The check sees a probe without the port the CRD requires.
+    del service["spec"]["predictor"]["model"]["startupProbe"]["httpGet"]["port"]
+    assert "'port' is a required property" in _crd_errors(service)

@@ -4,8 +4,10 @@ Knative (knative-v1.23.0 pkg/apis/serving/k8s_validation.go:875-925 validateProb
 httpGet, tcpSocket, exec and grpc probes on the user container and requires a probe's port to
 be the container port's name when it is a name (a number is not compared); the Kubernetes
 schema requires a port. Every probe here is an httpGet on 8080, the HTTP port every runtime's
-container serves on (the port Knative sends requests to); the queue-proxy runs the readiness
-probe itself against that port.
+container serves on (the port Knative sends requests to). Knative then takes the readiness probe
+off the container and the queue-proxy runs it against that port (pkg/reconciler/revision/
+resources/deploy.go:281-286, queue.go:262-273); it rewrites a liveness probe's port to the user
+port (deploy.go:141-155, 299-300); the kubelet runs the startup probe as written.
 """
 
 from __future__ import annotations
