@@ -241,3 +241,28 @@ def test_predict_latency_is_expected_only_from_kserves_python_servers(chart_runt
     image = _runtime_container(chart_runtimes, name)["image"]
     runtime = SERVING_RUNTIMES[name]
     assert runtime.predict_latency == (image == f"kserve/{runtime.chart_key}:{pins.KSERVE_VERSION}")
+
+
+# --- Probes (a model's ``probes``) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(SERVING_RUNTIMES))
+def test_no_runtime_the_catalog_uses_sets_a_probe(chart_runtimes, name):
+    # KServe merges the predictor container over the runtime's with a strategic merge patch
+    # (kserve/kserve @ v0.20.0 pkg/controller/v1beta1/inferenceservice/utils/utils.go:250-263
+    # MergeRuntimeContainers): with no probe in the runtime, a model's probes are the only ones
+    # and a model without probes gets Knative's default TCP readiness check. (Only the
+    # multi-node Hugging Face runtime, which the catalog does not use, sets exec probes.)
+    container = _runtime_container(chart_runtimes, name)
+    assert not {"startupProbe", "readinessProbe", "livenessProbe"} & set(container)
+
+
+def test_the_merged_container_keeps_a_models_probes(chart_runtimes):
+    from components.catalog.probes_spec import Probes
+    from components.render.probes import render_probes
+
+    runtime = SERVING_RUNTIMES["kserve-huggingfaceserver"]
+    probes = render_probes(Probes.model_validate({"startup": {"timeout_seconds": 600}, "readiness": {}}), runtime, "ticket-router")
+    merged = merge_runtime_container(_runtime_container(chart_runtimes, runtime.name), {"name": MODEL_CONTAINER, **probes})
+    assert merged["startupProbe"] == probes["startupProbe"]
+    assert merged["readinessProbe"] == probes["readinessProbe"]

@@ -22,7 +22,7 @@ def problems_of(workspace) -> list[str]:
         (
             {"nmae": "x"},
             "nmae: unknown field (did you mean name?); allowed here: args, canary, cold_start, critical, "
-            "description, env, environments, format, gpu, name, node_pool, protocol, resources, "
+            "description, env, environments, format, gpu, name, node_pool, probes, protocol, resources, "
             "retired, route, runtime, scaling, secrets, slo, storage_uri, threads, timeout_seconds, usage, version",
         ),
         (
@@ -231,7 +231,7 @@ def test_unknown_field_lists_every_allowed_field(basic_workspace):
     basic_workspace.model(replicas=2)
     assert problems_of(basic_workspace) == [
         f"{FILE}: replicas: unknown field; allowed here: args, canary, cold_start, critical, description, env, "
-        "environments, format, gpu, name, node_pool, protocol, resources, retired, route, runtime, "
+        "environments, format, gpu, name, node_pool, probes, protocol, resources, retired, route, runtime, "
         "scaling, secrets, slo, storage_uri, threads, timeout_seconds, usage, version"
     ]
 

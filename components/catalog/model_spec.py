@@ -9,6 +9,7 @@ from pydantic import AfterValidator, ConfigDict, Field, ValidationInfo, WithJson
 
 from components.catalog.cold_start import MAX_REQUEST_TIMEOUT_SECONDS, ColdStart
 from components.catalog.fields import MAX_ITEMS, DnsLabel, LabelValue, StrictModel, check_dns_label, s3_key_problem
+from components.catalog.probes_spec import Probes, probe_paths
 from components.catalog.problems import shown_text
 from components.catalog.quantities import CpuQuantity, MemoryQuantity, cpu_cores
 from components.catalog.runtimes import (
@@ -624,6 +625,23 @@ def _runtime_rules() -> list[dict]:
     return rules
 
 
+def probes_problem(probes: Probes, runtime: ServingRuntime, protocol: str, model_name: str) -> str | None:
+    """Why ``probes`` cannot run on ``runtime`` for a model speaking ``protocol``, or None."""
+    if protocol.startswith("grpc-"):
+        return (
+            f"probes are HTTP checks and a {protocol} model's container port speaks gRPC "
+            "only; remove probes"
+        )
+    missing = sorted(kind for kind, path in probe_paths(probes, runtime, model_name).items() if path is None)
+    if missing:
+        return (
+            f"runtime {runtime.name} has no health path the platform knows; write "
+            + ", ".join(f"{kind}.path" for kind in missing)
+            + " (the server's own health endpoint)"
+        )
+    return None
+
+
 class ModelSpec(StrictModel):
     """One model, served as one KServe InferenceService in its team's namespace."""
 
@@ -682,6 +700,11 @@ class ModelSpec(StrictModel):
     node_pool: DnsLabel | None = Field(
         default=None,
         description="Node pool to run on; for GPU models the first pool that fits when left out.",
+    )
+    probes: Probes | None = Field(
+        default=None,
+        description="HTTP startup, readiness and liveness checks of the model server; Kubernetes' "
+        "and KServe's defaults otherwise.",
     )
     environments: dict[str, EnvironmentOverride] = Field(
         default_factory=dict, description="Per-stack overrides, keyed by stack name."
@@ -767,6 +790,18 @@ class ModelSpec(StrictModel):
         if problem:
             raise ValueError(problem)
         return args
+
+    @field_validator("probes")
+    @classmethod
+    def _probes_fit_runtime(cls, probes: Probes | None, info: ValidationInfo) -> Probes | None:
+        runtime = _runtime_of(info.data)
+        if probes is None or runtime is None:
+            return probes
+        protocol = info.data.get("protocol") or runtime.protocols[0]
+        problem = probes_problem(probes, runtime, protocol, info.data.get("name", ""))
+        if problem:
+            raise ValueError(problem)
+        return probes
 
     @model_validator(mode="after")
     def _runtime_serves_model(self) -> "ModelSpec":

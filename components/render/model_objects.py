@@ -16,6 +16,7 @@ from components.platform_names import (
 )
 from components.render.cluster_shape import MIG_CONFIG_STATE_LABEL, MIG_CONFIG_STATE_READY
 from components.render.objects import KubeObject, metadata
+from components.render.probes import render_probes
 from components.render.team_objects import team_labels
 
 # Knative mode: request-driven autoscaling with scale to zero, canaries by revision.
@@ -250,6 +251,9 @@ def render_inference_service(model: DeployedModel) -> KubeObject:
         # KServe appends these to the runtime's own args (MergeRuntimeContainers, v0.20.0
         # pkg/controller/v1beta1/inferenceservice/utils/utils.go:260).
         model_section["args"] = args
+    # KServe merges these over the runtime's container, which sets no probe (MergeRuntimeContainers,
+    # v0.20.0 utils.go:250-263; tests/test_kserve_runtimes_contract.py).
+    model_section.update(render_probes(spec.probes, spec.serving_runtime, spec.name))
     if spec.is_grpc:
         # Knative proxies HTTP/2 (gRPC) only to a container port named h2c.
         port = spec.serving_runtime.grpc_port
