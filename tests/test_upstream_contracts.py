@@ -699,3 +699,18 @@ def test_external_secrets_need_nothing_but_the_teams_get_secret_value(stack):
         for item in spec["data"]:
             assert set(item["remoteRef"]) == ESO_REMOTE_REF_FIELDS
             assert item["remoteRef"]["key"].startswith(f"modelplane/{stack}/{team.name}/")
+
+
+# The chart's own read-only role for ExternalSecrets names them "externalsecrets" of API group
+# external-secrets.io with get/watch/list (deploy/charts/external-secrets/templates/rbac.yaml:257-275
+# @helm-chart-2.9.0; the type is namespaced: apis/externalsecrets/v1/externalsecret_types.go:744
+# @v2.9.0), so a Role in the team's namespace can grant it.
+def test_owners_read_external_secrets_as_the_charts_view_role_names_them():
+    from components.render.team_objects import EXTERNAL_SECRETS_READ_RULE
+
+    assert EXTERNAL_SECRETS_READ_RULE == {
+        "apiGroups": ["external-secrets.io"], "resources": ["externalsecrets"], "verbs": ["get", "list", "watch"],
+    }
+    rendered = rendered_stack("staging")
+    roles = [obj for obj in rendered.objects if obj["kind"] == "Role" and obj["metadata"]["name"] == "model-owners"]
+    assert roles and all(EXTERNAL_SECRETS_READ_RULE in role["rules"] for role in roles)
