@@ -88,7 +88,8 @@ def test_the_guard_covers_everything_owners_may_write(stack):
     rules = policy["spec"]["matchConstraints"]["resourceRules"]
     guarded = {(group, resource) for rule in rules for group in rule["apiGroups"] for resource in rule["resources"]
                if set(rule["operations"]) == {"CREATE", "UPDATE", "DELETE"}}
-    role = render_owners_role(next(iter(_rendered(stack).deployment.teams)))
+    deployment = _rendered(stack).deployment
+    role = render_owners_role(next(iter(deployment.teams)), deployment)
     writable = {(group, resource) for rule in role["rules"] if set(rule["verbs"]) & set(OWNER_WRITE_VERBS)
                 for group in rule["apiGroups"] for resource in rule["resources"]}
     assert ("serving.kserve.io", "inferenceservices") in writable

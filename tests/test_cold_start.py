@@ -153,3 +153,43 @@ def test_the_stacks_defaults_are_checked_too(basic_workspace):
     basic_workspace.stack(serving={"cold_start": {"gpu": {"idle_retention_seconds": 7200}}})
     problems = problems_of(basic_workspace)
     assert len(problems) == 1 and "serving.cold_start.gpu.idle_retention_seconds" in problems[0], problems
+
+
+HPA_SCALING = {"metric": "cpu", "target": 70, "min_replicas": 1, "max_replicas": 3}
+
+
+def test_an_hpa_model_renders_no_scale_down_delay(basic_workspace):
+    """Knative's HPA class ignores scale-down-delay (only kpa/resources/decider.go:64-67 reads it,
+    @ knative-v1.23.0), so it is not rendered there, even when the stack sets a default."""
+    basic_workspace.stack(serving={"cold_start": {"cpu": {"scale_down_delay_seconds": 30}}})
+    basic_workspace.model(scaling=HPA_SCALING)
+    _, objects = deployed(basic_workspace)
+    service = objects["InferenceService/team-fraud/scorer"]
+    assert service["metadata"]["annotations"]["autoscaling.knative.dev/class"] == "hpa.autoscaling.knative.dev"
+    predictor = service["spec"]["predictor"]
+    assert DELAY not in predictor["annotations"]
+    assert predictor["annotations"][INITIAL] == "1"
+
+
+def test_a_knative_scaled_model_keeps_the_stacks_delay(basic_workspace):
+    basic_workspace.stack(serving={"cold_start": {"cpu": {"scale_down_delay_seconds": 30}}})
+    predictor, _ = scorer(basic_workspace)
+    assert predictor["annotations"][DELAY] == "30s"
+
+
+@pytest.mark.parametrize("where, model_fields", [
+    ("cold_start.scale_down_delay_seconds", {"cold_start": {"scale_down_delay_seconds": 60}}),
+    ("environments.dev.cold_start.scale_down_delay_seconds",
+     {"environments": {"dev": {"cold_start": {"scale_down_delay_seconds": 60}}}}),
+])
+def test_an_hpa_models_own_scale_down_delay_is_refused(basic_workspace, where, model_fields):
+    basic_workspace.model(scaling=HPA_SCALING, **model_fields)
+    [problem] = problems_of(basic_workspace)
+    assert where in problem and "models/" in problem
+    assert "ignores a scale-down delay" in problem and "stable_window_seconds" in problem
+
+
+def test_an_hpa_models_zero_delay_is_accepted(basic_workspace):
+    basic_workspace.model(scaling=HPA_SCALING, cold_start={"scale_down_delay_seconds": 0})
+    predictor, _ = scorer(basic_workspace)
+    assert DELAY not in predictor["annotations"]

@@ -234,3 +234,24 @@ def test_the_schema_matches_the_validator_on_secrets():
     assert "not" in schema["properties"]["env"]["propertyNames"]["allOf"][1]
     assert ModelSpec.model_validate({**MODEL, "secrets": HF_TOKEN}).secrets["HF_TOKEN"].secret == "huggingface"
     assert STACK_CONFIG["modelplane:environment"] == "dev"
+
+
+def _owners_rules(workspace: Workspace) -> list[dict]:
+    return rendered(workspace)["Role/team-fraud/model-owners"]["rules"]
+
+
+def test_owners_read_their_external_secrets_with_secrets_manager(basic_workspace):
+    """An owner sees why a model's Secret is missing (the ExternalSecret's status) and nothing
+    more: read verbs on ExternalSecrets only, never Secrets or SecretStores."""
+    basic_workspace.model(secrets=HF_TOKEN)
+    basic_workspace.stack(secrets=AWS_SECRETS)
+    rules = _owners_rules(basic_workspace)
+    eso = [rule for rule in rules if "external-secrets.io" in rule["apiGroups"]]
+    assert eso == [{"apiGroups": ["external-secrets.io"], "resources": ["externalsecrets"],
+                    "verbs": ["get", "list", "watch"]}]
+    assert not any("secrets" in rule["resources"] or "secretstores" in rule["resources"] for rule in rules)
+
+
+def test_owners_get_no_external_secrets_rule_without_secrets_manager(basic_workspace):
+    basic_workspace.model(secrets=HF_TOKEN)
+    assert not any("external-secrets.io" in rule["apiGroups"] for rule in _owners_rules(basic_workspace))

@@ -699,3 +699,33 @@ def test_external_secrets_need_nothing_but_the_teams_get_secret_value(stack):
         for item in spec["data"]:
             assert set(item["remoteRef"]) == ESO_REMOTE_REF_FIELDS
             assert item["remoteRef"]["key"].startswith(f"modelplane/{stack}/{team.name}/")
+
+
+# The chart's own read-only role for ExternalSecrets names them "externalsecrets" of API group
+# external-secrets.io with get/watch/list (deploy/charts/external-secrets/templates/rbac.yaml:257-275
+# @helm-chart-2.9.0; the type is namespaced: apis/externalsecrets/v1/externalsecret_types.go:744
+# @v2.9.0), so a Role in the team's namespace can grant it.
+def test_owners_read_external_secrets_as_the_charts_view_role_names_them():
+    from components.render.team_objects import EXTERNAL_SECRETS_READ_RULE
+
+    assert EXTERNAL_SECRETS_READ_RULE == {
+        "apiGroups": ["external-secrets.io"], "resources": ["externalsecrets"], "verbs": ["get", "list", "watch"],
+    }
+    rendered = rendered_stack("staging")
+    roles = [obj for obj in rendered.objects if obj["kind"] == "Role" and obj["metadata"]["name"] == "model-owners"]
+    assert roles and all(EXTERNAL_SECRETS_READ_RULE in role["rules"] for role in roles)
+
+
+# Knative Serving knative-v1.23.0: only the KPA reads autoscaling.knative.dev/scale-down-delay
+# (pkg/reconciler/autoscaling/kpa/resources/decider.go:64-67, pa.ScaleDownDelay() of
+# pkg/apis/autoscaling/v1alpha1/pa_lifecycle.go:152-156); the HPA class's MakeHPA
+# (pkg/reconciler/autoscaling/hpa/resources/hpa.go:105-115) reads only the window. So no model on
+# the HPA class carries the delay, and every model on the KPA does.
+@pytest.mark.parametrize("stack", FIXTURE_STACKS)
+def test_scale_down_delay_is_rendered_only_where_knatives_autoscaler_reads_it(stack):
+    delay = "autoscaling.knative.dev/scale-down-delay"
+    services = [obj for obj in rendered_stack(stack).objects if obj["kind"] == "InferenceService"]
+    hpa = [svc for svc in services
+           if svc["metadata"]["annotations"].get("autoscaling.knative.dev/class") == "hpa.autoscaling.knative.dev"]
+    for service in services:
+        assert (delay in service["spec"]["predictor"]["annotations"]) == (service not in hpa)

@@ -45,7 +45,7 @@ def render_team_objects(team: CatalogTeam, deployment: StackDeployment) -> list[
         render_resource_quota(team, deployment),
         render_limit_range(team),
         render_model_service_account(team, deployment),
-        render_owners_role(team),
+        render_owners_role(team, deployment),
         render_owners_role_binding(team),
         render_network_policy(team),
         render_peer_authentication(team),
@@ -162,18 +162,36 @@ OWNERS_RULES: tuple[dict, ...] = (
 )
 
 
+# Where the External Secrets Operator copies the team's secrets, owners read the ExternalSecrets'
+# status (whether a key was found, when it last synced: the reason a model's Secret is missing).
+# Read-only and only the ExternalSecrets: never the Secrets, the SecretStore or anything to write.
+EXTERNAL_SECRETS_READ_RULE: dict = {
+    "apiGroups": ["external-secrets.io"],
+    "resources": ["externalsecrets"],
+    "verbs": ["get", "list", "watch"],
+}
+
+
+def owners_rules(deployment: StackDeployment) -> list[dict]:
+    """The owners' Role's rules in this stack."""
+    rules = list(OWNERS_RULES)
+    if deployment.stack.settings.secrets.provider == "aws-secrets-manager":
+        rules.append(EXTERNAL_SECRETS_READ_RULE)
+    return rules
+
+
 def owner_writable_rules() -> list[dict]:
     """The rules of the owners' Role that grant a write verb (what the catalog guard must cover)."""
     return [rule for rule in OWNERS_RULES if set(rule["verbs"]) & set(OWNER_WRITE_VERBS)]
 
 
-def render_owners_role(team: CatalogTeam) -> KubeObject:
+def render_owners_role(team: CatalogTeam, deployment: StackDeployment) -> KubeObject:
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
         "metadata": metadata(OWNERS_ROLE, team.namespace, team_labels(team)),
         "rules": [dict(rule, apiGroups=list(rule["apiGroups"]), resources=list(rule["resources"]),
-                       verbs=list(rule["verbs"])) for rule in OWNERS_RULES],
+                       verbs=list(rule["verbs"])) for rule in owners_rules(deployment)],
     }
 
 
