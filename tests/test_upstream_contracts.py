@@ -714,18 +714,3 @@ def test_owners_read_external_secrets_as_the_charts_view_role_names_them():
     rendered = rendered_stack("staging")
     roles = [obj for obj in rendered.objects if obj["kind"] == "Role" and obj["metadata"]["name"] == "model-owners"]
     assert roles and all(EXTERNAL_SECRETS_READ_RULE in role["rules"] for role in roles)
-
-
-# Knative Serving knative-v1.23.0: only the KPA reads autoscaling.knative.dev/scale-down-delay
-# (pkg/reconciler/autoscaling/kpa/resources/decider.go:64-67, pa.ScaleDownDelay() of
-# pkg/apis/autoscaling/v1alpha1/pa_lifecycle.go:152-156); the HPA class's MakeHPA
-# (pkg/reconciler/autoscaling/hpa/resources/hpa.go:105-115) reads only the window. So no model on
-# the HPA class carries the delay, and every model on the KPA does.
-@pytest.mark.parametrize("stack", FIXTURE_STACKS)
-def test_scale_down_delay_is_rendered_only_where_knatives_autoscaler_reads_it(stack):
-    delay = "autoscaling.knative.dev/scale-down-delay"
-    services = [obj for obj in rendered_stack(stack).objects if obj["kind"] == "InferenceService"]
-    hpa = [svc for svc in services
-           if svc["metadata"]["annotations"].get("autoscaling.knative.dev/class") == "hpa.autoscaling.knative.dev"]
-    for service in services:
-        assert (delay in service["spec"]["predictor"]["annotations"]) == (service not in hpa)

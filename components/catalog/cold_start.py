@@ -44,8 +44,7 @@ class ColdStart(StrictModel):
     scale_down_delay_seconds: int | None = Field(
         default=None, ge=0, le=MAX_AUTOSCALING_WINDOW_SECONDS,
         description="How long a lower load must last before any replica is removed "
-        "(autoscaling.knative.dev/scale-down-delay), 0 to 3600. Knative's autoscaler only (metrics "
-        "concurrency and rps); a model on the HPA (cpu, memory) may not set it.",
+        "(autoscaling.knative.dev/scale-down-delay), 0 to 3600.",
     )
     initial_replicas: int | None = Field(
         default=None, ge=0, le=MAX_INITIAL_REPLICAS,

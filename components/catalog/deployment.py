@@ -170,7 +170,7 @@ def _resolve_model(
     gpu_claim, pool_names = place_model(model, stack, problems)
     # A model no pool can serve has no cold start to speak of.
     cold_start, timeout_seconds = _cold_start(
-        model, stack, min_replicas, max_replicas, gpu=spec.gpu is not None, hpa=hpa,
+        model, stack, min_replicas, max_replicas, gpu=spec.gpu is not None,
         problems=problems if len(problems) == known else [],
     )
     if pool_names:
@@ -233,8 +233,7 @@ def critical_floor(spec: ModelSpec, stack: Stack) -> int:
 
 
 def _cold_start(
-    model: CatalogModel, stack: Stack, min_replicas: int, max_replicas: int, gpu: bool, hpa: bool,
-    problems: list[Problem],
+    model: CatalogModel, stack: Stack, min_replicas: int, max_replicas: int, gpu: bool, problems: list[Problem],
 ) -> tuple[ColdStartPolicy, int]:
     """The model's cold-start policy and request timeout in ``stack``; problems appended."""
     spec = model.spec
@@ -255,17 +254,6 @@ def _cold_start(
             return stack.source, f"modelplane:serving.cold_start.{kind}.{name}"
         return None
 
-    delay_source = where("scale_down_delay_seconds")
-    if hpa and policy.scale_down_delay_seconds > 0 and delay_source is not None and delay_source[0] == model.source:
-        # Only Knative's own autoscaler reads scale-down-delay (kpa/resources/decider.go:64-67 @
-        # knative-v1.23.0); the HPA class ignores it, so the model's own delay would be a promise
-        # nothing keeps. A stack-wide default is not refused: it serves the stack's other models.
-        problems.append(Problem(
-            *delay_source,
-            f"{model.name} scales on cpu or memory, with the Kubernetes HPA, in stack "
-            f"{stack.name}, which ignores a scale-down delay; remove scale_down_delay_seconds (set "
-            "scaling.behavior.stable_window_seconds to slow scale-down) or scale on concurrency or rps",
-        ))
     if policy.initial_replicas > max_replicas:
         file, field = where("initial_replicas") or (model.source, "cold_start.initial_replicas")
         problems.append(Problem(

@@ -97,14 +97,10 @@ def predictor_annotations(model: DeployedModel) -> dict[str, str]:
         SAFE_TO_EVICT_LOCAL_VOLUMES: ",".join(LOCAL_VOLUMES),
         # The cold-start policy (components/catalog/cold_start.py), in Knative's duration format.
         SCALE_TO_ZERO_RETENTION_ANNOTATION: f"{model.cold_start.idle_retention_seconds}s",
+        SCALE_DOWN_DELAY_ANNOTATION: f"{model.cold_start.scale_down_delay_seconds}s",
         INITIAL_SCALE_ANNOTATION: str(model.cold_start.initial_replicas),
         **behavior_annotations(model),
     }
-    if model.metric not in HPA_METRICS:
-        # Only Knative's own autoscaler reads the delay (kpa/resources/decider.go:64-67 @
-        # knative-v1.23.0); the HPA class's MakeHPA does not (hpa/resources/hpa.go:105-115), so
-        # rendering it there would claim a delay nothing applies.
-        annotations[SCALE_DOWN_DELAY_ANNOTATION] = f"{model.cold_start.scale_down_delay_seconds}s"
     metrics_port = model.spec.serving_runtime.metrics_port
     if metrics_port is not None:
         # Istio merges the model server's own metrics into the sidecar's plaintext endpoint
